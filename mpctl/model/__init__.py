@@ -1,0 +1,70 @@
+"""PURE: pydantic types only. Desired resources (strict) and observed resources (tolerant).
+
+Must not import httpx, files, clocks or printing; must not import any other mpctl package but
+`mpctl.errors`.
+"""
+
+from mpctl.model.base import ObservedModel, SpecModel
+from mpctl.model.config import (
+    AdminCredential,
+    Defaults,
+    EmbeddedEmulator,
+    Environment,
+    Organisation,
+    ProjectConfig,
+)
+from mpctl.model.identifiers import Duration, Kid, OrgNo, ResourceName, ScopeName, orgno_problem
+from mpctl.model.observed import (
+    ObservedAccess,
+    ObservedClient,
+    ObservedJwk,
+    ObservedJwks,
+    ObservedScope,
+    ObservedState,
+)
+from mpctl.model.resources import (
+    Client,
+    ClientOverride,
+    Delegation,
+    KeyPolicy,
+    Resource,
+    Scope,
+    ScopeOverride,
+)
+from mpctl.model.secrets import FileSink, SecretSource, SinkSpec, SinkVariables
+from mpctl.model.state import DesiredState
+
+__all__ = [
+    "AdminCredential",
+    "Client",
+    "ClientOverride",
+    "Defaults",
+    "Delegation",
+    "DesiredState",
+    "Duration",
+    "EmbeddedEmulator",
+    "Environment",
+    "FileSink",
+    "KeyPolicy",
+    "Kid",
+    "ObservedAccess",
+    "ObservedClient",
+    "ObservedJwk",
+    "ObservedJwks",
+    "ObservedModel",
+    "ObservedScope",
+    "ObservedState",
+    "OrgNo",
+    "Organisation",
+    "ProjectConfig",
+    "Resource",
+    "ResourceName",
+    "Scope",
+    "ScopeName",
+    "ScopeOverride",
+    "SecretSource",
+    "SinkSpec",
+    "SinkVariables",
+    "SpecModel",
+    "orgno_problem",
+]

@@ -1,0 +1,170 @@
+"""Desired-state kinds written in manifests: `Client` and `Scope`.
+
+Owns the shape of each manifest document and its per-environment overrides. Validation here is
+about one document on its own; rules that look across documents live in
+`mpctl.manifests.lint`. Must not do I/O or know about Digdir's wire format.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StrictBool, field_validator
+
+from mpctl.model.base import SpecModel
+from mpctl.model.identifiers import Duration, Kid, OrgNo, ResourceName, ScopeName
+from mpctl.model.secrets import FileSink, SinkSpec
+
+IntegrationType = Literal[
+    "maskinporten", "api_klient", "idporten", "ansattporten", "krr", "eformidling"
+]
+ScopeIntegrationType = Literal[
+    "maskinporten",
+    "api_klient",
+    "idporten",
+    "ansattporten",
+    "krr",
+    "eformidling",
+    "idporten_saml2",
+]
+SigningAlgorithm = Literal["RS256", "RS384", "RS512"]
+Visibility = Literal["PUBLIC", "PRIVATE"]
+
+MAX_GRANT_LIFETIME_SECONDS = 120
+MAX_KEYS_PER_CLIENT = 5
+ROTATION_SLOTS = 3
+"""Keys one rotation can hold registered at once: current, previous (in grace) and pending."""
+
+
+def _no_duplicates(values: tuple[str, ...], what: str) -> tuple[str, ...]:
+    seen: set[str] = set()
+    duplicates = sorted({v for v in values if v in seen or seen.add(v)})
+    if duplicates:
+        raise ValueError(f"{what} listed more than once: {', '.join(duplicates)}")
+    return values
+
+
+class KeyPolicy(SpecModel):
+    """How mpctl makes, rotates and stores a client's signing keys."""
+
+    algorithm: SigningAlgorithm = "RS256"
+    size: Annotated[int, Field(ge=2048, le=8192, multiple_of=1024)] = 3072
+    rotate_after: Duration = Field(default="90d", description="Rotate a key older than this")
+    grace: Duration = Field(
+        default="1d", description="Overlap: how long the old key stays registered after promotion"
+    )
+    renew_before_expiry: Duration = Field(
+        default="30d", description="Rotate when Digdir's key expiry is closer than this"
+    )
+    kid_format: Literal["name-env-date", "thumbprint"] = Field(
+        default="name-env-date",
+        description="'name-env-date' gives kids like 'billing-TEST.2026-11-21' (altinn-jwks "
+        "style); 'thumbprint' uses the RFC 7638 thumbprint",
+    )
+    preserve: tuple[Kid, ...] = Field(
+        default=(),
+        description="kids registered by something else that mpctl must never remove",
+    )
+    sink: SinkSpec = FileSink()
+
+    @field_validator("preserve")
+    @classmethod
+    def _unique_preserve(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _no_duplicates(value, "preserved kid")
+
+
+class Delegation(SpecModel):
+    """A consumer organisation this client acts for through an Altinn delegation (seed 003/004)."""
+
+    consumer_org: OrgNo
+    scopes: tuple[ScopeName, ...] = Field(min_length=1)
+    description: str | None = None
+
+
+class _ClientFields(SpecModel):
+    description: str | None = Field(default=None, min_length=1, max_length=512)
+    client_name: str | None = Field(default=None, min_length=1, max_length=256)
+    scopes: tuple[ScopeName, ...] | None = None
+    access_token_lifetime: Annotated[int, Field(ge=1, le=86400)] | None = None
+    grant_lifetime: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="Seconds between iat and exp in grants mpctl signs (max 120)"
+    )
+    keys: KeyPolicy | None = None
+    delegations: tuple[Delegation, ...] | None = None
+
+
+class ClientOverride(_ClientFields):
+    """Fields a client may change for one environment; anything left out keeps the base value."""
+
+
+class Client(_ClientFields):
+    """A Maskinporten client (an "integration" in Samarbeidsportalen) that mpctl manages."""
+
+    kind: Literal["Client"] = "Client"
+    name: ResourceName
+    description: str = Field(min_length=1, max_length=512)
+    integration_type: IntegrationType = "maskinporten"
+    scopes: tuple[ScopeName, ...] = ()
+    access_token_lifetime: Annotated[int, Field(ge=1, le=86400)] = 120
+    grant_lifetime: Annotated[int, Field(ge=1)] = 120
+    delegations: tuple[Delegation, ...] = ()
+    environments: tuple[str, ...] | None = Field(
+        default=None, description="Environments this client exists in; all when left out"
+    )
+    overrides: dict[str, ClientOverride] = Field(default_factory=dict)
+
+    @field_validator("scopes")
+    @classmethod
+    def _unique_scopes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _no_duplicates(value, "scope")
+
+
+class _ScopeFields(SpecModel):
+    description: str | None = Field(default=None, min_length=1, max_length=512)
+    long_description: str | None = None
+    allowed_integration_types: tuple[ScopeIntegrationType, ...] | None = None
+    visibility: Visibility | None = None
+    at_max_age: Annotated[int, Field(ge=0, le=86400)] | None = None
+    authorization_max_lifetime: Annotated[int, Field(ge=0)] | None = None
+    delegation_source: str | None = Field(
+        default=None,
+        description="A delegation source name from the environment (e.g. 'altinn') or its issuer URL",
+    )
+    accessible_for_all: StrictBool | None = None
+    consumers: tuple[OrgNo, ...] | None = None
+
+
+class ScopeOverride(_ScopeFields):
+    """Fields a scope may change for one environment."""
+
+
+class Scope(_ScopeFields):
+    """An API this organisation provides: a Maskinporten scope and the consumers granted access."""
+
+    kind: Literal["Scope"] = "Scope"
+    name: ScopeName
+    description: str = Field(min_length=1, max_length=512)
+    allowed_integration_types: tuple[ScopeIntegrationType, ...] = ("maskinporten",)
+    visibility: Visibility = "PUBLIC"
+    at_max_age: Annotated[int, Field(ge=0, le=86400)] = 0
+    accessible_for_all: StrictBool = False
+    consumers: tuple[OrgNo, ...] = ()
+    environments: tuple[str, ...] | None = None
+    overrides: dict[str, ScopeOverride] = Field(default_factory=dict)
+
+    @field_validator("consumers")
+    @classmethod
+    def _unique_consumers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _no_duplicates(value, "consumer")
+
+    @property
+    def prefix(self) -> str:
+        return self.name.split(":", 1)[0]
+
+    @property
+    def subscope(self) -> str:
+        return self.name.split(":", 1)[1]
+
+
+Resource = Annotated[Client | Scope, Field(discriminator="kind")]
+RESOURCE_KINDS: tuple[type[Client] | type[Scope], ...] = (Client, Scope)

@@ -1,0 +1,28 @@
+"""Desired state for one environment: the resolved result of loading the manifests.
+
+Owns `DesiredState`, an immutable, sorted view of every client and scope that should exist in
+one environment. Must not do I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from mpctl.model.config import Environment, Organisation
+from mpctl.model.resources import Client, Scope
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    """Everything the manifests ask for in one environment, keyed by name, sorted."""
+
+    env_name: str
+    environment: Environment
+    organisation: Organisation
+    clients: Mapping[str, Client]
+    scopes: Mapping[str, Scope]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "clients", dict(sorted(self.clients.items())))
+        object.__setattr__(self, "scopes", dict(sorted(self.scopes.items())))
