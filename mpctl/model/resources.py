@@ -7,6 +7,7 @@ about one document on its own; rules that look across documents live in
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, field_validator
@@ -37,8 +38,7 @@ ROTATION_SLOTS = 3
 
 
 def _no_duplicates(values: tuple[str, ...], what: str) -> tuple[str, ...]:
-    seen: set[str] = set()
-    duplicates = sorted({v for v in values if v in seen or seen.add(v)})
+    duplicates = sorted({v for v in values if values.count(v) > 1})
     if duplicates:
         raise ValueError(f"{what} listed more than once: {', '.join(duplicates)}")
     return values
@@ -49,12 +49,16 @@ class KeyPolicy(SpecModel):
 
     algorithm: SigningAlgorithm = "RS256"
     size: Annotated[int, Field(ge=2048, le=8192, multiple_of=1024)] = 3072
-    rotate_after: Duration = Field(default="90d", description="Rotate a key older than this")
+    rotate_after: Duration = Field(
+        default=timedelta(days=90), description="Rotate a key older than this"
+    )
     grace: Duration = Field(
-        default="1d", description="Overlap: how long the old key stays registered after promotion"
+        default=timedelta(days=1),
+        description="Overlap: how long the old key stays registered after promotion",
     )
     renew_before_expiry: Duration = Field(
-        default="30d", description="Rotate when Digdir's key expiry is closer than this"
+        default=timedelta(days=30),
+        description="Rotate when Digdir's key expiry is closer than this",
     )
     kid_format: Literal["name-env-date", "thumbprint"] = Field(
         default="name-env-date",
