@@ -1,4 +1,4 @@
-"""The project file `mpctl.yaml`: organisation, environments, admin credentials, defaults, variables.
+"""The project file `mpctl.yaml`: organisation, environments, admin credentials, defaults.
 
 Owns the shape of project-wide settings and the well-known Digdir endpoints. Cross-field advice
 (wrong environment, retired hosts) is linted in `mpctl.manifests.lint`. Must not read files or

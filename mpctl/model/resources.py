@@ -132,7 +132,8 @@ class _ScopeFields(SpecModel):
     authorization_max_lifetime: Annotated[int, Field(ge=0)] | None = None
     delegation_source: str | None = Field(
         default=None,
-        description="A delegation source name from the environment (e.g. 'altinn') or its issuer URL",
+        description="A delegation source name from the environment (e.g. 'altinn') "
+        "or its issuer URL",
     )
     accessible_for_all: StrictBool | None = None
     consumers: tuple[OrgNo, ...] | None = None
