@@ -14,6 +14,7 @@ from mpctl.model.config import (
     ProjectConfig,
 )
 from mpctl.model.identifiers import Duration, Kid, OrgNo, ResourceName, ScopeName, orgno_problem
+from mpctl.model.keys import KeySlot, SinkState
 from mpctl.model.observed import (
     ObservedAccess,
     ObservedClient,
@@ -46,6 +47,7 @@ __all__ = [
     "Environment",
     "FileSink",
     "KeyPolicy",
+    "KeySlot",
     "Kid",
     "ObservedAccess",
     "ObservedClient",
@@ -64,6 +66,7 @@ __all__ = [
     "ScopeOverride",
     "SecretSource",
     "SinkSpec",
+    "SinkState",
     "SinkVariables",
     "SpecModel",
     "orgno_problem",
