@@ -1,0 +1,164 @@
+"""Safe YAML loading that remembers where every value came from.
+
+Owns turning text into plain Python data (dict, list, str, int, float, bool, None) plus a line
+index `path → line`. YAML 1.2 rules apply, so `no`, `on` and `yes` stay strings. Rejected with a
+located problem: any explicit non-core tag (e.g. `!!python/object`), duplicate keys, merge keys,
+alias expansions or nesting beyond fixed bounds. Must not read files or know about manifests.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+Path = tuple[str | int, ...]
+MAX_EXPANDED_NODES = 100_000
+MAX_DEPTH = 64
+_CORE = "tag:yaml.org,2002:"
+_ALLOWED_TAGS = {f"{_CORE}{t}" for t in ("map", "seq", "str", "int", "float", "bool", "null")}
+_LEADING_ZERO = re.compile(r"^[-+]?0[0-9_]+$")
+
+
+class YamlProblemError(Exception):
+    """A located reason a YAML text is refused; `code` is a validate code (MPL00x)."""
+
+    def __init__(self, code: str, line: int, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.code, self.line, self.message, self.hint = code, line, message, hint
+
+
+@dataclass
+class YamlDocument:
+    """One document of a stream: its data, its first line, and where each path starts."""
+
+    data: Any
+    line: int
+    lines: dict[Path, int] = field(default_factory=dict)
+
+
+def load_documents(text: str) -> list[YamlDocument]:
+    """Parse every document in `text`; raise `YamlProblemError` for the first refused construct."""
+    yaml = YAML(typ="rt", pure=True)
+    try:
+        nodes = list(yaml.compose_all(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise YamlProblemError("MPL001", line, f"YAML syntax: {exc.problem or exc}") from exc
+    except YAMLError as exc:
+        raise YamlProblemError("MPL001", 1, f"YAML syntax: {exc}") from exc
+    return [_document(node) for node in nodes if node is not None]
+
+
+def _document(root: Node) -> YamlDocument:
+    _check_expansion(root)
+    doc = YamlDocument(data=None, line=root.start_mark.line + 1)
+    doc.data = _construct(root, (), doc.lines, depth=0)
+    return doc
+
+
+def _check_expansion(root: Node) -> None:
+    sizes: dict[int, int] = {}
+
+    def size(node: Node, active: frozenset[int]) -> int:
+        if id(node) in sizes:
+            return sizes[id(node)]
+        if id(node) in active:
+            raise YamlProblemError("MPL004", node.start_mark.line + 1, "recursive alias")
+        total = 1 + sum(size(child, active | {id(node)}) for child in _children(node))
+        if total > MAX_EXPANDED_NODES:
+            raise YamlProblemError(
+                "MPL004",
+                node.start_mark.line + 1,
+                f"aliases expand to more than {MAX_EXPANDED_NODES} values",
+                "write the values out, or use a Jinja loop",
+            )
+        sizes[id(node)] = total
+        return total
+
+    size(root, frozenset())
+
+
+def _children(node: Node) -> Iterator[Node]:
+    if isinstance(node, MappingNode):
+        for key, value in node.value:
+            yield key
+            yield value
+    elif isinstance(node, SequenceNode):
+        yield from node.value
+
+
+def _construct(node: Node, path: Path, lines: dict[Path, int], depth: int) -> Any:
+    line = node.start_mark.line + 1
+    lines.setdefault(path, line)
+    if depth > MAX_DEPTH:
+        raise YamlProblemError("MPL004", line, f"nesting deeper than {MAX_DEPTH} levels")
+    if node.tag not in _ALLOWED_TAGS:
+        raise YamlProblemError(
+            "MPL003",
+            line,
+            f"tag {node.tag!r} is not allowed",
+            "manifests are plain data: remove the tag",
+        )
+    if isinstance(node, MappingNode):
+        return _construct_mapping(node, path, lines, depth)
+    if isinstance(node, SequenceNode):
+        return [_construct(item, (*path, i), lines, depth + 1) for i, item in enumerate(node.value)]
+    return _scalar(node)
+
+
+def _construct_mapping(
+    node: MappingNode, path: Path, lines: dict[Path, int], depth: int
+) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key_node, value_node in node.value:
+        key_line = key_node.start_mark.line + 1
+        if key_node.tag == f"{_CORE}merge":
+            raise YamlProblemError(
+                "MPL003", key_line, "merge keys (<<) are not supported", "write the keys out"
+            )
+        key = _construct(key_node, (), {}, depth + 1)
+        if not isinstance(key, str):
+            raise YamlProblemError("MPL005", key_line, f"mapping key {key!r} must be a string")
+        if key in result:
+            first = lines.get((*path, key), key_line)
+            raise YamlProblemError(
+                "MPL002",
+                key_line,
+                f"duplicate key {key!r} (first at line {first})",
+                "keep one of them",
+            )
+        lines[(*path, key)] = key_line
+        result[key] = _construct(value_node, (*path, key), lines, depth + 1)
+    return result
+
+
+def _scalar(node: Node) -> Any:
+    assert isinstance(node, ScalarNode)
+    value: str = node.value
+    kind = str(node.tag).removeprefix(_CORE)
+    if kind == "null":
+        return None
+    if kind == "bool":
+        return value.lower() == "true"
+    if kind == "int":
+        return value if _LEADING_ZERO.match(value) else int(value.replace("_", ""), 0)
+    if kind == "float":
+        return _float(value)
+    return value
+
+
+def _float(value: str) -> float:
+    lowered = value.lower().replace("_", "")
+    specials = {".inf": float("inf"), "+.inf": float("inf"), "-.inf": float("-inf")}
+    if lowered in specials:
+        return specials[lowered]
+    if lowered == ".nan":
+        return float("nan")
+    return float(lowered)
