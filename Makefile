@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 schemas: $(STAMP)
-	$(BIN)/python -m mpctl.model.schemas --write schemas
+	$(BIN)/mpctl schemas --write schemas
 
 clean:
 	rm -rf $(VENV) .mpctl .pytest_cache .mypy_cache .ruff_cache

@@ -212,7 +212,7 @@ def _delegation_sources(ctx: _Context) -> Iterator[Diagnostic]:
                 f"delegation_source {value!r} is neither a known source nor an https URL",
                 f"known in {ctx.env_name}: {', '.join(sorted(sources)) or 'none'}",
             )
-        elif _environment_of(issuer) not in (None, _environment_of(ctx.environment.issuer)):
+        elif _different_environments(issuer, ctx.environment.issuer):
             yield ctx.diagnostic(
                 located.at("delegation_source"),
                 "MPL113",
@@ -270,14 +270,18 @@ def _issuer_problems(environment: Environment) -> Iterator[tuple[str, str, str]]
         yield "issuer", "issuer is the token endpoint", "the grant's aud is the issuer, not /token"
     if not token.startswith(issuer):
         yield "token_endpoint", f"{token} is not under the issuer {issuer}", "use <issuer>token"
-    if None not in (_environment_of(issuer), _environment_of(api)) and _environment_of(
-        issuer
-    ) != _environment_of(api):
+    if _different_environments(issuer, api):
         yield (
             "issuer",
             "issuer and api_base_url point at different Digdir environments",
             (f"TEST: {DIGDIR_TEST['issuer']}, PROD: {DIGDIR_PROD['issuer']}"),
         )
+
+
+def _different_environments(first: str, second: str) -> bool:
+    """True when both URLs belong to known Digdir environments and those differ."""
+    a, b = _environment_of(first), _environment_of(second)
+    return a is not None and b is not None and a != b
 
 
 def _environment_of(url: str) -> str | None:

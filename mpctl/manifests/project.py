@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from mpctl.manifests.diagnostics import Diagnostic
 from mpctl.manifests.errors import diagnostics_from_validation
-from mpctl.manifests.yaml import YamlDocument, YamlProblemError, load_documents
+from mpctl.manifests.yaml import YamlDocument, load_documents
 from mpctl.model.config import ProjectConfig
 
 PROJECT_FILE = "mpctl.yaml"
@@ -54,14 +54,14 @@ def load_project(directory: Path) -> tuple[Project | None, list[Diagnostic]]:
     path = directory / PROJECT_FILE
     shown = display_path(path)
     try:
-        documents = load_documents(read_text(path))
+        documents, refused = load_documents(read_text(path))
     except FileNotFoundError:
         hint = "run mpctl from the project root or pass --manifests DIR"
         return None, [Diagnostic(shown, 1, "MPL007", f"no {PROJECT_FILE} in {directory}", hint)]
     except (OSError, ValueError) as exc:
         return None, [Diagnostic(shown, 1, "MPL007", f"cannot read: {exc}")]
-    except YamlProblemError as problem:
-        return None, [Diagnostic(shown, problem.line, problem.code, problem.message, problem.hint)]
+    if refused:
+        return None, [Diagnostic(shown, p.line, p.code, p.message, p.hint) for p in refused]
     if len(documents) != 1 or not isinstance(documents[0].data, dict):
         message = f"{PROJECT_FILE} must hold exactly one mapping"
         return None, [Diagnostic(shown, 1, "MPL005", message)]

@@ -19,7 +19,7 @@ from mpctl.manifests.errors import Located, diagnostics_from_validation
 from mpctl.manifests.project import Project, display_path, read_text
 from mpctl.manifests.template import TemplateProblemError, is_template, render
 from mpctl.manifests.yaml import Path as DataPath
-from mpctl.manifests.yaml import YamlDocument, YamlProblemError, load_documents
+from mpctl.manifests.yaml import YamlDocument, load_documents
 from mpctl.model.resources import Client, Resource, Scope
 
 _KINDS = {"Client": "client", "Scope": "scope"}
@@ -72,14 +72,14 @@ def read_sources(
         try:
             text = read_text(path)
             text = render(text, variables) if is_template(text) else text
-            documents.extend(SourceDocument(shown, d) for d in load_documents(text))
+            parsed, refused = load_documents(text)
+            documents.extend(SourceDocument(shown, d) for d in parsed)
+            problems.extend(Diagnostic(shown, p.line, p.code, p.message, p.hint) for p in refused)
         except (OSError, ValueError) as exc:
             problems.append(Diagnostic(shown, 1, "MPL007", f"cannot read: {exc}"))
         except TemplateProblemError as exc:
             hint = "define it under 'variables' in mpctl.yaml" if "undefined" in exc.message else ""
             problems.append(Diagnostic(shown, exc.line, "MPL006", exc.message, hint))
-        except YamlProblemError as exc:
-            problems.append(Diagnostic(shown, exc.line, exc.code, exc.message, exc.hint))
     return documents, problems
 
 
@@ -159,7 +159,10 @@ def _merge(
     lines.update(_shifted(project.document.lines, defaults_path, project.config_file))
     lines.update({p: (source.file, line) for p, line in source.document.lines.items()})
     lines.update(_shifted(source.document.lines, override_path, source.file))
-    return _deep_merge(_deep_merge(defaults, data), override), lines
+    merged = _deep_merge(_deep_merge(defaults, data), override)
+    if isinstance(merged.get("overrides"), dict):  # merged in already: report its errors once
+        merged["overrides"] = {k: v for k, v in merged["overrides"].items() if k != env_name}
+    return merged, lines
 
 
 def _get(data: Any, path: DataPath) -> dict[str, Any]:

@@ -14,7 +14,8 @@ from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
 _MARKERS = ("{{", "{%", "{#")
-_TEMPLATE_NAME = "<manifest>"
+_JINJA_SOURCE_NAME = "<template>"
+"""The filename Jinja gives code compiled by `from_string`; its traceback frames carry it."""
 
 
 class TemplateProblemError(Exception):
@@ -36,9 +37,7 @@ def render(text: str, variables: Mapping[str, Any]) -> str:
         undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False
     )
     try:
-        template = environment.from_string(text)
-        template.name = _TEMPLATE_NAME
-        return template.render(**variables)
+        return environment.from_string(text).render(**variables)
     except TemplateSyntaxError as exc:
         raise TemplateProblemError(exc.lineno or 1, f"template syntax: {exc.message}") from exc
     except TemplateError as exc:
@@ -48,6 +47,6 @@ def render(text: str, variables: Mapping[str, Any]) -> str:
 def _failing_line(exc: BaseException) -> int:
     """The template line Jinja's rewritten traceback points at, or 1."""
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        if frame.filename == _TEMPLATE_NAME and frame.lineno:
+        if frame.filename == _JINJA_SOURCE_NAME and frame.lineno:
             return frame.lineno
     return 1

@@ -42,18 +42,29 @@ class YamlDocument:
     lines: dict[Path, int] = field(default_factory=dict)
 
 
-def load_documents(text: str) -> list[YamlDocument]:
-    """Parse every document in `text`; raise `YamlProblemError` for the first refused construct."""
+def load_documents(text: str) -> tuple[list[YamlDocument], list[YamlProblemError]]:
+    """Parse every document in `text`: the good ones, and one problem per refused document.
+
+    A syntax error stops the whole stream (nothing after it can be trusted); a refused construct
+    (tag, duplicate key, alias bomb) only drops its own document.
+    """
     yaml = YAML(typ="rt", pure=True)
     try:
         nodes = list(yaml.compose_all(text))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        raise YamlProblemError("MPL001", line, f"YAML syntax: {exc.problem or exc}") from exc
+        return [], [YamlProblemError("MPL001", line, f"YAML syntax: {exc.problem or exc}")]
     except YAMLError as exc:
-        raise YamlProblemError("MPL001", 1, f"YAML syntax: {exc}") from exc
-    return [_document(node) for node in nodes if node is not None]
+        return [], [YamlProblemError("MPL001", 1, f"YAML syntax: {exc}")]
+    documents: list[YamlDocument] = []
+    problems: list[YamlProblemError] = []
+    for node in nodes:
+        try:
+            documents.append(_document(node))
+        except YamlProblemError as problem:
+            problems.append(problem)
+    return documents, problems
 
 
 def _document(root: Node) -> YamlDocument:

@@ -69,10 +69,10 @@ class AdminCredential(SpecModel):
 class EmbeddedEmulator(SpecModel):
     """Run Digdir's API in-process: the `local` environment needs no network or credentials."""
 
-    world: str = Field(description="World file (YAML), relative to the manifests directory")
+    world: str = Field(description="World file (YAML), relative to mpctl.yaml")
     state: str = Field(
         default=".mpctl/{env}/emulator-state.json",
-        description="State file, relative to the current directory; {env} is substituted",
+        description="State file, relative to mpctl.yaml; {env} is substituted",
     )
 
 

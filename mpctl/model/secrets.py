@@ -62,7 +62,8 @@ class FileSink(SpecModel):
     type: Literal["file"] = "file"
     directory: str = Field(
         default=".mpctl/secrets/{env}",
-        description="Directory for '<client>.json' and '<client>.env'; {env} is substituted",
+        description="Directory (relative to mpctl.yaml) for '<client>.json' and '<client>.env'; "
+        "{env} is substituted",
     )
     write_env_file: bool = True
     variables: SinkVariables = SinkVariables()

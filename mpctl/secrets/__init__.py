@@ -1,1 +1,61 @@
-"""See the module docstrings inside this package."""
+"""Secret sinks and key material: where private keys are made, kept and labelled.
+
+Public API of the package; the modules inside own the details. Importing this package registers
+every built-in sink in `SINKS`. May import only `mpctl.model` and `mpctl.errors`.
+"""
+
+from mpctl.secrets.file import FileSecretSink
+from mpctl.secrets.keys import (
+    ALGORITHMS,
+    DEFAULT_KEY_SIZE,
+    MIN_KEY_SIZE,
+    KeyMaterialError,
+    PrivateKey,
+    choose_kid,
+    dated_kid,
+    from_pem,
+    from_private_jwk_base64,
+    generate_key,
+    jwk_thumbprint,
+    jwks_document,
+    private_jwk,
+    public_jwk,
+    to_pem,
+    to_private_jwk_base64,
+)
+from mpctl.secrets.protocol import (
+    SINKS,
+    KidReuseError,
+    RotationInFlightError,
+    SecretSink,
+    SinkContext,
+    SinkFactory,
+    open_sink,
+)
+
+__all__ = [
+    "ALGORITHMS",
+    "DEFAULT_KEY_SIZE",
+    "MIN_KEY_SIZE",
+    "SINKS",
+    "FileSecretSink",
+    "KeyMaterialError",
+    "KidReuseError",
+    "PrivateKey",
+    "RotationInFlightError",
+    "SecretSink",
+    "SinkContext",
+    "SinkFactory",
+    "choose_kid",
+    "dated_kid",
+    "from_pem",
+    "from_private_jwk_base64",
+    "generate_key",
+    "jwk_thumbprint",
+    "jwks_document",
+    "open_sink",
+    "private_jwk",
+    "public_jwk",
+    "to_pem",
+    "to_private_jwk_base64",
+]

@@ -1,0 +1,37 @@
+"""The typer application: wiring only. Each command lives in `mpctl.cli.commands.<name>`."""
+
+from __future__ import annotations
+
+import typer
+
+from mpctl import __version__
+from mpctl.cli.commands.schemas import schemas
+from mpctl.cli.commands.validate import validate
+
+app = typer.Typer(
+    name="mpctl",
+    help="Declarative Maskinporten: manifests → plan → apply → verify.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mpctl {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version."
+    ),
+) -> None:
+    """Declarative Maskinporten: manifests → plan → apply → verify."""
+
+
+app.command()(validate)
+app.command(hidden=True)(schemas)

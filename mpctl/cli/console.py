@@ -1,0 +1,36 @@
+"""The only owner of terminal output: two rich consoles and small semantic display helpers.
+
+Colour follows rich's rules (NO_COLOR, non-TTY and TERM=dumb turn it off); markup and highlighting
+are off so remote or user text is never interpreted. Must not decide exit codes.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from rich.console import Console
+
+
+@cache
+def stdout() -> Console:
+    return Console(markup=False, highlight=False, soft_wrap=True)
+
+
+@cache
+def stderr() -> Console:
+    return Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
+
+
+def error(message: str, hint: str | None = None) -> None:
+    """An error line on stderr, with its hint below it."""
+    stderr().print(f"Error: {message}", style="bold red")
+    if hint:
+        stderr().print(f"  hint: {hint}")
+
+
+def success(message: str) -> None:
+    stdout().print(message, style="green")
+
+
+def warning(message: str) -> None:
+    stderr().print(message, style="yellow")

@@ -1,0 +1,49 @@
+"""The single error boundary: runs the typer app and turns outcomes into exit codes.
+
+0 success / no changes, 1 error, 2 changes present (only with --detailed-exitcode), 130
+interrupted. Only this module catches broad exceptions; tracebacks only with MPCTL_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+import click
+import typer
+
+from mpctl.cli import console
+from mpctl.cli.app import app
+from mpctl.errors import MpctlError
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run mpctl with `argv` and return the exit code."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_ERROR
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        console.error("interrupted")
+        return EXIT_INTERRUPTED
+    except MpctlError as exc:
+        console.error(exc.message, exc.hint)
+        return exc.exit_code
+    except Exception as exc:
+        if os.environ.get("MPCTL_DEBUG") == "1":
+            raise
+        console.error(f"unexpected {type(exc).__name__}: {exc}", "re-run with MPCTL_DEBUG=1")
+        return EXIT_ERROR
+    return result if isinstance(result, int) else EXIT_OK
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""Options every command shares, each with the environment variable that can set it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+ManifestsOption = Annotated[
+    Path,
+    typer.Option(
+        "--manifests",
+        envvar="MPCTL_MANIFESTS",
+        help="Directory holding mpctl.yaml.",
+        file_okay=False,
+    ),
+]
+EnvOption = Annotated[
+    str | None,
+    typer.Option(
+        "--env",
+        "-e",
+        envvar="MPCTL_ENV",
+        help="Environment name (default: default_env in mpctl.yaml).",
+    ),
+]
+DEFAULT_MANIFESTS = Path("manifests")

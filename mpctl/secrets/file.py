@@ -1,0 +1,294 @@
+"""The local file sink: one JSON file per client and environment, plus a `.env` for the workload.
+
+Owns the on-disk format (`<directory>/<client>.json`, `format_version` 1) and the label moves of
+the `SecretSink` protocol for it. Files are 0600 and replaced atomically (`mpctl.secrets.atomic`);
+a file that does not parse is an error naming the file, never an empty state. `<client>.env`
+holds seed 002's variables for the *current* key only and is rewritten after every operation,
+so a crash between the two writes heals on the next call. Must not generate keys or decide when
+to rotate; it does no locking (apply holds the environment lock).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_serializer
+
+from mpctl.errors import SecretSinkError
+from mpctl.model import FileSink, KeySlot, SinkSpec, SinkState
+from mpctl.model.identifiers import RESOURCE_NAME_PATTERN
+from mpctl.secrets.atomic import write_private_file
+from mpctl.secrets.dotenv import render_env_file, workload_variables
+from mpctl.secrets.keys import KeyMaterialError, PrivateKey, from_pem, to_pem
+from mpctl.secrets.protocol import SINKS, KidReuseError, RotationInFlightError, SinkContext
+
+FORMAT_VERSION: Literal[1] = 1
+_RESTORE_HINT = (
+    "restore the file from a backup; if its keys are lost, move it aside and run `mpctl plan`: "
+    "mpctl will stage a new key (the kids left in the JWKS are reported, never removed)"
+)
+
+
+class _StoredKey(BaseModel):
+    """One slot on disk: the public view plus the private key as PKCS#8 PEM."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kid: str
+    thumbprint: str
+    algorithm: str
+    created_at: datetime
+    promoted_at: datetime | None = None
+    private_key_pem: SecretStr
+
+    @field_serializer("private_key_pem", when_used="json")
+    def _reveal_for_disk(self, value: SecretStr) -> str:
+        return value.get_secret_value()
+
+    @classmethod
+    def of(cls, key: PrivateKey) -> _StoredKey:
+        return cls(**key.slot().model_dump(), private_key_pem=SecretStr(to_pem(key)))
+
+    def slot(self) -> KeySlot:
+        return KeySlot.model_validate(self.model_dump(exclude={"private_key_pem"}))
+
+
+class _Document(BaseModel):
+    """The whole file: which client and environment it belongs to, and its three labels."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format_version: Literal[1] = FORMAT_VERSION
+    client: str
+    environment: str
+    client_id: str | None = None
+    current: _StoredKey | None = None
+    previous: _StoredKey | None = None
+    pending: _StoredKey | None = None
+
+    def slots(self) -> tuple[_StoredKey, ...]:
+        return tuple(s for s in (self.current, self.previous, self.pending) if s is not None)
+
+    def state(self) -> SinkState:
+        return SinkState(
+            client_id=self.client_id,
+            current=self.current.slot() if self.current else None,
+            previous=self.previous.slot() if self.previous else None,
+            pending=self.pending.slot() if self.pending else None,
+        )
+
+
+class FileSecretSink:
+    """`SecretSink` over local files under `context.base_dir / spec.directory` ({env} filled in)."""
+
+    def __init__(self, spec: FileSink, context: SinkContext) -> None:
+        if not RESOURCE_NAME_PATTERN.match(context.environment):
+            raise SecretSinkError(
+                f"environment name {context.environment!r} cannot be used in a sink path"
+            )
+        self._spec = spec
+        self._context = context
+        self.directory = context.base_dir / spec.directory.replace("{env}", context.environment)
+
+    def __repr__(self) -> str:
+        return f"FileSecretSink(directory={str(self.directory)!r})"
+
+    def json_path(self, client: str) -> Path:
+        return self.directory / f"{_checked_client(client)}.json"
+
+    def env_path(self, client: str) -> Path:
+        return self.directory / f"{_checked_client(client)}.env"
+
+    def read_state(self, client: str) -> SinkState:
+        document = self._load(client)
+        return document.state() if document else SinkState()
+
+    def stage(self, client: str, key: PrivateKey) -> None:
+        document = self._load_or_new(client)
+        thumbprint = key.thumbprint
+        if _already_staged(document, key.kid, thumbprint):
+            self._sync_env_file(client, document)
+            return
+        if document.pending is not None:
+            raise RotationInFlightError(
+                f"client {client!r} already has pending key {document.pending.kid!r}; "
+                f"refusing to stage {key.kid!r} (one rotation at a time)",
+                hint="let the running rotation finish (mpctl apply), or discard it explicitly",
+            )
+        document.pending = _StoredKey.of(key)
+        self._save(client, document)
+
+    def promote(self, client: str, kid: str, now: datetime) -> None:
+        document = self._load_or_new(client)
+        if document.current is not None and document.current.kid == kid:
+            self._sync_env_file(client, document)
+            return
+        if document.pending is None or document.pending.kid != kid:
+            raise SecretSinkError(f"kid {kid!r} is not pending for client {client!r}")
+        if document.previous is not None:
+            raise SecretSinkError(
+                f"client {client!r} still holds previous key {document.previous.kid!r}; "
+                f"refusing to promote {kid!r}, which would drop it while it may be registered",
+                hint="retire the previous key (JWKS − old, then forget_previous) first",
+            )
+        document.previous = document.current
+        document.current = document.pending.model_copy(update={"promoted_at": now})
+        document.pending = None
+        self._save(client, document)
+
+    def discard_pending(self, client: str, kid: str) -> None:
+        document = self._load(client)
+        if document is None or document.pending is None or document.pending.kid != kid:
+            return
+        document.pending = None
+        self._save(client, document)
+
+    def forget_previous(self, client: str, kid: str | None = None) -> None:
+        document = self._load(client)
+        if document is None or document.previous is None:
+            return
+        if kid is not None and document.previous.kid != kid:
+            raise SecretSinkError(
+                f"client {client!r} holds previous key {document.previous.kid!r}, not {kid!r}; "
+                "nothing was forgotten"
+            )
+        document.previous = None
+        self._save(client, document)
+
+    def load_private_key(self, client: str, kid: str) -> PrivateKey:
+        document = self._load(client)
+        for stored in document.slots() if document else ():
+            if stored.kid == kid:
+                return self._private_key(client, stored)
+        raise SecretSinkError(f"no key with kid {kid!r} is stored for client {client!r}")
+
+    def set_client_id(self, client: str, client_id: str) -> None:
+        document = self._load_or_new(client)
+        if document.client_id == client_id:
+            self._sync_env_file(client, document)
+            return
+        document.client_id = client_id
+        self._save(client, document)
+
+    def _private_key(self, client: str, stored: _StoredKey) -> PrivateKey:
+        path = self.json_path(client)
+        try:
+            key = from_pem(
+                stored.private_key_pem.get_secret_value(),
+                kid=stored.kid,
+                algorithm=stored.algorithm,
+                created_at=stored.created_at,
+            )
+        except KeyMaterialError as exc:
+            raise _corrupt(path, f"key {stored.kid!r}: {exc.message}") from None
+        if key.thumbprint != stored.thumbprint:
+            raise _corrupt(path, f"key {stored.kid!r} does not match its recorded thumbprint")
+        return key
+
+    def _load_or_new(self, client: str) -> _Document:
+        return self._load(client) or _Document(client=client, environment=self._context.environment)
+
+    def _load(self, client: str) -> _Document | None:
+        path = self.json_path(client)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise SecretSinkError(f"cannot read secret file {path}: {exc.strerror}") from None
+        document = _parse(path, raw)
+        if (document.client, document.environment) != (client, self._context.environment):
+            raise _corrupt(
+                path,
+                f"it belongs to client {document.client!r} in environment {document.environment!r}",
+            )
+        return document
+
+    def _save(self, client: str, document: _Document) -> None:
+        text = document.model_dump_json(indent=2) + "\n"
+        write_private_file(self.json_path(client), text.encode("utf-8"))
+        self._sync_env_file(client, document)
+
+    def _sync_env_file(self, client: str, document: _Document) -> None:
+        if not self._spec.write_env_file or document.current is None or not document.client_id:
+            return
+        values = workload_variables(
+            self._spec.variables,
+            client_id=document.client_id,
+            kid=document.current.kid,
+            private_key_pem=document.current.private_key_pem.get_secret_value(),
+            token_endpoint=self._context.token_endpoint,
+            issuer=self._context.issuer,
+        )
+        header = (
+            f"Written by mpctl for client {client} in environment {self._context.environment}.\n"
+            "Current key only. Holds a private key: never commit or print this file."
+        )
+        data = render_env_file(values, header=header).encode("utf-8")
+        path = self.env_path(client)
+        if _read_or_none(path) != data:
+            write_private_file(path, data)
+
+
+def _already_staged(document: _Document, kid: str, thumbprint: str) -> bool:
+    """True when `kid` is already pending or current with this material; refuses kid reuse."""
+    for label, stored in (("pending", document.pending), ("current", document.current)):
+        if stored is not None and stored.kid == kid:
+            if stored.thumbprint != thumbprint:
+                raise KidReuseError(f"kid {kid!r} is already {label} with different key material")
+            return True
+    if document.previous is not None and document.previous.kid == kid:
+        raise KidReuseError(f"kid {kid!r} is the previous key; a kid is never reused")
+    return False
+
+
+def _parse(path: Path, raw: bytes) -> _Document:
+    if not raw.strip():
+        raise _corrupt(path, "it is empty (a truncated write?)")
+    problem = None
+    try:
+        return _Document.model_validate_json(raw)
+    except ValidationError as exc:
+        problem = _describe_validation(exc)
+    raise _corrupt(path, problem)
+
+
+def _describe_validation(exc: ValidationError) -> str:
+    """Where the document is wrong, without ever quoting its (secret) content."""
+    first = exc.errors(include_input=False, include_url=False)[0]
+    if first["type"].startswith("json"):
+        return "it is not complete, valid JSON (a truncated write?)"
+    where = ".".join(str(part) for part in first["loc"]) or "document"
+    return f"{where}: {first['msg']}"
+
+
+def _corrupt(path: Path, detail: str) -> SecretSinkError:
+    return SecretSinkError(
+        f"secret file {path} is unreadable: {detail}; it was not treated as empty",
+        hint=_RESTORE_HINT,
+    )
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _checked_client(client: str) -> str:
+    if not RESOURCE_NAME_PATTERN.match(client):
+        raise SecretSinkError(f"client name {client!r} cannot be used as a secret file name")
+    return client
+
+
+def open_file_sink(spec: SinkSpec, context: SinkContext) -> FileSecretSink:
+    """Registry factory for sinks of type `file`."""
+    if not isinstance(spec, FileSink):
+        raise SecretSinkError(f"a file sink cannot be built from a {spec.type!r} sink spec")
+    return FileSecretSink(spec, context)
+
+
+SINKS["file"] = open_file_sink

@@ -1,0 +1,230 @@
+"""Key material: generation rules, JWK shape, RFC 7638 thumbprints, kids, PEM and base64 JWK."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, date, datetime
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from mpctl.secrets import (
+    KeyMaterialError,
+    PrivateKey,
+    choose_kid,
+    dated_kid,
+    from_pem,
+    from_private_jwk_base64,
+    generate_key,
+    jwk_thumbprint,
+    jwks_document,
+    private_jwk,
+    public_jwk,
+    to_pem,
+    to_private_jwk_base64,
+)
+
+NOW = datetime(2026, 11, 21, tzinfo=UTC)
+
+# The sample key published in Altinn's client-setup guide (seed 001): what
+# `altinn-jwks export key testklient --base64` printed. Public documentation, not a secret.
+ALTINN_SAMPLE_BASE64 = (
+    "eyJhbGciOiJSUzI1NiIsImQiOiJ2VC1fdldGb1N1c0tQM2p6WmhWRlc0WWthbDV2VTl1VkdGTVBKMkpIdC1EM2F6aE"
+    "s5dGh5YXhUVEw0TDFkMmxzcHpxcVhqSnhxTnRXVThYd0g4RjVSM191bl9WSmF2dW5WSmZIOVFIcXZ0UDVIZWRFX0Fv"
+    "dVZXTVZNWkdCaktWb2lxOURyb1VQSFZnbUJOSlhGRzhqd2lNeGlvdERzdHBxQVZkM2Q2bmFWa1pwODltSkU1MHZGTk"
+    "xRM0xDeG81UHVLMFFWVktqSTR4QkxsUjhrOHI0U2JRTFRBc3BLekRHV2JMeS1VaFpXREs4S0V6UUd0ODE4NnkzSHg4"
+    "RjRyaURxSDRndVNVUnlReVBnZEpYa29JSFNLUVVZTjJQRUpBd0NYeTl5aWwwcm1zdFZyb3JEQ2RZeVRKYm1pdVE0dT"
+    "hmWEJsOW5JWVY0SXJqR1JBV21iOEhQMFEiLCJkcCI6Ik1iNFZHeUFMcWFLbFdFa2NtcTVRZklJRTBIR2FNQ1U2UmlM"
+    "QlBkV19kVm5mXzczNDR0c1RObEpwaURmYkl1V2NOVVE4UmV5ejVLNmVaUEtuOVBhZjF2Q0k0R1dIZHJ0QVI1UDA4aH"
+    "U4ZmdGbUo4ajhIM0lvWjJLR2NrM3d0UUtVZHk0U0wxVUJTYy0weU5YZjBSRjNMQUxfdkNzUWFkWDM2SjdwNHEyamVI"
+    "YyIsImRxIjoiVDhzOC16cl8wUnFFMmlMdU9Hd1NaVHdqMW9CMTdQWExGbHJubzRXWXJzNFVlWFR2bzdGbU1iSWpybm"
+    "tEY3NYaFpaYVN2Y19xRThoYUpob3B4akN3TGROSWUteGMyUGVDWVA2bFdJNDRhZDJFRjdiUEFJRmR6S1psY3R5ZERZ"
+    "RUR6MlZkTGxGNjk4VHNESXNzb2sxOHk2SWdQV3o2UGItc21fNlpYYVgwMlpVIiwiZSI6IkFRQUIiLCJrZXlfb3BzIj"
+    "pbXSwia2lkIjoidGVzdGtsaWVudC1URVNULjIwMjQtMDctMTAiLCJrdHkiOiJSU0EiLCJuIjoidmE0bHF1Znp4VUZl"
+    "OVdrVG5tQTdFdkowRzZMVDFNSHBEcVNlcGlsX0Y2SlpKN3F1Rzh0NjVwU01KVnUtQkRsVk5lcDlLVGlrbW5aTGtzMG"
+    "lmYUk2MHZzdlYwSmJ2VTZEdEdObUE4UU5HRkRHcExlZENoa0ExQXdCaFlmbHJ2QVhfZmFnOHRVZzJXVHh1TGNseUo0"
+    "enB5T1VQM0Y3MmJmN09QNXI1WUlCS000UWtCWXdRbTJGbUs3MFJpcmhVNHZDX3d6dk9UdDV3ZUR1dV9Edng3NEZYYU"
+    "IzWXRFUE0xYzV1blMtQUFrS0xiUnlyRXNENzhGaDhFTXAwWnRXU3NjZXFoT09JZURMMmlZMV9LR2s4eVQ1ODV4dk8x"
+    "aWQ4aU5jUVVvQWdnSjJzNnFDQ1BBcWcxM3k1WDFfQ3R2UHZFRzE3OWgyQUpUMTAwRDg1QXREdllyMkxRIiwib3RoIj"
+    "pbXSwicCI6Inl2XzNPRDQzRm5kUjExTkdjT0RpcWxMeWdWSmcydFRxNWsyZnNVeE1vWW1rWFNETkZMMG8yUVNLZWJl"
+    "bUFnVV9ENzIxaG5LbGRjUVVBLWdKOFBYME1sRUNwU2hRS0JadDhaX3lVczgtMGZuWmFNU1Y2d2FjLTFnU2taejlRZC"
+    "1wc0wteTdqNllXT2R4cjNtNHVkVE5tZnFibXRtTENhYUlxRklLcEdqOXdRTSIsInEiOiI3elB1THVMSTJSU2IxNGRB"
+    "cDI0czd5VG1Bd0JQT01vUXJUQW1rNzdaVnNGWUUyaHc0OWFkdm5uTVYtenBmY0ZzdXl0YWhYbmwzREpILVU0LVdPSU"
+    "c5aTVONG1oUjdfd3l4NWdYVVF6ZVpOSVkxdGEtTk1yTFRsZEpQM2ZLV05UYVhwVU1ucFVDd1RYdTY3dWc0d0lHNWdQ"
+    "VzNyQW9tRUFDa29FQzRpM0tqUTgiLCJxaSI6IlAteDlDMEs0LWV1SDlNTnNtWFBpTXR5TUc2b2ZId0ptQ1hqRmdxT1"
+    "BoZGE1c25UTHBVZGgwUnFVaE10dS11ZE1uUGowdkxNYURadW5oeEl1d0tjTUgyMGJsMXZpbUdRU0R6UUtsbkRkYk5X"
+    "X2phVWl5LUJOU1lFZ1BMVnB1dDFpSzFnWWQyaENyX1BrV2hLWmV1TFh0SExJaUFPRGpuV2RzYW5STTN6VE9udyIsIn"
+    "VzZSI6InNpZyIsIng1YyI6W119"
+)
+ALTINN_SAMPLE_N = (
+    "va4lqufzxUFe9WkTnmA7EvJ0G6LT1MHpDqSepil_F6JZJ7quG8t65pSMJVu-BDlVNep9KTikmnZLks0ifaI60vsvV0"
+    "JbvU6DtGNmA8QNGFDGpLedChkA1AwBhYflrvAX_fag8tUg2WTxuLclyJ4zpyOUP3F72bf7OP5r5YIBKM4QkBYwQm2F"
+    "mK70RirhU4vC_wzvOTt5weDuu_Dvx74FXaB3YtEPM1c5unS-AAkKLbRyrEsD78Fh8EMp0ZtWSsceqhOOIeDL2iY1_K"
+    "Gk8yT585xvO1id8iNcQUoAggJ2s6qCCPAqg13y5X1_CtvPvEG179h2AJT100D85AtDvYr2LQ"
+)
+
+# RFC 7638 §3.1 example key and its thumbprint.
+RFC7638_N = (
+    "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECP"
+    "ebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2Q"
+    "vzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6"
+    "WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"
+)
+RFC7638_THUMBPRINT = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k", "oth"}
+
+
+def test_rfc7638_example_thumbprint() -> None:
+    jwk = {"kty": "RSA", "n": RFC7638_N, "e": "AQAB", "alg": "RS256", "kid": "2011-04-29"}
+    assert jwk_thumbprint(jwk) == RFC7638_THUMBPRINT
+
+
+def test_thumbprint_needs_rsa_members() -> None:
+    with pytest.raises(KeyMaterialError):
+        jwk_thumbprint({"kty": "EC", "crv": "P-256"})
+
+
+def test_public_jwk_has_public_members_only(keys: tuple[PrivateKey, ...]) -> None:
+    jwk = public_jwk(keys[0])
+    assert set(jwk) == {"kty", "kid", "alg", "use", "e", "n"}
+    assert jwk["use"] == "sig"
+    assert jwk["e"] == "AQAB"
+    assert jwk["kid"] == keys[0].kid
+    assert jwks_document(keys)["keys"][1] == public_jwk(keys[1])
+    assert not PRIVATE_MEMBERS & set(jwks_document(keys)["keys"][0])
+
+
+def test_private_jwk_adds_the_private_members(keys: tuple[PrivateKey, ...]) -> None:
+    assert set(private_jwk(keys[0])) - set(public_jwk(keys[0])) == PRIVATE_MEMBERS - {"k", "oth"}
+
+
+@pytest.mark.parametrize("size", [512, 1024, 2047])
+def test_generate_refuses_small_keys(size: int) -> None:
+    with pytest.raises(KeyMaterialError, match="2048"):
+        generate_key(kid="k", created_at=NOW, size=size)
+
+
+def test_wrapper_refuses_small_existing_keys() -> None:
+    small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    with pytest.raises(KeyMaterialError, match="1024 bits"):
+        PrivateKey(small, kid="k", created_at=NOW)
+
+
+def test_wrapper_refuses_unknown_algorithm(keys: tuple[PrivateKey, ...]) -> None:
+    with pytest.raises(KeyMaterialError, match="HS256"):
+        PrivateKey(keys[0].crypto_key, kid="k", algorithm="HS256", created_at=NOW)
+
+
+def test_generated_key_has_requested_size_and_algorithm() -> None:
+    key = generate_key(kid="k", created_at=NOW, algorithm="RS512", size=2048)
+    assert (key.size, key.algorithm, key.created_at) == (2048, "RS512", NOW)
+    assert public_jwk(key)["alg"] == "RS512"
+
+
+def test_repr_and_str_show_no_key_material(keys: tuple[PrivateKey, ...]) -> None:
+    key = keys[0]
+    shown = repr(key) + str(key) + f"{key}" + repr([key])
+    assert "kid='billing-TEST.2026-11-21'" in shown
+    jwk = private_jwk(key)
+    for secret in (*(jwk[m] for m in ("d", "p", "q", "dp", "dq", "qi")), to_pem(key).split()[4]):
+        assert secret not in shown
+
+
+def test_slot_is_the_public_view(keys: tuple[PrivateKey, ...]) -> None:
+    slot = keys[0].slot(promoted_at=NOW)
+    assert (slot.kid, slot.thumbprint, slot.promoted_at) == (keys[0].kid, keys[0].thumbprint, NOW)
+
+
+@pytest.mark.parametrize(
+    ("existing", "expected"),
+    [
+        ((), "testklient-TEST.2024-07-10"),
+        (("testklient-TEST.2024-07-10",), "testklient-TEST.2024-07-10.2"),
+        (
+            ("testklient-TEST.2024-07-10", "testklient-TEST.2024-07-10.2"),
+            "testklient-TEST.2024-07-10.3",
+        ),
+        (("testklient-TEST.2024-07-09",), "testklient-TEST.2024-07-10"),
+    ],
+)
+def test_dated_kid_follows_altinn_jwks(existing: tuple[str, ...], expected: str) -> None:
+    assert dated_kid("testklient", "test", date(2024, 7, 10), existing) == expected
+
+
+def test_choose_kid(keys: tuple[PrivateKey, ...]) -> None:
+    by_thumbprint = choose_kid(
+        keys[0], kid_format="thumbprint", name="billing", environment="prod", day=date(2026, 1, 2)
+    )
+    assert by_thumbprint.kid == keys[0].thumbprint
+    dated = choose_kid(
+        keys[0],
+        kid_format="name-env-date",
+        name="billing",
+        environment="prod",
+        day=date(2026, 1, 2),
+    )
+    assert dated.kid == "billing-PROD.2026-01-02"
+    assert dated.thumbprint == keys[0].thumbprint
+
+
+def test_pem_round_trip(keys: tuple[PrivateKey, ...]) -> None:
+    pem = to_pem(keys[0])
+    assert pem.startswith("-----BEGIN PRIVATE KEY-----")
+    again = from_pem(pem, kid="x", created_at=NOW, algorithm="RS384")
+    assert (again.thumbprint, again.kid, again.algorithm) == (keys[0].thumbprint, "x", "RS384")
+
+
+def test_pkcs1_pem_is_accepted(keys: tuple[PrivateKey, ...]) -> None:
+    pkcs1 = (
+        keys[0]
+        .crypto_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+    assert from_pem(pkcs1, kid="x", created_at=NOW).thumbprint == keys[0].thumbprint
+
+
+def test_bad_pem_error_does_not_quote_the_input(keys: tuple[PrivateKey, ...]) -> None:
+    damaged = to_pem(keys[0])[:-200]
+    with pytest.raises(KeyMaterialError) as caught:
+        from_pem(damaged, kid="x", created_at=NOW)
+    body = damaged.splitlines()[5]
+    assert body not in str(caught.value)
+    assert body not in repr(caught.value)
+    assert caught.value.__cause__ is None
+    assert caught.value.__context__ is None
+
+
+def test_non_rsa_pem_is_refused() -> None:
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    pem = ec_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    with pytest.raises(KeyMaterialError, match="not an RSA key"):
+        from_pem(pem, kid="x", created_at=NOW)
+
+
+def test_base64_private_jwk_round_trip(keys: tuple[PrivateKey, ...]) -> None:
+    encoded = to_private_jwk_base64(keys[1])
+    document = json.loads(base64.b64decode(encoded))
+    assert document["kid"] == keys[1].kid
+    again = from_private_jwk_base64(encoded, created_at=NOW)
+    assert (again.kid, again.thumbprint) == (keys[1].kid, keys[1].thumbprint)
+
+
+def test_reads_altinn_jwks_base64_export() -> None:
+    key = from_private_jwk_base64(ALTINN_SAMPLE_BASE64, created_at=NOW)
+    assert key.kid == "testklient-TEST.2024-07-10"
+    assert public_jwk(key)["n"] == ALTINN_SAMPLE_N
+
+
+@pytest.mark.parametrize("value", ["not base64!", base64.b64encode(b"{}").decode(), ""])
+def test_bad_base64_jwk_is_refused(value: str) -> None:
+    with pytest.raises(KeyMaterialError) as caught:
+        from_private_jwk_base64(value, created_at=NOW)
+    assert caught.value.__context__ is None
