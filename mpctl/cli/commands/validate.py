@@ -39,7 +39,7 @@ def _environments(manifests: Path, env: str | None, every: bool) -> list[str | N
     if not every:
         return [env]
     project, _ = load_project(manifests)
-    names = list(sorted(project.config.environments)) if project else [None]
+    names = sorted(project.config.environments) if project else [None]
     return names
 
 
