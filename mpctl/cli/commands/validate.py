@@ -35,12 +35,12 @@ def validate(
 
 
 def _environments(manifests: Path, env: str | None, every: bool) -> list[str | None]:
-    names: list[str | None]
     if not every:
         return [env]
     project, _ = load_project(manifests)
-    names = sorted(project.config.environments) if project else [None]
-    return names
+    if project is None:
+        return [None]
+    return [*sorted(project.config.environments)]
 
 
 def _print_text(results: list[LoadResult], diagnostics: list[Diagnostic]) -> None:
