@@ -1,0 +1,107 @@
+"""`fetch`: one consistent, read-only snapshot (`ObservedState`) of an environment.
+
+Owns the read sequence: list clients once, then concurrently the JWKS of every active client,
+the organisation's own scopes (deactivated included) with their access lists, the records where
+it is a consumer (`/scopes/access/all`) and the public scopes (`/scopes/all`). Any failure fails
+the whole fetch: a partial snapshot is never returned. Maps are built in sorted key order, so the
+same remote state always gives the same snapshot. Must not write, and must not decide anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from typing import Any, TypeVar
+
+from mpctl.model.observed import (
+    ObservedAccess,
+    ObservedJwks,
+    ObservedScope,
+    ObservedState,
+)
+from mpctl.remote._paths import orgno_segment
+from mpctl.remote.protocol import RemoteApi
+
+T = TypeVar("T")
+
+
+async def fetch(api: RemoteApi, *, orgno: str) -> ObservedState:
+    """Read everything a plan compares against, for organisation `orgno`."""
+    orgno = orgno_segment(orgno)
+    clients = await api.list_clients()
+    active_ids = sorted(c.client_id for c in clients if c.active)
+    jwks: dict[str, ObservedJwks]
+    scopes: tuple[ObservedScope, ...]
+    access: dict[str, tuple[ObservedAccess, ...]]
+    access_all: tuple[ObservedAccess, ...]
+    public: tuple[ObservedScope, ...]
+    jwks, (scopes, access), access_all, public = await _all_of(
+        _jwks_of(api, active_ids),
+        _own_scopes_with_access(api),
+        api.list_access_all(),
+        api.list_public_scopes(),
+    )
+    return ObservedState(
+        clients=_by_key(clients, lambda c: c.client_id),
+        jwks=jwks,
+        scopes=_by_key(scopes, lambda s: s.name),
+        access=access,
+        consumable_scopes=_consumable(orgno, scopes, access_all, public),
+        public_scopes=_by_key(public, lambda s: s.name),
+    )
+
+
+async def _jwks_of(api: RemoteApi, client_ids: list[str]) -> dict[str, ObservedJwks]:
+    sets = await _all_of(*(api.get_jwks(client_id) for client_id in client_ids))
+    return dict(zip(client_ids, sets, strict=True))
+
+
+async def _own_scopes_with_access(
+    api: RemoteApi,
+) -> tuple[tuple[ObservedScope, ...], dict[str, tuple[ObservedAccess, ...]]]:
+    scopes = await api.list_scopes(inactive=True)
+    names = sorted({s.name for s in scopes})
+    lists = await _all_of(*(api.list_access(name) for name in names))
+    access = {
+        name: tuple(sorted(records, key=lambda r: (r.consumer_orgno, r.state)))
+        for name, records in zip(names, lists, strict=True)
+    }
+    return scopes, access
+
+
+def _consumable(
+    orgno: str,
+    own: Iterable[ObservedScope],
+    access_all: Iterable[ObservedAccess],
+    public: Iterable[ObservedScope],
+) -> frozenset[str]:
+    """Scopes this organisation may put on its own clients."""
+    granted = {a.scope for a in access_all if a.approved and a.consumer_orgno == orgno}
+    open_to_all = {s.name for s in public if s.accessible_for_all and s.active}
+    owned = {s.name for s in own if s.active}
+    return frozenset(granted | open_to_all | owned)
+
+
+def _by_key(items: Iterable[T], key: Callable[[T], str]) -> Mapping[str, T]:
+    return dict(sorted(((key(item), item) for item in items), key=lambda pair: pair[0]))
+
+
+async def _all_of(*coroutines: Coroutine[Any, Any, Any]) -> list[Any]:
+    """Run concurrently; on the first failure cancel the rest and raise that failure itself."""
+    failure: BaseException | None = None
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(c) for c in coroutines]
+    except BaseExceptionGroup as group_error:
+        failure = _first_failure(group_error)
+    if failure is not None:
+        raise failure  # outside the handler: keeps the failure's own `from exc` chain intact
+    return [task.result() for task in tasks]
+
+
+def _first_failure(group_error: BaseExceptionGroup[BaseException]) -> BaseException:
+    for exc in group_error.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            return _first_failure(exc)
+        return exc
+    return group_error

@@ -1,0 +1,98 @@
+"""`RemoteApi`: the seam between mpctl and Digdir's self-service API.
+
+Owns the list of operations and their contract: request bodies are plain wire-JSON dicts,
+results are the tolerant models of `mpctl.model.observed`. Deletes return nothing (callers that
+need the outcome re-read). Org numbers must be exactly 9 digits; implementations refuse others
+before any request exists. Failures are `mpctl.remote.errors` exceptions; a write that may or may
+not have happened raises `AmbiguousWriteError` and is never resent. Must not hold any logic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from mpctl.model.observed import ObservedAccess, ObservedClient, ObservedJwks, ObservedScope
+
+WireBody = Mapping[str, Any]
+"""A request body exactly as it goes on the wire (JSON object)."""
+
+
+class RemoteApi(Protocol):
+    """Digdir's self-service API for one organisation (the admin token's owner)."""
+
+    async def list_clients(self) -> tuple[ObservedClient, ...]:
+        """GET /clients: every client the organisation owns."""
+        ...
+
+    async def get_client(self, client_id: str) -> ObservedClient:
+        """GET /clients/{id}; `NotFound` when unknown or another organisation's."""
+        ...
+
+    async def create_client(self, body: WireBody) -> ObservedClient:
+        """POST /clients. Not idempotent: a lost answer raises `AmbiguousWriteError`."""
+        ...
+
+    async def update_client(self, client_id: str, body: WireBody) -> ObservedClient:
+        """PUT /clients/{id}: full replacement (integration_type is immutable)."""
+        ...
+
+    async def delete_client(self, client_id: str) -> None:
+        """DELETE /clients/{id}: Digdir deactivates the client."""
+        ...
+
+    async def get_jwks(self, client_id: str) -> ObservedJwks:
+        """GET /clients/{id}/jwks: the whole registered key set with each key's `exp`."""
+        ...
+
+    async def put_jwks(self, client_id: str, keys: Sequence[WireBody]) -> ObservedJwks:
+        """POST /clients/{id}/jwks: REPLACES the whole set. Public members only, never empty."""
+        ...
+
+    async def delete_jwks(self, client_id: str) -> None:
+        """DELETE /clients/{id}/jwks: removes every key (the only way to remove the last one)."""
+        ...
+
+    async def list_scopes(self, *, inactive: bool = True) -> tuple[ObservedScope, ...]:
+        """GET /scopes: the organisation's own scopes; deactivated ones too when `inactive`."""
+        ...
+
+    async def get_scope(self, name: str) -> ObservedScope:
+        """GET /scopes?scope={name}."""
+        ...
+
+    async def create_scope(self, body: WireBody) -> ObservedScope:
+        """POST /scopes; `Conflict` when it exists (also when deactivated: PUT reactivates)."""
+        ...
+
+    async def update_scope(self, name: str, body: WireBody) -> ObservedScope:
+        """PUT /scopes?scope={name}: full replacement; prefix and subscope are immutable."""
+        ...
+
+    async def delete_scope(self, name: str) -> None:
+        """DELETE /scopes?scope={name}: soft delete (active=false)."""
+        ...
+
+    async def list_access(self, scope: str) -> tuple[ObservedAccess, ...]:
+        """GET /scopes/access?scope={name}: every consumer record, DENIED ones included."""
+        ...
+
+    async def grant_access(self, scope: str, orgno: str) -> ObservedAccess:
+        """PUT /scopes/access/{orgno}?scope={name}: idempotent; re-approves a DENIED record."""
+        ...
+
+    async def revoke_access(self, scope: str, orgno: str) -> None:
+        """DELETE /scopes/access/{orgno}?scope={name}: the record stays, as DENIED."""
+        ...
+
+    async def list_access_all(self) -> tuple[ObservedAccess, ...]:
+        """GET /scopes/access/all: records where this organisation is the consumer."""
+        ...
+
+    async def list_public_scopes(self) -> tuple[ObservedScope, ...]:
+        """GET /scopes/all: every owner's PUBLIC scopes."""
+        ...
+
+    async def list_delegation_sources(self) -> Mapping[str, str]:
+        """GET /delegationsources: delegation source name → issuer URL."""
+        ...
