@@ -16,7 +16,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from mpctl.remote._redact import excerpt
-from mpctl.remote.errors import ResponseFormatError, shown_path
+from mpctl.remote.errors import ResponseFormatError, sanitized_cause, shown_path
 
 M = TypeVar("M", bound=BaseModel)
 _ORGNO_FIELDS = ("client_orgno", "supplier_orgno", "owner_orgno", "consumer_orgno")
@@ -29,7 +29,10 @@ def json_body(response: httpx.Response, *, method: str) -> Any:
     try:
         return json.loads(response.content)
     except ValueError as exc:
-        raise format_error("body is not JSON (truncated?)", response, method) from exc
+        # sanitized: a JSONDecodeError keeps the whole body in `.doc`
+        raise format_error("body is not JSON (truncated?)", response, method) from sanitized_cause(
+            exc
+        )
 
 
 def one(response: httpx.Response, model: type[M], *, method: str) -> M:

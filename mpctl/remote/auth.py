@@ -26,6 +26,7 @@ from mpctl.remote.errors import (
     RemoteCallError,
     ResponseFormatError,
     error_for_response,
+    sanitized_cause,
     shown_path,
     transport_failure,
 )
@@ -140,7 +141,9 @@ class AdminTokenSource:
                 auth=_NO_AUTH,
             )
         except httpx.TransportError as exc:
-            raise transport_failure(exc, method="POST", path=path, resend_safe=True) from exc
+            raise transport_failure(
+                exc, method="POST", path=path, resend_safe=True
+            ) from sanitized_cause(exc)
         if response.status_code == 429 or response.status_code >= 500:
             raise error_for_response(response, method="POST")
         if not response.is_success:

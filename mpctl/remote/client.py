@@ -20,7 +20,12 @@ import httpx
 from mpctl.model.observed import ObservedAccess, ObservedClient, ObservedJwks, ObservedScope
 from mpctl.remote import _wire
 from mpctl.remote._paths import client_id_segment, orgno_segment, public_keys
-from mpctl.remote.errors import error_for_response, shown_path, transport_failure
+from mpctl.remote.errors import (
+    error_for_response,
+    sanitized_cause,
+    shown_path,
+    transport_failure,
+)
 from mpctl.remote.protocol import WireBody
 from mpctl.remote.retry import RetryPolicy, with_retries
 
@@ -179,7 +184,7 @@ class HttpRemote:
                 path = shown_path(url)
                 raise transport_failure(
                     exc, method=call.method, path=path, resend_safe=call.resend_safe
-                ) from exc
+                ) from sanitized_cause(exc)
         if not response.is_success:
             raise error_for_response(response, method=call.method)
         return response

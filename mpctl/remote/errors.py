@@ -277,6 +277,20 @@ def _short(text: str, limit: int = _MESSAGE_LIMIT) -> str:
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
+class UpstreamCause(Exception):  # noqa: N818 - a stand-in, not an error mpctl raises itself
+    """A redacted stand-in for a library exception, used as `__cause__`.
+
+    httpx's exceptions hold the request, and so its Authorization header; the stand-in keeps
+    the type name, the redacted message and the traceback, and drops the rest.
+    """
+
+
+def sanitized_cause(exc: BaseException) -> UpstreamCause:
+    """What to chain with `raise ... from`: the failure without the request that caused it."""
+    cause = UpstreamCause(f"{type(exc).__name__}: {redact(str(exc))}")
+    return cause.with_traceback(exc.__traceback__)
+
+
 def transport_failure(
     exc: httpx.TransportError, *, method: str, path: str, resend_safe: bool
 ) -> TransportError | AmbiguousWriteError:
