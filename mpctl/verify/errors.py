@@ -1,0 +1,27 @@
+"""Errors of the verify package: what went wrong while building or checking a token request.
+
+Owns `VerifyError` and its subclasses. Messages name kids, scopes, URLs and MP codes; they must
+never contain private keys, signed grants or access tokens.
+"""
+
+from __future__ import annotations
+
+from mpctl.errors import MpctlError
+
+
+class VerifyError(MpctlError):
+    """Verification could not be carried out or did not pass."""
+
+    code = "VERIFY"
+
+
+class GrantError(VerifyError):
+    """The JWT grant mpctl was asked to build breaks one of Maskinporten's rules (§7.2-7.3)."""
+
+    code = "GRANT"
+
+
+class EnvironmentConfigError(VerifyError):
+    """The `MASKINPORTEN_*` environment is not ready for live use (see `readiness.probe`)."""
+
+    code = "ENV_NOT_READY"
