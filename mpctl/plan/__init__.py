@@ -1,1 +1,138 @@
-"""See the module docstrings inside this package."""
+"""PURE planning core: (desired, observed, sink labels, now) → a frozen, ordered `Plan`.
+
+`make_plan` is a purely computational function: no network, no files, no clock (`now` is a
+parameter), no randomness, no environment variables, no printing. Apply consumes the plan it
+returns; renderers in `mpctl.render` show it. Delegations are not remote objects (Altinn owns
+them) and only produce diagnostics. Must not import `mpctl.remote`, `mpctl.render` or httpx.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from mpctl.model.keys import SinkState
+from mpctl.model.observed import ObservedState
+from mpctl.model.state import DesiredState
+from mpctl.plan.diagnostics import check_desired
+from mpctl.plan.fingerprint import observed_fingerprint
+from mpctl.plan.order import DependencyCycleError, order_steps
+from mpctl.plan.ownership import (
+    ClientOwnership,
+    ScopeOwnership,
+    classify_clients,
+    classify_scopes,
+)
+from mpctl.plan.policy import enforce_policy
+from mpctl.plan.resources import Planned, plan_access, plan_clients, plan_keys, plan_scopes
+from mpctl.plan.targets import select_targets
+from mpctl.plan.types import (
+    FORMAT_VERSION,
+    KEY_PHASES,
+    Action,
+    Diagnostic,
+    FieldChange,
+    KeyChange,
+    KeyPhase,
+    Plan,
+    PlanOptions,
+    PlanSummary,
+    Severity,
+    Step,
+    StepKind,
+    UnmanagedObject,
+    plan_json_schema,
+)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "KEY_PHASES",
+    "Action",
+    "DependencyCycleError",
+    "Diagnostic",
+    "FieldChange",
+    "KeyChange",
+    "KeyPhase",
+    "Plan",
+    "PlanOptions",
+    "PlanSummary",
+    "Severity",
+    "Step",
+    "StepKind",
+    "UnmanagedObject",
+    "make_plan",
+    "observed_fingerprint",
+    "plan_json_schema",
+]
+
+
+def make_plan(
+    desired: DesiredState,
+    observed: ObservedState,
+    sinks: Mapping[str, SinkState],
+    *,
+    options: PlanOptions,
+    now: datetime,
+    manifests_fingerprint: str,
+) -> Plan:
+    """The ordered steps that make `observed` match `desired`, with diagnostics and counts.
+
+    `sinks` holds each managed client's key labels by client name; `now` must be
+    timezone-aware.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    clients, scopes = classify_clients(observed), classify_scopes(desired, observed)
+    planned = _plan_resources(desired, observed, sinks, now=now, clients=clients, scopes=scopes)
+    steps, target_notes = select_targets(planned.steps, options.targets, planned.considered)
+    steps, refusals = enforce_policy(
+        steps, options=options, environment=desired.environment, env_name=desired.env_name
+    )
+    diagnostics = _sorted_diagnostics(
+        (*planned.diagnostics, *check_desired(desired, observed), *target_notes, *refusals)
+    )
+    ordered = order_steps(steps)
+    return Plan(
+        env_name=desired.env_name,
+        observed_fingerprint=observed_fingerprint(observed, sinks),
+        manifests_fingerprint=manifests_fingerprint,
+        options=options,
+        steps=ordered,
+        diagnostics=diagnostics,
+        unmanaged=tuple(
+            sorted((*clients.unmanaged, *scopes.unmanaged), key=lambda u: (u.kind, u.remote_id))
+        ),
+        summary=PlanSummary.of(ordered, diagnostics, unchanged=planned.unchanged),
+    )
+
+
+def _plan_resources(
+    desired: DesiredState,
+    observed: ObservedState,
+    sinks: Mapping[str, SinkState],
+    *,
+    now: datetime,
+    clients: ClientOwnership,
+    scopes: ScopeOwnership,
+) -> Planned:
+    resources = (
+        plan_scopes(desired, scopes, clients)
+        + plan_access(desired, observed)
+        + plan_clients(desired, clients)
+    )
+    client_steps = {s.address: s for s in resources.steps}
+    keys = plan_keys(desired, observed, sinks, clients=clients, client_steps=client_steps, now=now)
+    return resources + keys
+
+
+_SEVERITY_RANK = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.NOTE: 2}
+
+
+def _sorted_diagnostics(found: tuple[Diagnostic, ...]) -> tuple[Diagnostic, ...]:
+    unique = set(found)
+    return tuple(
+        sorted(
+            unique,
+            key=lambda d: (_SEVERITY_RANK[d.severity], d.address or "", d.code, d.message),
+        )
+    )

@@ -1,0 +1,169 @@
+"""The compared "essence" of clients and scopes, and the wire bodies sent to Digdir.
+
+Both sides are brought to one shape before diffing (kopf's essence; alembic's redundant-diff
+bugs are what happens otherwise): server-managed fields are dropped (client_id, created,
+last_updated, client_orgno, owner_orgno...), set-like lists are sorted, Digdir's defaults are
+applied (`access_token_lifetime: 0` means 120, a missing `token_type` means SELF_CONTAINED,
+`prefix: "nav:"` means "nav"), and the ownership marker is split off into its own pseudo-field.
+Only fields the manifest manages are compared: optional fields (`long_description`,
+`delegation_source`) count when written in the manifest, an explicit null meaning "absent".
+Must not do I/O or decide actions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pydantic import BaseModel, JsonValue
+
+from mpctl.model.config import Environment
+from mpctl.model.observed import ObservedClient, ObservedScope
+from mpctl.model.resources import Client, Scope
+from mpctl.model.state import DesiredState
+from mpctl.plan.ownership import (
+    CLIENT_SEPARATOR,
+    SCOPE_SEPARATOR,
+    add_marker,
+    marker,
+    parse_marker,
+    strip_marker,
+)
+
+Essence = dict[str, JsonValue]
+
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+DEFAULT_ACCESS_TOKEN_LIFETIME = 120
+SELF_CONTAINED = "SELF_CONTAINED"
+MARKER_FIELD = "ownership_marker"
+"""Pseudo-field of the essence: the ownership marker, compared apart from the text it ends."""
+IMMUTABLE_CLIENT_FIELDS = frozenset({"integration_type"})
+_GRANT_ALIASES = {"jwt_bearer_token": JWT_BEARER}
+
+
+def default_client_name(client: Client, desired: DesiredState) -> str:
+    return f"{desired.organisation.name} - {client.name} - {desired.env_name}"
+
+
+def client_essence(client: Client, desired: DesiredState) -> Essence:
+    """What the manifest says a client's managed fields are, description without marker."""
+    return {
+        "client_name": client.client_name or default_client_name(client, desired),
+        "description": client.description,
+        "integration_type": client.integration_type,
+        "application_type": "web",
+        "token_endpoint_auth_method": "private_key_jwt",
+        "grant_types": _sorted_set([JWT_BEARER]),
+        "scopes": _sorted_set(client.scopes),
+        "access_token_lifetime": client.access_token_lifetime,
+        MARKER_FIELD: marker(client.name),
+    }
+
+
+def client_body(client: Client, desired: DesiredState) -> dict[str, JsonValue]:
+    """The wire body: the essence with the marker written back into `description`."""
+    body = client_essence(client, desired)
+    del body[MARKER_FIELD]
+    body["description"] = add_marker(client.description, client.name, separator=CLIENT_SEPARATOR)
+    return body
+
+
+def observed_client_essence(client: ObservedClient) -> Essence:
+    name = parse_marker(client.description)
+    return {
+        "client_name": client.client_name,
+        "description": strip_marker(client.description),
+        "integration_type": client.integration_type,
+        "application_type": client.application_type,
+        "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        "grant_types": _sorted_set(_GRANT_ALIASES.get(g, g) for g in client.grant_types),
+        "scopes": _sorted_set(client.scopes),
+        "access_token_lifetime": client.access_token_lifetime or DEFAULT_ACCESS_TOKEN_LIFETIME,
+        MARKER_FIELD: marker(name) if name else None,
+    }
+
+
+def scope_essence(scope: Scope, environment: Environment) -> Essence:
+    """What the manifest says a scope's managed fields are, long_description without marker."""
+    essence: Essence = {
+        "prefix": scope.prefix,
+        "subscope": scope.subscope,
+        "description": scope.description,
+        "allowed_integration_types": _sorted_set(scope.allowed_integration_types),
+        "visibility": scope.visibility,
+        "at_max_age": scope.at_max_age,
+        "authorization_max_lifetime": _authorization_max_lifetime(scope),
+        "accessible_for_all": scope.accessible_for_all,
+        "token_type": SELF_CONTAINED,
+        "active": True,
+        MARKER_FIELD: marker(scope.name),
+    }
+    if manages(scope, "long_description"):
+        essence["long_description"] = scope.long_description or None
+    if manages(scope, "delegation_source"):
+        essence["delegation_source"] = resolve_delegation_source(
+            scope.delegation_source, environment
+        )
+    return essence
+
+
+def scope_body(
+    scope: Scope, environment: Environment, observed: ObservedScope | None
+) -> dict[str, JsonValue]:
+    """The wire body. `long_description` always carries the marker; when the manifest leaves
+    it out, the remote text is kept. `active` is only sent to reactivate (PUT), never on POST.
+    """
+    body = scope_essence(scope, environment)
+    del body[MARKER_FIELD]
+    if manages(scope, "long_description"):
+        text = scope.long_description
+    else:
+        text = strip_marker(observed.long_description if observed else None)
+    body["long_description"] = add_marker(text, scope.name, separator=SCOPE_SEPARATOR)
+    if observed is None:
+        del body["active"]
+    return body
+
+
+def observed_scope_essence(scope: ObservedScope) -> Essence:
+    prefix, _, subscope = scope.name.partition(":")
+    name = parse_marker(scope.long_description)
+    return {
+        "prefix": (scope.prefix or prefix).rstrip(":"),
+        "subscope": scope.subscope or subscope,
+        "description": scope.description,
+        "long_description": strip_marker(scope.long_description) or None,
+        "allowed_integration_types": _sorted_set(scope.allowed_integration_types),
+        "visibility": scope.visibility,
+        "at_max_age": scope.at_max_age or 0,
+        "authorization_max_lifetime": scope.authorization_max_lifetime,
+        "accessible_for_all": scope.accessible_for_all,
+        "token_type": scope.token_type or SELF_CONTAINED,
+        "delegation_source": scope.delegation_source,
+        "active": scope.active,
+        MARKER_FIELD: marker(name) if name == scope.name else None,
+    }
+
+
+def resolve_delegation_source(value: str | None, environment: Environment) -> str | None:
+    """A delegation source name from the environment becomes its issuer; URLs pass through."""
+    if value is None:
+        return None
+    return environment.delegation_sources.get(value, value)
+
+
+def manages(model: BaseModel, field: str) -> bool:
+    """True when the manifest wrote `field` (an explicit null counts) or it has a value."""
+    return field in model.model_fields_set or getattr(model, field) is not None
+
+
+def _authorization_max_lifetime(scope: Scope) -> int:
+    if scope.authorization_max_lifetime is not None:
+        return scope.authorization_max_lifetime
+    return scope.at_max_age
+
+
+def _sorted_set(values: Iterable[str]) -> list[JsonValue]:
+    """A set-like wire list in its one compared order: unique, sorted."""
+    ordered: list[JsonValue] = []
+    ordered.extend(sorted(set(values)))
+    return ordered

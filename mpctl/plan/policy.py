@@ -1,0 +1,53 @@
+"""Guards over planned steps: what needs an explicit allow before apply may run it.
+
+Owns the rules: a `delete` needs `allow_delete`, a `replace` (an immutable field such as
+`integration_type` changed) needs `allow_replace`, and on an environment marked `protected`
+both also need `allow_protected`. A refused step stays in the plan, marked `blocked`, and the
+plan gets an error diagnostic, so `plan` shows it and `apply` refuses the plan. Key retirement
+is not a delete: the rotation guards in `mpctl.plan.keys` cover it. Must not add or reorder
+steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mpctl.model.config import Environment
+from mpctl.plan.types import Action, Diagnostic, PlanOptions, Severity, Step
+
+_ALLOW = {Action.DELETE: "allow_delete", Action.REPLACE: "allow_replace"}
+
+
+def enforce_policy(
+    steps: Sequence[Step], *, options: PlanOptions, environment: Environment, env_name: str
+) -> tuple[tuple[Step, ...], tuple[Diagnostic, ...]]:
+    """Steps with the refused ones marked blocked, and one error per refused step."""
+    checked: list[Step] = []
+    refusals: list[Diagnostic] = []
+    for step in steps:
+        missing = _missing_allows(step, options, environment)
+        if not missing:
+            checked.append(step)
+            continue
+        checked.append(step.model_copy(update={"blocked": True}))
+        refusals.append(_refusal(step, missing, env_name))
+    return tuple(checked), tuple(refusals)
+
+
+def _missing_allows(step: Step, options: PlanOptions, environment: Environment) -> list[str]:
+    allow = _ALLOW.get(step.action)
+    if allow is None:
+        return []
+    needed = [allow, "allow_protected"] if environment.protected else [allow]
+    return [name for name in needed if not getattr(options, name)]
+
+
+def _refusal(step: Step, missing: list[str], env_name: str) -> Diagnostic:
+    flags = " and ".join(f"{name} (--{name.replace('_', '-')})" for name in missing)
+    where = f" on protected environment {env_name}" if "allow_protected" in missing else ""
+    return Diagnostic(
+        severity=Severity.ERROR,
+        code=f"policy.{step.action.value}-not-allowed",
+        address=step.address,
+        message=f"{step.action.value} of {step.address}{where} needs {flags}",
+    )

@@ -1,0 +1,271 @@
+"""The plan as data: `Plan`, `Step`, `FieldChange`, `Diagnostic` and their wire vocabulary.
+
+Owns the frozen, serialisable value that `make_plan` returns, `plan --out` saves and
+`apply --plan` loads. Field docs say what apply may rely on and what is for people only.
+Must not compute anything about Digdir: the planning logic lives in the sibling modules.
+
+Key rotation is modelled as its own step kind (`kind: key`) with one action per entry point
+into the rotation protocol (reliability.md §1). `KEY_PHASES` spells out, per action, the
+phases apply runs in order; a key step carries them in `key.phases` so reviewers approve the
+exact sequence that will run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import Field, JsonValue, model_validator
+
+from mpctl.model.base import SpecModel
+from mpctl.model.resources import KeyPolicy
+
+FORMAT_VERSION: Literal["1"] = "1"
+"""Bumped for any change a consumer of the plan file or `--format json` must handle."""
+
+
+class Action(StrEnum):
+    """What a step does. Wire values are stable; glyphs live in `mpctl.render.human`."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"
+    DELETE = "delete"
+    NOOP = "noop"
+    CREATE_KEY = "create_key"
+    ROTATE_KEY = "rotate_key"
+    REGISTER_KEY = "register_key"
+    PROMOTE_KEY = "promote_key"
+    RETIRE_KEY = "retire_key"
+    REREGISTER_KEY = "reregister_key"
+
+    @property
+    def is_key_action(self) -> bool:
+        return self in KEY_PHASES
+
+
+class StepKind(StrEnum):
+    """Which remote object a step changes: a client, a scope, a scope access grant, or keys."""
+
+    CLIENT = "client"
+    SCOPE = "scope"
+    ACCESS = "access"
+    KEY = "key"
+
+
+class KeyPhase(StrEnum):
+    """One phase of the rotation protocol (DESIGN.md, reliability.md §1)."""
+
+    STAGE = "stage"
+    REGISTER = "register"
+    TEST = "test"
+    PROMOTE = "promote"
+    RETIRE = "retire"
+
+
+_NEW_KEY = (KeyPhase.STAGE, KeyPhase.REGISTER, KeyPhase.TEST, KeyPhase.PROMOTE)
+KEY_PHASES: dict[Action, tuple[KeyPhase, ...]] = {
+    Action.CREATE_KEY: _NEW_KEY,
+    Action.ROTATE_KEY: _NEW_KEY,
+    Action.REGISTER_KEY: (KeyPhase.REGISTER, KeyPhase.TEST, KeyPhase.PROMOTE),
+    Action.PROMOTE_KEY: (KeyPhase.TEST, KeyPhase.PROMOTE),
+    Action.REREGISTER_KEY: (KeyPhase.REGISTER,),
+    Action.RETIRE_KEY: (KeyPhase.RETIRE,),
+}
+"""The phases apply runs, in order, for each key action."""
+
+
+class Severity(StrEnum):
+    """`error` makes the plan not applyable; `warning` and `note` inform only."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    NOTE = "note"
+
+
+class FieldChange(SpecModel):
+    """One managed field whose value differs. `old` is None when absent remotely."""
+
+    path: tuple[str, ...]
+    old: JsonValue = None
+    new: JsonValue = None
+    sensitive: bool = Field(
+        default=False, description="Renderers show '(sensitive)' instead of the values"
+    )
+
+
+class KeyChange(SpecModel):
+    """What a key step needs as data. Never private key material: kids and policy only."""
+
+    client: str = Field(description="Client name in the manifests (the sink is keyed by it)")
+    kid: str | None = Field(
+        default=None,
+        description="The existing kid acted on (pending, current or retiring); None when a "
+        "new key is staged and its kid is chosen then, per policy.kid_format",
+    )
+    phases: tuple[KeyPhase, ...] = Field(description="Run in this order")
+    policy: KeyPolicy
+
+
+class Step(SpecModel):
+    """One change to one remote object, in the plan's execution order."""
+
+    address: str = Field(description="Stable identity, e.g. 'client/billing' or 'scope/a:b'")
+    kind: StepKind
+    action: Action
+    changes: tuple[FieldChange, ...] = Field(default=(), description="Sorted by path")
+    depends_on: tuple[str, ...] = Field(default=(), description="Addresses that run first")
+    reason: str = Field(default="", description="For people only; apply must never branch on it")
+    blocked: bool = Field(
+        default=False, description="Refused by policy; the plan carries an error diagnostic"
+    )
+    remote_id: str | None = Field(
+        default=None,
+        description="client_id for client and key steps (None while the client is being "
+        "created), scope name for scope and access steps",
+    )
+    body: dict[str, JsonValue] | None = Field(
+        default=None,
+        description="Desired wire values of the managed fields. The whole POST body for "
+        "create/replace; for update apply overlays it on a fresh GET (PUT replaces whole "
+        "objects), so unmanaged fields keep their remote values",
+    )
+    consumer_orgno: str | None = Field(default=None, description="Access steps: the consumer")
+    key: KeyChange | None = None
+
+    @model_validator(mode="after")
+    def _kind_matches_payload(self) -> Step:
+        if (self.kind is StepKind.KEY) != (self.key is not None):
+            raise ValueError("key steps, and only key steps, carry 'key'")
+        if (self.kind is StepKind.KEY) != self.action.is_key_action:
+            raise ValueError(f"action {self.action} does not fit a {self.kind} step")
+        if (self.kind is StepKind.ACCESS) != (self.consumer_orgno is not None):
+            raise ValueError("access steps, and only access steps, carry 'consumer_orgno'")
+        return self
+
+
+class Diagnostic(SpecModel):
+    """A finding about the plan, with a stable code such as 'key.limit'."""
+
+    severity: Severity
+    code: str
+    message: str
+    address: str | None = None
+
+
+class UnmanagedObject(SpecModel):
+    """A remote object mpctl saw but does not manage: listed, never touched."""
+
+    kind: Literal["client", "scope"]
+    remote_id: str = Field(description="client_id, or scope name")
+    name: str | None = Field(default=None, description="client_name, for people")
+    reason: str
+
+
+class PlanOptions(SpecModel):
+    """Choices that change what a plan may contain (recorded in the plan)."""
+
+    targets: tuple[str, ...] = Field(
+        default=(), description="Limit to these names/addresses and what they depend on"
+    )
+    allow_delete: bool = False
+    allow_replace: bool = False
+    allow_protected: bool = Field(
+        default=False,
+        description="On an environment marked protected, deletes and replacements also need this",
+    )
+
+
+class PlanSummary(SpecModel):
+    """Counts for the summary line; derived from steps and diagnostics."""
+
+    create: int = 0
+    update: int = 0
+    replace: int = 0
+    delete: int = 0
+    key: int = Field(default=0, description="Key steps (rotation protocol entries)")
+    blocked: int = 0
+    unchanged: int = Field(default=0, description="Managed objects that need no change")
+    errors: int = 0
+    warnings: int = 0
+
+    @classmethod
+    def of(
+        cls, steps: Iterable[Step], diagnostics: Iterable[Diagnostic], *, unchanged: int
+    ) -> PlanSummary:
+        counts: dict[str, int] = dict.fromkeys(("create", "update", "replace", "delete"), 0)
+        key = blocked = 0
+        for step in steps:
+            key += step.action.is_key_action
+            blocked += step.blocked
+            if step.action.value in counts:
+                counts[step.action.value] += 1
+        severities = [d.severity for d in diagnostics]
+        return cls(
+            **counts,
+            key=key,
+            blocked=blocked,
+            unchanged=unchanged,
+            errors=severities.count(Severity.ERROR),
+            warnings=severities.count(Severity.WARNING),
+        )
+
+
+class Plan(SpecModel):
+    """A frozen plan for one environment. No secrets, no timestamps, no connections."""
+
+    format_version: Literal["1"] = FORMAT_VERSION
+    env_name: str
+    observed_fingerprint: str = Field(
+        description="sha256 of the normalised observed snapshot and sink states; apply "
+        "re-fetches and refuses when it differs"
+    )
+    manifests_fingerprint: str = Field(description="Computed by the caller from the files")
+    options: PlanOptions = PlanOptions()
+    steps: tuple[Step, ...] = Field(default=(), description="In execution order")
+    diagnostics: tuple[Diagnostic, ...] = ()
+    unmanaged: tuple[UnmanagedObject, ...] = ()
+    summary: PlanSummary
+
+    @model_validator(mode="after")
+    def _summary_matches(self) -> Plan:
+        expected = PlanSummary.of(self.steps, self.diagnostics, unchanged=self.summary.unchanged)
+        if expected != self.summary:
+            raise ValueError("summary does not match the steps and diagnostics")
+        return self
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.steps)
+
+    @property
+    def applyable(self) -> bool:
+        """False when any error diagnostic is present: apply must refuse the plan."""
+        return self.summary.errors == 0
+
+    def to_json(self) -> str:
+        """Canonical JSON: sorted keys, two-space indent, trailing newline."""
+        return canonical_json(self.model_dump(mode="json"), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Plan:
+        return cls.model_validate_json(text)
+
+
+def canonical_json(value: Any, *, indent: int | None = None) -> str:
+    """One spelling for JSON output: sorted keys, UTF-8 kept, a trailing newline when indented."""
+    separators = (",", ": ") if indent else (",", ":")
+    text = json.dumps(
+        value, sort_keys=True, indent=indent, ensure_ascii=False, separators=separators
+    )
+    return text + "\n" if indent else text
+
+
+def plan_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a plan file and of `plan --format json` output."""
+    schema = Plan.model_json_schema(mode="serialization")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = f"mpctl plan (format_version {FORMAT_VERSION})"
+    return schema
