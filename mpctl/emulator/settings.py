@@ -1,0 +1,59 @@
+"""How one emulator instance is configured: settings and the switches for unconfirmed behaviour.
+
+Owns `EmulatorSettings` (issuer, environment, files, seed, control surface) and `Switches`, one
+field per behaviour the API reference marks as unconfirmed ([?]). It must not load files or
+build state; `core` and `world` do that.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from mpctl.emulator.vocabulary import Environment
+
+DEFAULT_ISSUER = "http://emulator.mpctl.local/"
+
+
+class Switches(BaseModel):
+    """Choices for behaviours the reference could not confirm. Defaults follow the best evidence."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    create_client_status: Literal[200, 201] = 200
+    key_expiry_on_repost: Literal["reset_when_absent", "keep_existing", "renew_all"] = (
+        "reset_when_absent"
+    )
+    kid_uniqueness: Literal["client", "global"] = "client"
+    key_exp_beyond_one_year: Literal["reject", "clamp"] = "reject"
+    key_propagation_delay_seconds: float = Field(default=0.0, ge=0)
+    forbidden_status: Literal[403, 400] = 403
+    legacy_root_paths: bool = True
+    aud_accepts_single_element_array: bool = False
+    scopes_write_accepts_dcr_write: bool = False
+    error_text_leading_separator: bool = True
+
+
+class EmulatorSettings(BaseModel):
+    """Everything one emulator needs to start. `state_path=None` keeps state in memory only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    issuer: str = DEFAULT_ISSUER
+    environment: Environment = "test"
+    world: Path | None = None
+    state_path: Path | None = None
+    switches: Switches | None = Field(
+        default=None, description="None: the world file's switches, else the defaults."
+    )
+    control_enabled: bool = False
+    seed: int = 0
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_ends_with_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")) or not value.endswith("/"):
+            raise ValueError("issuer must be an http(s) URL ending with '/'")
+        return value
