@@ -122,15 +122,13 @@ CATALOGUE: tuple[Entry, ...] = (
         "JWT is expired",
         "The grant's 'exp' has passed: it was used too late, reused, or the signer's clock is "
         "behind.",
-        "Make a new grant for every token request and check that the host clock is in sync "
-        "(NTP).",
+        "Make a new grant for every token request and check that the host clock is in sync (NTP).",
         r"jwt is expired",
     ),
     _entry(
         "unknown-kid",
         "invalid_grant",
-        "Invalid assertion. Client authentication failed. Unknown key identifier (kid) for "
-        "client.",
+        "Invalid assertion. Client authentication failed. Unknown key identifier (kid) for client.",
         "The grant's 'kid' is not registered on the client: the key was rotated in the portal "
         "without updating the workload, or the new key has not been registered (or has not "
         "propagated yet; new keys may take minutes).",
@@ -141,8 +139,7 @@ CATALOGUE: tuple[Entry, ...] = (
     _entry(
         "kid-required",
         "invalid_grant",
-        "Invalid JWT. The client requires pre-registered jwk and no key identifier (kid) "
-        "provided",
+        "Invalid JWT. The client requires pre-registered jwk and no key identifier (kid) provided",
         "The client has registered keys, so the grant must name one in 'kid'; it came with "
         "only a certificate ('x5c').",
         "Put the registered kid in the grant header (MASKINPORTEN_KID).",
