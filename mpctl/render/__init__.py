@@ -1,1 +1,27 @@
-"""See the module docstrings inside this package."""
+"""PURE renderers: a `Plan` → text for a terminal, Markdown for a pull request, JSON.
+
+Every renderer reads one `PlanDocument` (built by `build_document`, which redacts) and returns
+a string. Nothing here prints, reads the environment or touches a console or file: the CLI
+decides colour (NO_COLOR, TTY) and where output goes.
+"""
+
+from __future__ import annotations
+
+from mpctl.render.document import PlanDocument, build_document, summary_line
+from mpctl.render.human import render_human
+from mpctl.render.json import render_json
+from mpctl.render.markdown import GITHUB_COMMENT_LIMIT, render_markdown
+from mpctl.render.redact import SENSITIVE, redact, redact_plan
+
+__all__ = [
+    "GITHUB_COMMENT_LIMIT",
+    "SENSITIVE",
+    "PlanDocument",
+    "build_document",
+    "redact",
+    "redact_plan",
+    "render_human",
+    "render_json",
+    "render_markdown",
+    "summary_line",
+]

@@ -1,0 +1,167 @@
+"""`PlanDocument`: the one view of a plan that every renderer reads.
+
+Owns turning a `Plan` into display-ready, redacted data: the redacted plan itself (which the
+JSON renderer prints, so `--format json` follows the published plan schema), one `StepView`
+per step with its headline and its field changes as display text, and the summary line.
+Display text is JSON-spelled and has control and bidirectional-override characters escaped, so
+a remote value can neither break a terminal nor hide text. Must not do I/O or pick colours.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import dataclass
+from typing import TypeVar
+
+from pydantic import JsonValue
+
+from mpctl.plan.types import (
+    Action,
+    Diagnostic,
+    FieldChange,
+    Plan,
+    PlanSummary,
+    Step,
+    StepKind,
+    UnmanagedObject,
+)
+from mpctl.render.redact import redact_plan
+
+_HEADLINES = {
+    Action.CREATE: "will be created",
+    Action.UPDATE: "will be updated in place",
+    Action.REPLACE: "must be replaced (deleted, then created again)",
+    Action.DELETE: "will be deleted",
+    Action.NOOP: "is unchanged",
+    Action.CREATE_KEY: "will get its first key",
+    Action.ROTATE_KEY: "will rotate to a new key",
+    Action.REGISTER_KEY: "will register pending key {kid}",
+    Action.PROMOTE_KEY: "will test and promote pending key {kid}",
+    Action.REREGISTER_KEY: "will register key {kid} again",
+    Action.RETIRE_KEY: "will retire key {kid}",
+}
+_Model = TypeVar("_Model", Diagnostic, UnmanagedObject)
+_ACCESS_HEADLINES = {Action.CREATE: "will be granted", Action.DELETE: "will be revoked"}
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+@dataclass(frozen=True)
+class ChangeLine:
+    """One field change as display text; `old`/`new` are None when the value is absent."""
+
+    path: str
+    old: str | None
+    new: str | None
+
+
+@dataclass(frozen=True)
+class StepView:
+    address: str
+    action: Action
+    headline: str
+    reason: str
+    blocked: bool
+    changes: tuple[ChangeLine, ...]
+    phases: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PlanDocument:
+    """A redacted plan plus its display data. Build it with `build_document`."""
+
+    plan: Plan
+    """The redacted plan; what `--format json` prints."""
+    steps: tuple[StepView, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    """Redacted, with text made safe to print."""
+    unmanaged: tuple[UnmanagedObject, ...]
+    """Redacted, with text made safe to print."""
+    summary_line: str
+
+    @property
+    def env_name(self) -> str:
+        return safe_text(self.plan.env_name)
+
+    @property
+    def summary(self) -> PlanSummary:
+        return self.plan.summary
+
+
+def build_document(plan: Plan) -> PlanDocument:
+    """Redact `plan` and derive its display data."""
+    safe = redact_plan(plan)
+    return PlanDocument(
+        plan=safe,
+        steps=tuple(_view(step) for step in safe.steps),
+        diagnostics=tuple(_safe_strings(d) for d in safe.diagnostics),
+        unmanaged=tuple(_safe_strings(u) for u in safe.unmanaged),
+        summary_line=summary_line(safe.summary),
+    )
+
+
+def summary_line(summary: PlanSummary) -> str:
+    """'Plan: N to create, M to update, K to delete, R key rotations.' or 'No changes.'.
+
+    A replacement counts as one create and one delete, as in Terraform.
+    """
+    steps = summary.create + summary.update + summary.replace + summary.delete + summary.key
+    if steps == 0:
+        return "No changes."
+    rotations = "key rotation" if summary.key == 1 else "key rotations"
+    return (
+        f"Plan: {summary.create + summary.replace} to create, {summary.update} to update, "
+        f"{summary.delete + summary.replace} to delete, {summary.key} {rotations}."
+    )
+
+
+def display_value(value: JsonValue) -> str:
+    """A value spelled as compact JSON, safe to print anywhere."""
+    return safe_text(json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": ")))
+
+
+def safe_text(text: str) -> str:
+    """`text` with control and bidi-override characters written as \\uXXXX escapes."""
+    return "".join(_escape(ch) if _unsafe(ch) else ch for ch in text)
+
+
+def _view(step: Step) -> StepView:
+    return StepView(
+        address=safe_text(step.address),
+        action=step.action,
+        headline=safe_text(_headline(step)),
+        reason=safe_text(step.reason),
+        blocked=step.blocked,
+        changes=tuple(_change_line(c) for c in step.changes),
+        phases=tuple(p.value for p in step.key.phases) if step.key else (),
+    )
+
+
+def _headline(step: Step) -> str:
+    if step.kind is StepKind.ACCESS and step.action in _ACCESS_HEADLINES:
+        return _ACCESS_HEADLINES[step.action]
+    kid = step.key.kid if step.key else None
+    return _HEADLINES[step.action].format(kid=kid or "")
+
+
+def _change_line(change: FieldChange) -> ChangeLine:
+    return ChangeLine(
+        path=safe_text(".".join(change.path)),
+        old=None if change.old is None else display_value(change.old),
+        new=None if change.new is None else display_value(change.new),
+    )
+
+
+def _safe_strings(model: _Model) -> _Model:
+    texts = {k: safe_text(v) for k, v in model if type(v) is str}
+    return model.model_copy(update=texts)
+
+
+def _unsafe(ch: str) -> bool:
+    return unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS
+
+
+def _escape(ch: str) -> str:
+    return f"\\u{ord(ch):04x}"
