@@ -136,6 +136,7 @@ class _Exchange:
         self._client = client
         self._attempts = 0
         self._started = time.monotonic()
+        self._planned_wait_s = 0.0
 
     async def run(self) -> TokenResult:
         self._started = time.monotonic()
@@ -191,8 +192,9 @@ class _Exchange:
         wait = exc.retry_after
         if wait is not None and wait > self._budget.max_retry_after:
             return False
-        if self._elapsed_s() + (wait or 0.0) >= self._budget.total_timeout:
+        if self._budget_used_s() + (wait or 0.0) >= self._budget.total_timeout:
             return False
+        self._planned_wait_s += wait or 0.0
         self._emit(
             TokenEvent(
                 "token_request_retry",
@@ -269,6 +271,10 @@ class _Exchange:
 
     def _elapsed_s(self) -> float:
         return time.monotonic() - self._started
+
+    def _budget_used_s(self) -> float:
+        """Time spent so far; at least the Retry-After waits already committed to."""
+        return max(self._elapsed_s(), self._planned_wait_s)
 
     def _elapsed_ms(self) -> int:
         return int(self._elapsed_s() * 1000)
