@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from mpctl.errors import MpctlError
-from mpctl.model import KeySlot
+from mpctl.model import KeyPolicy, KeySlot
 
 Algorithm = Literal["RS256", "RS384", "RS512"]
 ALGORITHMS: Final[tuple[str, ...]] = get_args(Algorithm)
@@ -174,6 +174,26 @@ def choose_kid(
     if kid_format == "thumbprint":
         return key.with_kid(key.thumbprint)
     return key.with_kid(dated_kid(name, environment, day, existing))
+
+
+def new_key_for(
+    policy: KeyPolicy,
+    *,
+    client: str,
+    environment: str,
+    now: datetime,
+    existing_kids: Iterable[str] = (),
+) -> PrivateKey:
+    """A fresh key as `policy` asks for it: its size, algorithm and kid format."""
+    key = generate_key(kid="unnamed", created_at=now, algorithm=policy.algorithm, size=policy.size)
+    return choose_kid(
+        key,
+        kid_format=policy.kid_format,
+        name=client,
+        environment=environment,
+        day=now.date(),
+        existing=existing_kids,
+    )
 
 
 def to_pem(key: PrivateKey) -> str:

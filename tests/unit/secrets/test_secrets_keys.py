@@ -10,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from mpctl.model import KeyPolicy
 from mpctl.secrets import (
     KeyMaterialError,
     PrivateKey,
@@ -20,6 +21,7 @@ from mpctl.secrets import (
     generate_key,
     jwk_thumbprint,
     jwks_document,
+    new_key_for,
     private_jwk,
     public_jwk,
     to_pem,
@@ -228,3 +230,25 @@ def test_bad_base64_jwk_is_refused(value: str) -> None:
     with pytest.raises(KeyMaterialError) as caught:
         from_private_jwk_base64(value, created_at=NOW)
     assert caught.value.__context__ is None
+
+
+def test_new_key_for_policy() -> None:
+    now = datetime(2026, 11, 21, 12, tzinfo=UTC)
+    policy = KeyPolicy(size=2048, algorithm="RS384")
+    key = new_key_for(
+        policy,
+        client="billing",
+        environment="test",
+        now=now,
+        existing_kids=["billing-TEST.2026-11-21"],
+    )
+    assert (key.kid, key.size, key.algorithm, key.created_at) == (
+        "billing-TEST.2026-11-21.2",
+        2048,
+        "RS384",
+        now,
+    )
+    by_thumbprint = new_key_for(
+        KeyPolicy(size=2048, kid_format="thumbprint"), client="billing", environment="test", now=now
+    )
+    assert by_thumbprint.kid == by_thumbprint.thumbprint

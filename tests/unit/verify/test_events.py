@@ -122,6 +122,7 @@ def test_secrets_exports() -> None:
         "generate_key",
         "jwk_thumbprint",
         "jwks_document",
+        "new_key_for",
         "open_sink",
         "private_jwk",
         "public_jwk",
