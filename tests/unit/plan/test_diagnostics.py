@@ -1,0 +1,85 @@
+"""Plan-time checks: scope access, delegations, delegation source names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mpctl.model import Delegation, ObservedScope, ObservedState
+from mpctl.plan.diagnostics import check_desired
+
+from .builders import CONSUMER_A, ORGNO, client, desired, scope
+
+PUBLIC_DELEGABLE = ObservedScope(name="other:deleg", delegation_source="https://tt02.altinn.no/")
+PUBLIC_PLAIN = ObservedScope(name="other:plain")
+OBSERVED = ObservedState(
+    scopes={"acme:remote": ObservedScope(name="acme:remote")},
+    consumable_scopes=frozenset({"other:granted"}),
+    public_scopes={s.name: s for s in (PUBLIC_DELEGABLE, PUBLIC_PLAIN)},
+)
+
+
+@pytest.mark.parametrize(
+    ("used", "codes"),
+    [
+        ("acme:declared", []),
+        ("acme:remote", []),
+        ("other:granted", []),
+        ("other:deleg", []),
+        ("other:plain", ["error:client.scope-no-access"]),
+        ("acme:undeclared", ["error:client.scope-no-access"]),
+    ],
+)
+def test_scope_access(used: str, codes: list[str]) -> None:
+    state = desired([client(scopes=(used,))], [scope("acme:declared")])
+    assert _codes(check_desired(state, OBSERVED)) == codes
+
+
+def _delegating(scopes: tuple[str, ...], **fields: Any) -> Any:
+    consumer = fields.pop("consumer", CONSUMER_A)
+    return client(
+        scopes=fields.pop("on_client", scopes),
+        delegations=(Delegation(consumer_org=consumer, scopes=scopes),),
+    )
+
+
+@pytest.mark.parametrize(
+    ("wanted", "declared", "codes"),
+    [
+        (_delegating(("other:deleg",)), [], []),
+        (_delegating(("acme:mine",)), [scope("acme:mine", delegation_source="altinn")], []),
+        (_delegating(("acme:mine",)), [scope("acme:mine")], ["error:delegation.no-source"]),
+        (
+            _delegating(("other:plain",), on_client=("other:granted",)),
+            [],
+            ["error:delegation.no-source", "warning:delegation.scope-not-on-client"],
+        ),
+        (
+            _delegating(("other:unknown",), on_client=()),
+            [],
+            ["warning:delegation.scope-not-on-client", "warning:delegation.scope-unknown"],
+        ),
+        (_delegating(("other:deleg",), consumer=ORGNO), [], ["error:delegation.own-org"]),
+    ],
+)
+def test_delegations(wanted: Any, declared: list[Any], codes: list[str]) -> None:
+    assert _codes(check_desired(desired([wanted], declared), OBSERVED)) == codes
+
+
+@pytest.mark.parametrize(
+    ("source", "codes"),
+    [
+        ("altinn", []),
+        ("https://www.altinn.no/", []),
+        (None, []),
+        ("altin", ["error:scope.unknown-delegation-source"]),
+    ],
+)
+def test_delegation_source_names(source: str | None, codes: list[str]) -> None:
+    state = desired(scopes=[scope(delegation_source=source)])
+    assert _codes(check_desired(state, ObservedState())) == codes
+
+
+def _codes(found: Any) -> list[str]:
+    return sorted(f"{d.severity.value}:{d.code}" for d in found)

@@ -1,0 +1,71 @@
+"""--target selects resources structurally, with their dependencies."""
+
+from __future__ import annotations
+
+import pytest
+
+from mpctl.model import KeyPolicy
+from mpctl.plan.targets import select_targets
+from mpctl.plan.types import Action, KeyChange, KeyPhase, Step, StepKind
+
+STEPS = [
+    Step(address="scope/nav:a", kind=StepKind.SCOPE, action=Action.CREATE),
+    Step(address="scope/nav:a/b", kind=StepKind.SCOPE, action=Action.CREATE),
+    Step(
+        address="scope/nav:a/access/987654325",
+        kind=StepKind.ACCESS,
+        action=Action.CREATE,
+        remote_id="nav:a",
+        consumer_orgno="987654325",
+        depends_on=("scope/nav:a",),
+    ),
+    Step(
+        address="client/billing",
+        kind=StepKind.CLIENT,
+        action=Action.UPDATE,
+        depends_on=("scope/nav:a/b",),
+    ),
+    Step(
+        address="client/billing/key",
+        kind=StepKind.KEY,
+        action=Action.CREATE_KEY,
+        depends_on=("client/billing",),
+        key=KeyChange(client="billing", phases=(KeyPhase.STAGE,), policy=KeyPolicy()),
+    ),
+    Step(address="client/other", kind=StepKind.CLIENT, action=Action.CREATE),
+]
+KNOWN = {s.address for s in STEPS} | {"client/quiet"}
+
+
+@pytest.mark.parametrize(
+    ("targets", "selected"),
+    [
+        (("nav:a",), ["scope/nav:a", "scope/nav:a/access/987654325"]),
+        (("scope/nav:a/b",), ["scope/nav:a/b"]),
+        (("billing",), ["scope/nav:a/b", "client/billing", "client/billing/key"]),
+        (("client/billing/key",), ["scope/nav:a/b", "client/billing", "client/billing/key"]),
+        (
+            ("client/billing", "other"),
+            ["scope/nav:a/b", "client/billing", "client/billing/key", "client/other"],
+        ),
+        (("quiet",), []),
+    ],
+)
+def test_select_targets(targets: tuple[str, ...], selected: list[str]) -> None:
+    kept, diagnostics = select_targets(STEPS, targets, KNOWN)
+    assert [s.address for s in kept] == selected
+    assert [d.code for d in diagnostics] == ["target.partial"]
+    assert f"{len(STEPS) - len(selected)} other step(s)" in diagnostics[-1].message
+
+
+def test_no_target_keeps_everything() -> None:
+    assert select_targets(STEPS, (), KNOWN) == (tuple(STEPS), ())
+
+
+def test_unknown_target_is_an_error() -> None:
+    kept, diagnostics = select_targets(STEPS, ("nothing",), KNOWN)
+    assert kept == ()
+    assert [(d.severity.value, d.code) for d in diagnostics] == [
+        ("error", "target.unknown"),
+        ("warning", "target.partial"),
+    ]
