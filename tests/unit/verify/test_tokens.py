@@ -19,6 +19,8 @@ from mpctl.verify import (
     RecordingObserver,
     RetryBudget,
     TokenResult,
+    VerifyError,
+    fetch_issuer_keys,
     fresh_grants,
     request_token,
     verify_token,
@@ -251,3 +253,15 @@ async def test_total_deadline_bounds_the_retries(http: httpx.AsyncClient, key: P
     # Two waits of 5 s fit in a 12 s budget, a third does not (test mode never really sleeps,
     # so this is the committed Retry-After time counting against the deadline).
     assert (result.outcome, result.attempts) == ("exhausted", 3)
+
+
+async def test_issuer_keys_fetch_retries_then_explains(http: httpx.AsyncClient) -> None:
+    rules = [{"path": "/jwk", "kind": "error", "status": 503, "max_hits": 2}]
+    await http.put("/_emulator/faults", json={"faults": rules})
+    keys = await fetch_issuer_keys(http, ISSUER)
+    assert len(keys.keys) == 1
+    await http.put("/_emulator/faults", json={"faults": [{"path": "/jwk", "kind": "drop"}]})
+    with pytest.raises(VerifyError, match=r"could not fetch the issuer's keys from .*/jwk"):
+        await fetch_issuer_keys(http, ISSUER)
+    with pytest.raises(VerifyError, match="HTTP 404"):
+        await fetch_issuer_keys(http, ISSUER, jwks_url=f"{ISSUER}nowhere")
