@@ -25,7 +25,7 @@ from mpctl.plan.ownership import (
 )
 from mpctl.plan.policy import enforce_policy
 from mpctl.plan.resources import Planned, plan_access, plan_clients, plan_keys, plan_scopes
-from mpctl.plan.targets import select_targets
+from mpctl.plan.targets import select_targets, targeted_diagnostics
 from mpctl.plan.types import (
     FORMAT_VERSION,
     KEY_PHASES,
@@ -88,9 +88,10 @@ def make_plan(
     steps, refusals = enforce_policy(
         steps, options=options, environment=desired.environment, env_name=desired.env_name
     )
-    diagnostics = _sorted_diagnostics(
-        (*planned.diagnostics, *check_desired(desired, observed), *target_notes, *refusals)
+    found = targeted_diagnostics(
+        (*planned.diagnostics, *check_desired(desired, observed)), options.targets, steps
     )
+    diagnostics = _sorted_diagnostics((*found, *target_notes, *refusals))
     ordered = order_steps(steps)
     return Plan(
         env_name=desired.env_name,

@@ -5,7 +5,8 @@ Owns matching a target to steps. A target is an address (`client/billing`,
 `acme:invoices.read`). It selects the steps of that resource, including its sub-steps (a
 scope's access grants, a client's key steps), then everything those steps depend on. Matching
 is structural, never by string prefix, because scope names may contain '/'. A target that names
-nothing mpctl knows is an error. Must not reorder or police steps.
+nothing mpctl knows is an error. Diagnostics about resources left out are dropped, so a problem
+elsewhere does not block a targeted apply. Must not reorder or police steps.
 """
 
 from __future__ import annotations
@@ -30,6 +31,21 @@ def select_targets(
     selected = _with_dependencies(selected, steps)
     kept = tuple(s for s in steps if s.address in selected)
     return kept, (*_unknown_targets(unknown), _partial_note(len(steps) - len(kept)))
+
+
+def targeted_diagnostics(
+    diagnostics: Iterable[Diagnostic], targets: Sequence[str], kept: Sequence[Step]
+) -> tuple[Diagnostic, ...]:
+    """The diagnostics about what the targets selected (all of them without targets)."""
+    found = tuple(diagnostics)
+    if not targets:
+        return found
+    roots = {n for t in targets for n in _spellings(t)} | {n for s in kept for n in _names(s)}
+    return tuple(d for d in found if d.address is None or _under_any(d.address, roots))
+
+
+def _under_any(address: str, roots: set[str]) -> bool:
+    return any(address == root or address.startswith(f"{root}/") for root in roots)
 
 
 def resource_address(step: Step) -> str:

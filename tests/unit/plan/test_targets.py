@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mpctl.model import KeyPolicy
-from mpctl.plan.targets import select_targets
-from mpctl.plan.types import Action, KeyChange, KeyPhase, Step, StepKind
+from mpctl.plan.targets import select_targets, targeted_diagnostics
+from mpctl.plan.types import Action, Diagnostic, KeyChange, KeyPhase, Severity, Step, StepKind
 
 STEPS = [
     Step(address="scope/nav:a", kind=StepKind.SCOPE, action=Action.CREATE),
@@ -69,3 +69,17 @@ def test_unknown_target_is_an_error() -> None:
         ("error", "target.unknown"),
         ("warning", "target.partial"),
     ]
+
+
+def test_diagnostics_about_left_out_resources_are_dropped() -> None:
+    found = [
+        Diagnostic(severity=Severity.ERROR, code="x", message="m", address=address)
+        for address in ("client/other", "client/billing/key", None, "scope/nav:a/b", "scope/nav:c")
+    ]
+    kept, _ = select_targets(STEPS, ("billing",), KNOWN)
+    assert [d.address for d in targeted_diagnostics(found, ("billing",), kept)] == [
+        "client/billing/key",
+        None,
+        "scope/nav:a/b",
+    ]
+    assert targeted_diagnostics(found, (), kept) == tuple(found)

@@ -1,0 +1,100 @@
+"""The document view: summary line, safe display text, headlines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mpctl.model import KeyPolicy
+from mpctl.plan.types import (
+    Action,
+    Diagnostic,
+    KeyChange,
+    KeyPhase,
+    Plan,
+    PlanSummary,
+    Severity,
+    Step,
+    StepKind,
+)
+from mpctl.render.document import build_document, display_value, safe_text, summary_line
+
+
+@pytest.mark.parametrize(
+    ("counts", "line"),
+    [
+        ({}, "No changes."),
+        ({"unchanged": 9}, "No changes."),
+        (
+            {"create": 2, "update": 1, "delete": 1, "key": 2},
+            "Plan: 2 to create, 1 to update, 1 to delete, 2 key rotations.",
+        ),
+        ({"replace": 1}, "Plan: 1 to create, 0 to update, 1 to delete, 0 key rotations."),
+        ({"key": 1}, "Plan: 0 to create, 0 to update, 0 to delete, 1 key rotation."),
+    ],
+)
+def test_summary_line(counts: dict[str, int], line: str) -> None:
+    assert summary_line(PlanSummary(**counts)) == line
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("plain", '"plain"'),
+        ("æøå → ok", '"æøå → ok"'),
+        ("line\nbreak", '"line\\nbreak"'),
+        ("\x1b[31mred", '"\\u001b[31mred"'),
+        ("\x9b2J", '"\\u009b2J"'),
+        ("abc\u202edcba", '"abc\\u202edcba"'),
+        (["b", "a"], '["b", "a"]'),
+        ({"k": 1, "a": None}, '{"a": null, "k": 1}'),
+        (120, "120"),
+        (False, "false"),
+    ],
+)
+def test_display_value_is_json_with_unsafe_characters_escaped(value: Any, shown: str) -> None:
+    assert display_value(value) == shown
+
+
+def test_safe_text_keeps_ordinary_text() -> None:
+    assert safe_text("Fetches invoices for ACME (test)") == "Fetches invoices for ACME (test)"
+
+
+def _document(*steps: Step, message: str = "ok") -> Any:
+    found = (Diagnostic(severity=Severity.NOTE, code="n", message=message),)
+    return build_document(
+        Plan(
+            env_name="test",
+            observed_fingerprint="o",
+            manifests_fingerprint="m",
+            steps=steps,
+            diagnostics=found,
+            summary=PlanSummary.of(steps, found, unchanged=0),
+        )
+    )
+
+
+def test_headlines_name_access_grants_and_kids() -> None:
+    grant = Step(
+        address="scope/a:b/access/987654325",
+        kind=StepKind.ACCESS,
+        action=Action.DELETE,
+        remote_id="a:b",
+        consumer_orgno="987654325",
+    )
+    retire = Step(
+        address="client/c/key/k0",
+        kind=StepKind.KEY,
+        action=Action.RETIRE_KEY,
+        key=KeyChange(client="c", kid="k0", phases=(KeyPhase.RETIRE,), policy=KeyPolicy()),
+    )
+    views = _document(grant, retire).steps
+    assert [v.headline for v in views] == ["will be revoked", "will retire key k0"]
+    assert views[1].phases == ("retire",)
+
+
+def test_diagnostic_text_is_made_safe_to_print() -> None:
+    (found,) = _document(message="bad \x1b]0;title\x07 value").diagnostics
+    assert found.message == "bad \\u001b]0;title\\u0007 value"
+    assert found.severity is Severity.NOTE
