@@ -118,7 +118,8 @@ def rename_problems(existing: ScopeRecord, data: ScopeInput) -> list[Problem]:
 
 
 def _writable(data: ScopeInput) -> dict[str, Any]:
-    values = data.model_dump(exclude={"prefix", "subscope", "active"})
+    declared = set(ScopeInput.model_fields) - {"prefix", "subscope", "active"}
+    values = data.model_dump(include=declared)
     values["localised"] = data.localised()
     return values
 
