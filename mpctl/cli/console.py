@@ -6,6 +6,9 @@ are off so remote or user text is never interpreted. Must not decide exit codes.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from functools import cache
 
 from rich.console import Console
@@ -34,3 +37,16 @@ def success(message: str) -> None:
 
 def warning(message: str) -> None:
     stderr().print(message, style="yellow")
+
+
+def color() -> bool:
+    """Colour on unless NO_COLOR is set (rich also turns it off for non-TTY output)."""
+    return "NO_COLOR" not in os.environ
+
+
+@contextmanager
+def progress(message: str) -> Iterator[None]:
+    """A spinner on stderr while work runs, only on a terminal; quiet otherwise."""
+    status = stderr().status(message) if stderr().is_terminal else nullcontext()
+    with status:
+        yield

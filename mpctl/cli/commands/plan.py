@@ -1,0 +1,94 @@
+"""`mpctl plan`: fetch, diff and show what apply would do; save it with --out.
+
+Exit codes: 0 no changes (or changes without --detailed-exitcode), 2 changes with
+--detailed-exitcode, 1 error (including a plan with error diagnostics).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from mpctl.apply.observe import Snapshot, observe, open_sinks
+from mpctl.cli import clock, console
+from mpctl.cli.environment import Workspace, connect, open_workspace
+from mpctl.cli.options import DEFAULT_MANIFESTS, EnvOption, ManifestsOption
+from mpctl.cli.output import write_plan
+from mpctl.plan import Plan, PlanOptions, make_plan
+from mpctl.render import build_document, render_human, render_json, render_markdown
+
+OutputFormat = Literal["text", "markdown", "json"]
+TargetOption = Annotated[
+    list[str] | None,
+    typer.Option("--target", "-t", help="Limit to this name or address (repeatable)."),
+]
+
+
+def plan(
+    manifests: ManifestsOption = DEFAULT_MANIFESTS,
+    env: EnvOption = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Save the plan for apply.")] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = "text",
+    detailed_exitcode: Annotated[
+        bool, typer.Option("--detailed-exitcode", help="Exit 2 when there are changes.")
+    ] = False,
+    target: TargetOption = None,
+    allow_delete: Annotated[bool, typer.Option(help="Allow deleting managed objects.")] = False,
+    allow_replace: Annotated[bool, typer.Option(help="Allow replacing clients.")] = False,
+    allow_protected: Annotated[
+        bool, typer.Option(help="Allow deletes/replaces on a protected environment.")
+    ] = False,
+) -> int:
+    """Show the changes that would make Digdir match the manifests."""
+    workspace = open_workspace(manifests, env)
+    options = PlanOptions(
+        targets=tuple(target or ()),
+        allow_delete=allow_delete,
+        allow_replace=allow_replace,
+        allow_protected=allow_protected,
+    )
+    result = asyncio.run(compute_plan(workspace, options))
+    show_plan(result, output)
+    if out is not None:
+        write_plan(out, result)
+        console.stderr().print(f"Saved the plan to {out}; apply it with: mpctl apply --plan {out}")
+    if not result.applyable:
+        return 1
+    return 2 if detailed_exitcode and result.has_changes else 0
+
+
+async def compute_plan(workspace: Workspace, options: PlanOptions) -> Plan:
+    """Observe the environment and plan against it."""
+    async with connect(workspace) as (remote, _):
+        with console.progress(f"Reading {workspace.env_name} from Digdir"):
+            snapshot = await observe(
+                remote, workspace.desired, open_sinks(workspace.desired, workspace.directory)
+            )
+    return plan_from(workspace, snapshot, options)
+
+
+def plan_from(workspace: Workspace, snapshot: Snapshot, options: PlanOptions) -> Plan:
+    return make_plan(
+        workspace.desired,
+        snapshot.observed,
+        snapshot.sinks,
+        options=options,
+        now=clock.now(),
+        manifests_fingerprint=workspace.fingerprint,
+    )
+
+
+def show_plan(result: Plan, output: OutputFormat) -> None:
+    document = build_document(result)
+    if output == "json":
+        text = render_json(document)
+    elif output == "markdown":
+        text = render_markdown(document)
+    else:
+        text = render_human(document, color=console.stdout().is_terminal and console.color())
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()

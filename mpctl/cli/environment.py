@@ -1,0 +1,112 @@
+"""Wiring one environment for a command: manifests, the Digdir transport, the admin client.
+
+Owns the decision "embedded emulator or real Digdir": an environment with `emulator:` in
+`mpctl.yaml` runs Digdir's API in-process (httpx ASGITransport) with its state in a file, and
+gets a test business certificate issued by the emulator on first use, the local stand-in for
+buying one. Everything else goes over HTTPS to the configured URLs. Must not plan or apply.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from mpctl.cli import console
+from mpctl.emulator import EmulatorSettings, create_app, issue_business_certificate
+from mpctl.errors import ConfigError, UserError
+from mpctl.manifests import LoadResult, Project, load
+from mpctl.model.config import EmbeddedEmulator, Environment
+from mpctl.model.state import DesiredState
+from mpctl.remote.client import HttpRemote
+from mpctl.remote.connect import open_remote
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """One environment of one project, loaded and checked."""
+
+    project: Project
+    env_name: str
+    desired: DesiredState
+    fingerprint: str
+
+    @property
+    def environment(self) -> Environment:
+        return self.desired.environment
+
+    @property
+    def directory(self) -> Path:
+        return self.project.directory
+
+
+def open_workspace(manifests: Path, env: str | None) -> Workspace:
+    """Load the manifests for `env`; print every problem and stop if there is an error."""
+    result: LoadResult = load(manifests, env)
+    for diagnostic in result.diagnostics:
+        console.stderr().print(diagnostic.format())
+    if result.desired is None or result.project is None or result.env_name is None:
+        raise UserError(
+            f"the manifests have {len(result.errors)} error(s)", hint="run `mpctl validate`"
+        )
+    return Workspace(result.project, result.env_name, result.desired, result.fingerprint)
+
+
+def transport_for(workspace: Workspace) -> httpx.AsyncBaseTransport | None:
+    """The in-process emulator for an `emulator:` environment, else None (real HTTP)."""
+    embedded = workspace.environment.emulator
+    if embedded is None:
+        return None
+    settings = emulator_settings(workspace, embedded)
+    _ensure_admin_certificate(workspace, settings)
+    return httpx.ASGITransport(app=create_app(settings))
+
+
+def emulator_settings(workspace: Workspace, embedded: EmbeddedEmulator) -> EmulatorSettings:
+    directory = workspace.directory
+    state = directory / embedded.state.format(env=workspace.env_name)
+    state.parent.mkdir(parents=True, exist_ok=True)
+    return EmulatorSettings(
+        issuer=workspace.environment.issuer, world=directory / embedded.world, state_path=state
+    )
+
+
+def _ensure_admin_certificate(workspace: Workspace, settings: EmulatorSettings) -> None:
+    admin = workspace.environment.admin
+    if admin is None or admin.certificate is None:
+        return
+    if admin.certificate.file is None or admin.private_key.file is None:
+        raise ConfigError(
+            "an emulator environment needs the admin certificate and key as files",
+            hint="use {file: .mpctl/<env>/admin-certificate.pem} and a key file",
+        )
+    certificate = workspace.directory / admin.certificate.file
+    key = workspace.directory / admin.private_key.file
+    if certificate.is_file() and key.is_file():
+        return
+    certificate.parent.mkdir(parents=True, exist_ok=True)
+    key.parent.mkdir(parents=True, exist_ok=True)
+    organisation = workspace.desired.organisation
+    issue_business_certificate(
+        settings, organisation.orgno, certificate, key, org_name=organisation.name
+    )
+
+
+@asynccontextmanager
+async def connect(
+    workspace: Workspace, *, concurrency: int = 16
+) -> AsyncIterator[tuple[HttpRemote, httpx.AsyncBaseTransport | None]]:
+    """The admin-authenticated remote for the workspace, and the transport it runs on."""
+    transport = transport_for(workspace)
+    async with open_remote(
+        workspace.environment,
+        base_dir=workspace.directory,
+        environ=os.environ,
+        transport=transport,
+        concurrency=concurrency,
+    ) as remote:
+        yield remote, transport
