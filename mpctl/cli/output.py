@@ -1,4 +1,4 @@
-"""Files the CLI writes that hold no secrets: saved plans. Atomic, so a crash leaves no half file."""
+"""Files the CLI writes that hold no secrets (saved plans), atomically: no half files."""
 
 from __future__ import annotations
 
