@@ -1,0 +1,148 @@
+"""What is observed about one client's keys, and the findings that need no decision.
+
+Owns `KeyInputs` (policy, sink labels, registered JWKS, `now`) with the facts rotation reads
+from it (which slots are registered, which kids are live or foreign, when the grace ends,
+whether a registered JWK is the sink's key by RFC 7638 thumbprint), and the diagnostics about
+the key set itself: unknown kids (drift), no room to rotate within Digdir's five keys, keys
+expiring or expired, a sink recorded for another client. Must not decide steps, do I/O or read
+the clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from mpctl.model.keys import KeySlot, SinkState
+from mpctl.model.observed import ObservedJwk, ObservedJwks
+from mpctl.model.resources import MAX_KEYS_PER_CLIENT, ROTATION_SLOTS, KeyPolicy
+from mpctl.plan.types import Diagnostic, Severity
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class KeyInputs:
+    """Everything one client's key decision reads. `jwks` is empty for a client being created."""
+
+    client: str
+    policy: KeyPolicy
+    sink: SinkState
+    jwks: ObservedJwks
+    now: datetime
+    client_id: str | None = None
+    new_client: bool = False
+
+    @property
+    def address(self) -> str:
+        return f"client/{self.client}/key"
+
+    @property
+    def live_kids(self) -> frozenset[str]:
+        """Kids that may never be removed: current, pending and preserved."""
+        slots = (self.sink.current, self.sink.pending)
+        return frozenset(s.kid for s in slots if s) | frozenset(self.policy.preserve)
+
+    @property
+    def foreign_kids(self) -> frozenset[str]:
+        """Registered kids the sink does not know and the policy does not preserve."""
+        return self.jwks.kids - self.sink.kids - frozenset(self.policy.preserve)
+
+    @property
+    def grace_end(self) -> datetime | None:
+        """When the previous key's grace ends: the current key's promotion plus `grace`."""
+        current = self.sink.current
+        if current is None or current.promoted_at is None:
+            return None
+        return utc(current.promoted_at) + self.policy.grace
+
+    def registered(self, slot: KeySlot) -> bool:
+        return slot.kid in self.jwks.kids
+
+    def jwk(self, kid: str) -> ObservedJwk | None:
+        return next((k for k in self.jwks.keys if k.kid == kid), None)
+
+    def mismatch(self, slot: KeySlot) -> bool:
+        """True when the JWK registered under the slot's kid is a different key."""
+        jwk = self.jwk(slot.kid)
+        thumbprint = jwk_thumbprint(jwk) if jwk else None
+        return thumbprint is not None and thumbprint != slot.thumbprint
+
+    def diagnostic(self, severity: Severity, code: str, message: str) -> Diagnostic:
+        return Diagnostic(severity=severity, code=code, message=message, address=self.address)
+
+
+def jwk_thumbprint(jwk: ObservedJwk) -> str | None:
+    """RFC 7638 SHA-256 thumbprint (base64url) of an RSA JWK, or None without `e`/`n`."""
+    if jwk.kty != "RSA" or not jwk.e or not jwk.n:
+        return None
+    members = json.dumps({"e": jwk.e, "kty": "RSA", "n": jwk.n}, separators=(",", ":"))
+    digest = hashlib.sha256(members.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def key_set_diagnostics(inputs: KeyInputs) -> tuple[Diagnostic, ...]:
+    """Drift, room to rotate, expiry and sink/client mismatch, in that order."""
+    return (*_drift(inputs), *_room(inputs), *_expiry(inputs), *_sink_mismatch(inputs))
+
+
+def expires(jwk: ObservedJwk | None) -> datetime | None:
+    """Digdir's expiry of a registered key (`exp`, epoch seconds) as a UTC datetime."""
+    if jwk is None or jwk.exp is None:
+        return None
+    return _EPOCH + timedelta(seconds=jwk.exp)
+
+
+def utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def when(moment: datetime) -> str:
+    return utc(moment).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _drift(inputs: KeyInputs) -> tuple[Diagnostic, ...]:
+    return tuple(
+        inputs.diagnostic(
+            Severity.WARNING,
+            "key.unknown-kid",
+            f"kid {kid} is registered but is neither current, previous nor pending "
+            "in the sink, nor in keys.preserve; it is left alone",
+        )
+        for kid in sorted(inputs.foreign_kids)
+    )
+
+
+def _room(inputs: KeyInputs) -> tuple[Diagnostic, ...]:
+    others = inputs.foreign_kids | frozenset(inputs.policy.preserve)
+    if ROTATION_SLOTS + len(others) <= MAX_KEYS_PER_CLIENT:
+        return ()
+    message = (
+        f"{len(others)} preserved or unknown keys leave no room to rotate: current, "
+        f"previous and pending need {ROTATION_SLOTS} of Digdir's {MAX_KEYS_PER_CLIENT}"
+    )
+    return (inputs.diagnostic(Severity.ERROR, "key.limit", message),)
+
+
+def _expiry(inputs: KeyInputs) -> tuple[Diagnostic, ...]:
+    found: list[Diagnostic] = []
+    for jwk in sorted(inputs.jwks.keys, key=lambda k: k.kid):
+        expiry = expires(jwk)
+        if expiry is None or expiry - inputs.now > inputs.policy.renew_before_expiry:
+            continue
+        expired = expiry <= inputs.now
+        code = "key.expired" if expired else "key.expiring-soon"
+        message = f"key {jwk.kid} {'expired' if expired else 'expires'} {when(expiry)}"
+        found.append(inputs.diagnostic(Severity.WARNING, code, message))
+    return tuple(found)
+
+
+def _sink_mismatch(inputs: KeyInputs) -> tuple[Diagnostic, ...]:
+    recorded = inputs.sink.client_id
+    if recorded is None or inputs.client_id is None or recorded == inputs.client_id:
+        return ()
+    message = f"the sink holds keys for client_id {recorded}, but the client is {inputs.client_id}"
+    return (inputs.diagnostic(Severity.WARNING, "key.sink-client-mismatch", message),)
