@@ -261,7 +261,7 @@ _slots = st.builds(
     ),
     st.sampled_from(KIDS),
     st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=400)),
-    st.none() | st.timedeltas(min_value=timedelta(days=-1), max_value=timedelta(days=400)),
+    st.none() | st.timedeltas(min_value=timedelta(days=-1), max_value=timedelta(days=40)),
 )
 _sinks = st.builds(
     SinkState, current=st.none() | _slots, previous=st.none() | _slots, pending=st.none() | _slots
