@@ -116,14 +116,16 @@ def _plan_resources(
     clients: ClientOwnership,
     scopes: ScopeOwnership,
 ) -> Planned:
-    resources = (
-        plan_scopes(desired, scopes, clients)
-        + plan_access(desired, observed)
-        + plan_clients(desired, clients)
+    resources = Planned.merge(
+        [
+            plan_scopes(desired, scopes, clients),
+            plan_access(desired, observed),
+            plan_clients(desired, clients),
+        ]
     )
     client_steps = {s.address: s for s in resources.steps}
     keys = plan_keys(desired, observed, sinks, clients=clients, client_steps=client_steps, now=now)
-    return resources + keys
+    return Planned.merge([resources, keys])
 
 
 _SEVERITY_RANK = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.NOTE: 2}

@@ -9,7 +9,7 @@ and diff decide whether a change is needed. Must not order, filter or police ste
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -43,31 +43,50 @@ class Planned:
     unchanged: int = 0
     considered: frozenset[str] = frozenset()
 
-    def __add__(self, other: Planned) -> Planned:
-        return Planned(
-            steps=self.steps + other.steps,
-            diagnostics=self.diagnostics + other.diagnostics,
-            unchanged=self.unchanged + other.unchanged,
-            considered=self.considered | other.considered,
+    @classmethod
+    def merge(cls, parts: Iterable[Planned]) -> Planned:
+        listed = list(parts)
+        return cls(
+            steps=tuple(step for part in listed for step in part.steps),
+            diagnostics=tuple(found for part in listed for found in part.diagnostics),
+            unchanged=sum(part.unchanged for part in listed),
+            considered=frozenset(address for part in listed for address in part.considered),
         )
+
+
+def _changed(step: Step) -> Planned:
+    return Planned(steps=(step,), considered=frozenset({step.address}))
+
+
+def _unchanged(address: str) -> Planned:
+    return Planned(unchanged=1, considered=frozenset({address}))
+
+
+def _orphan(kind: StepKind, name: str, remote_id: str, users: Iterable[str] = ()) -> Planned:
+    """Delete a remote object that carries the marker but is no longer declared."""
+    return _changed(
+        Step(
+            address=f"{kind.value}/{name}",
+            kind=kind,
+            action=Action.DELETE,
+            depends_on=tuple(sorted(users)),
+            reason="carries the mpctl marker but is no longer declared in the manifests",
+            remote_id=remote_id,
+        )
+    )
 
 
 def plan_scopes(desired: DesiredState, scopes: ScopeOwnership, clients: ClientOwnership) -> Planned:
-    planned = Planned()
-    for scope in desired.scopes.values():
-        planned += _scope(desired, scope, scopes)
-    for name in scopes.orphaned:
-        users = sorted(f"client/{n}" for n, c in clients.managed.items() if name in c.scopes)
-        step = Step(
-            address=f"scope/{name}",
-            kind=StepKind.SCOPE,
-            action=Action.DELETE,
-            depends_on=tuple(users),
-            reason="carries the mpctl marker but is no longer declared in the manifests",
-            remote_id=name,
-        )
-        planned += Planned(steps=(step,), considered=frozenset({step.address}))
-    return planned
+    declared = [_scope(desired, scope, scopes) for scope in desired.scopes.values()]
+    orphans = [
+        _orphan(StepKind.SCOPE, name, name, _users(name, clients)) for name in scopes.orphaned
+    ]
+    return Planned.merge([*declared, *orphans])
+
+
+def _users(scope: str, clients: ClientOwnership) -> list[str]:
+    """Addresses of the managed clients that use `scope` remotely."""
+    return [f"client/{name}" for name, c in clients.managed.items() if scope in c.scopes]
 
 
 def _scope(desired: DesiredState, scope: Scope, scopes: ScopeOwnership) -> Planned:
@@ -76,7 +95,7 @@ def _scope(desired: DesiredState, scope: Scope, scopes: ScopeOwnership) -> Plann
     essence = scope_essence(scope, desired.environment)
     changes = diff_fields(observed_scope_essence(remote) if remote else None, essence)
     if remote is not None and not changes:
-        return Planned(unchanged=1, considered=frozenset({address}))
+        return _unchanged(address)
     step = Step(
         address=address,
         kind=StepKind.SCOPE,
@@ -86,26 +105,26 @@ def _scope(desired: DesiredState, scope: Scope, scopes: ScopeOwnership) -> Plann
         remote_id=scope.name,
         body=scope_body(scope, desired.environment, remote),
     )
-    return Planned(steps=(step,), considered=frozenset({address}))
+    return _changed(step)
 
 
 def plan_access(desired: DesiredState, observed: ObservedState) -> Planned:
     """Grant and revoke access on declared scopes whose manifest manages `consumers`."""
-    planned = Planned()
+    parts: list[Planned] = []
     for name, scope in desired.scopes.items():
         if "consumers" not in scope.model_fields_set and not scope.consumers:
             continue
         states = {a.consumer_orgno: a.state for a in observed.access.get(name, ())}
         approved = {orgno for orgno, state in states.items() if state == _APPROVED}
         for orgno in sorted(set(scope.consumers) | approved):
-            planned += _access(name, orgno, states.get(orgno), wanted=orgno in scope.consumers)
-    return planned
+            parts.append(_access(name, orgno, states.get(orgno), wanted=orgno in scope.consumers))
+    return Planned.merge(parts)
 
 
 def _access(scope: str, orgno: str, state: str | None, *, wanted: bool) -> Planned:
     address = f"scope/{scope}/access/{orgno}"
     if wanted == (state == _APPROVED):
-        return Planned(unchanged=1, considered=frozenset({address}))
+        return _unchanged(address)
     step = Step(
         address=address,
         kind=StepKind.ACCESS,
@@ -118,25 +137,22 @@ def _access(scope: str, orgno: str, state: str | None, *, wanted: bool) -> Plann
         remote_id=scope,
         consumer_orgno=orgno,
     )
-    return Planned(steps=(step,), considered=frozenset({address}))
+    return _changed(step)
 
 
 def plan_clients(desired: DesiredState, clients: ClientOwnership) -> Planned:
-    planned = Planned(diagnostics=tuple(_ambiguous(clients)))
-    for name, client in desired.clients.items():
-        if name not in clients.ambiguous:
-            planned += _client(desired, client, clients.managed.get(name))
-    for name, remote in clients.managed.items():
-        if name not in desired.clients:
-            step = Step(
-                address=f"client/{name}",
-                kind=StepKind.CLIENT,
-                action=Action.DELETE,
-                reason="carries the mpctl marker but is no longer declared in the manifests",
-                remote_id=remote.client_id,
-            )
-            planned += Planned(steps=(step,), considered=frozenset({step.address}))
-    return planned
+    declared = [
+        _client(desired, client, clients.managed.get(name))
+        for name, client in desired.clients.items()
+        if name not in clients.ambiguous
+    ]
+    orphans = [
+        _orphan(StepKind.CLIENT, name, remote.client_id)
+        for name, remote in clients.managed.items()
+        if name not in desired.clients
+    ]
+    ambiguous = Planned(diagnostics=tuple(_ambiguous(clients)))
+    return Planned.merge([ambiguous, *declared, *orphans])
 
 
 def _client(desired: DesiredState, client: Client, remote: ObservedClient | None) -> Planned:
@@ -144,7 +160,7 @@ def _client(desired: DesiredState, client: Client, remote: ObservedClient | None
     essence = client_essence(client, desired)
     changes = diff_fields(observed_client_essence(remote) if remote else None, essence)
     if remote is not None and not changes:
-        return Planned(unchanged=1, considered=frozenset({address}))
+        return _unchanged(address)
     replace = remote is not None and any(c.path[0] in IMMUTABLE_CLIENT_FIELDS for c in changes)
     step = Step(
         address=address,
@@ -159,7 +175,7 @@ def _client(desired: DesiredState, client: Client, remote: ObservedClient | None
         remote_id=remote.client_id if remote else None,
         body=client_body(client, desired),
     )
-    return Planned(steps=(step,), considered=frozenset({address}))
+    return _changed(step)
 
 
 def _ambiguous(clients: ClientOwnership) -> list[Diagnostic]:
@@ -185,7 +201,7 @@ def plan_keys(
     now: datetime,
 ) -> Planned:
     """Key steps for every declared client with a key policy (none for ambiguous ones)."""
-    planned = Planned()
+    parts: list[Planned] = []
     for name, client in desired.clients.items():
         if client.keys is None or name in clients.ambiguous:
             continue
@@ -205,8 +221,8 @@ def plan_keys(
             )
         )
         considered = frozenset(s.address for s in decision.steps)
-        planned += Planned(decision.steps, decision.diagnostics, considered=considered)
-    return planned
+        parts.append(Planned(decision.steps, decision.diagnostics, considered=considered))
+    return Planned.merge(parts)
 
 
 def _create_or_update(create: bool) -> Action:
