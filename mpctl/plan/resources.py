@@ -161,7 +161,7 @@ def _client(desired: DesiredState, client: Client, remote: ObservedClient | None
     changes = diff_fields(observed_client_essence(remote) if remote else None, essence)
     if remote is not None and not changes:
         return _unchanged(address)
-    replace = remote is not None and any(c.path[0] in IMMUTABLE_CLIENT_FIELDS for c in changes)
+    replace = remote is not None and any(_immutable_change(c) for c in changes)
     step = Step(
         address=address,
         kind=StepKind.CLIENT,
@@ -176,6 +176,11 @@ def _client(desired: DesiredState, client: Client, remote: ObservedClient | None
         body=client_body(client, desired),
     )
     return _changed(step)
+
+
+def _immutable_change(change: FieldChange) -> bool:
+    """A field Digdir will not change in place, changed from a value it did report."""
+    return change.path[0] in IMMUTABLE_CLIENT_FIELDS and change.old is not None
 
 
 def _ambiguous(clients: ClientOwnership) -> list[Diagnostic]:

@@ -183,6 +183,15 @@ def test_integration_type_change_is_a_replace_and_keys_move_to_the_new_client() 
     assert plan.diagnostics == ()
 
 
+def test_an_unreported_integration_type_is_an_update_not_a_replace() -> None:
+    remote = CONVERGED.clients[client_id("billing")]
+    silent = _with(
+        CONVERGED, clients={remote.client_id: remote.model_copy(update={"integration_type": None})}
+    )
+    (step,) = plan_of(STATE, silent, SINKS).steps
+    assert (step.action, step.changes[0].path) == (Action.UPDATE, ("integration_type",))
+
+
 def test_a_declared_scope_without_marker_is_adopted() -> None:
     remote = CONVERGED.scopes["acme:invoices.read"]
     unmarked = remote.model_copy(update={"long_description": "Portal text"})
