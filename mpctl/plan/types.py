@@ -214,7 +214,9 @@ class PlanSummary(SpecModel):
 
 
 class Plan(SpecModel):
-    """A frozen plan for one environment. No secrets, no timestamps, no connections."""
+    """A frozen plan for one environment: no timestamps, no connections, and never private key
+    material or tokens (only kids and policy). Remote free text (old values, client names) is
+    kept verbatim; renderers pass everything through `mpctl.render.redact`."""
 
     format_version: Literal["1"] = FORMAT_VERSION
     env_name: str
