@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from mpctl import __version__
+from mpctl.cli.commands.apply import apply
 from mpctl.cli.commands.plan import plan
 from mpctl.cli.commands.schemas import schemas
 from mpctl.cli.commands.validate import validate
@@ -36,4 +37,5 @@ def _root(
 
 app.command()(validate)
 app.command()(plan)
+app.command()(apply)
 app.command(hidden=True)(schemas)

@@ -3,6 +3,8 @@
 Owns the remote representations (clients, JWKS, scopes, access records) and the whole-environment
 snapshot `ObservedState`. Unknown fields are ignored and timestamps are accepted in both the pre-v1
 (`+02:00`) and v1 (`Z`) styles. Keys registered before the 2025-05-22 API version may lack `use`.
+Clients and scopes keep unknown fields (a PUT replaces the whole object, so dropping them would
+erase them at Digdir); keys drop them, so private members can never ride along.
 Must not do I/O, and must never hold private key members.
 """
 
@@ -12,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from mpctl.model.base import ObservedModel
 
@@ -42,7 +44,10 @@ class ObservedJwks(ObservedModel):
 
 
 class ObservedClient(ObservedModel):
-    """A client ("integration") as the API returns it."""
+    """A client ("integration") as the API returns it. Unknown fields are kept (not compared),
+    so a full-replacement PUT built from a fresh GET never drops what mpctl does not model."""
+
+    model_config = ConfigDict(extra="allow")
 
     client_id: str
     client_name: str | None = None
@@ -61,7 +66,9 @@ class ObservedClient(ObservedModel):
 
 
 class ObservedScope(ObservedModel):
-    """A scope (API) as the API returns it."""
+    """A scope (API) as the API returns it. Unknown fields are kept, as for clients."""
+
+    model_config = ConfigDict(extra="allow")
 
     name: str
     prefix: str | None = None

@@ -1,0 +1,94 @@
+"""What every executor works with: the remote, the sinks, the key tester, the clock, settings.
+
+Owns `ApplyContext`, the `KeyTester` seam (the CLI plugs in `mpctl.verify`'s token exchange, so
+`apply` and `verify` stay independent), and `ApplySettings`. Client ids learned while applying
+(a client created in this run) are recorded here so later key steps find them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from mpctl.errors import MpctlError
+from mpctl.model.state import DesiredState
+from mpctl.remote.protocol import RemoteApi
+from mpctl.secrets import PrivateKey, SecretSink
+
+
+class Verdict(StrEnum):
+    """What a token request with a key proved."""
+
+    OK = "ok"
+    NOT_YET_KNOWN = "not_yet_known"
+    CLOCK_SKEW = "clock_skew"
+    REFUSED = "refused"
+    UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True)
+class KeyTestResult:
+    verdict: Verdict
+    detail: str = ""
+
+
+class KeyTester(Protocol):
+    """Mints a real token with `key` to prove Maskinporten accepts it (rotation's test phase)."""
+
+    async def test(
+        self,
+        *,
+        client_id: str,
+        key: PrivateKey,
+        scopes: tuple[str, ...],
+        consumer_org: str | None,
+    ) -> KeyTestResult: ...
+
+
+@dataclass(frozen=True)
+class ApplySettings:
+    """Bounds of waiting: Digdir's new keys may take minutes to work at /token (reference §3.1)."""
+
+    propagation_timeout: float = 180.0
+    propagation_wait_initial: float = 2.0
+    propagation_wait_max: float = 15.0
+    read_after_write_attempts: int = 5
+
+
+class ApplyError(MpctlError):
+    """A step could not be completed; `safe_to_rerun` says whether running apply again is safe."""
+
+    code = "APPLY"
+
+    def __init__(self, message: str, *, hint: str | None = None, safe_to_rerun: bool = True):
+        super().__init__(message, hint=hint)
+        self.safe_to_rerun = safe_to_rerun
+
+
+@dataclass
+class ApplyContext:
+    """Collaborators of one apply run. Executors get everything through it."""
+
+    api: RemoteApi
+    desired: DesiredState
+    sinks: Mapping[str, SecretSink]
+    tester: KeyTester
+    now: Callable[[], datetime]
+    sleep: Callable[[float], Awaitable[None]]
+    settings: ApplySettings = field(default_factory=ApplySettings)
+    client_ids: dict[str, str] = field(default_factory=dict)
+
+    def sink(self, client: str) -> SecretSink:
+        sink = self.sinks.get(client)
+        if sink is None:
+            raise ApplyError(f"client {client!r} has no secret sink", safe_to_rerun=False)
+        return sink
+
+    def client_id(self, client: str, planned: str | None) -> str:
+        found = planned or self.client_ids.get(client)
+        if found is None:
+            raise ApplyError(f"client {client!r} has no client_id yet (its creation failed)")
+        return found

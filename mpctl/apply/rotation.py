@@ -1,0 +1,228 @@
+"""The key-rotation protocol, one phase at a time: stage → register → test → promote → retire.
+
+Each phase begins with a fresh observation and returns early when its effect is already there,
+so a run stopped anywhere can simply run again (reliability.md §1, L2). Safety (§2): the private
+key is stored as pending before its public half is registered; JWKS writes are always "fresh
+read ± one key" (S3); only public members are uploaded (S7); a key is promoted only after it
+minted a real token (S5); retire removes only the previous kid, never the current, pending or a
+preserved one, never inside the grace, never the last key (S4). Must not decide *whether* to
+rotate: that is the planner's job (`mpctl.plan.keys`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mpctl.apply.context import ApplyContext, ApplyError, Verdict
+from mpctl.model.observed import ObservedJwks
+from mpctl.model.resources import MAX_KEYS_PER_CLIENT, Client, KeyPolicy
+from mpctl.plan import Action, KeyPhase, Step
+from mpctl.remote.errors import AmbiguousWriteError
+from mpctl.secrets import PrivateKey, SecretSink, jwk_thumbprint, new_key_for
+
+
+@dataclass
+class _Rotation:
+    """One key step in progress: whose keys, where they live, which kid is being acted on."""
+
+    name: str
+    client_id: str
+    sink: SecretSink
+    policy: KeyPolicy
+    action: Action
+    kid: str | None
+
+
+async def run_key_step(step: Step, ctx: ApplyContext) -> int:
+    """Run the phases the plan lists for this key step; returns the writes made."""
+    assert step.key is not None
+    change = step.key
+    client_id = ctx.client_id(change.client, step.remote_id)
+    sink = ctx.sink(change.client)
+    sink.set_client_id(change.client, client_id)
+    rotation = _Rotation(change.client, client_id, sink, change.policy, step.action, change.kid)
+    writes = 0
+    for phase in change.phases:
+        writes += await _PHASES[phase](rotation, ctx)
+    return writes
+
+
+async def _stage(rotation: _Rotation, ctx: ApplyContext) -> int:
+    state = rotation.sink.read_state(rotation.name)
+    if state.pending is not None:  # a crashed run staged it: reuse, never make a second key
+        rotation.kid = state.pending.kid
+        return 0
+    registered = (await ctx.api.get_jwks(rotation.client_id)).kids
+    key = new_key_for(
+        rotation.policy,
+        client=rotation.name,
+        environment=ctx.desired.env_name,
+        now=ctx.now(),
+        existing_kids=registered | state.kids,
+    )
+    rotation.sink.stage(rotation.name, key)
+    rotation.kid = key.kid
+    return 1
+
+
+def _key(rotation: _Rotation) -> PrivateKey:
+    if rotation.kid is None:
+        state = rotation.sink.read_state(rotation.name)
+        if state.pending is None:
+            raise ApplyError(f"{rotation.name}: no pending key to act on; plan again")
+        rotation.kid = state.pending.kid
+    return rotation.sink.load_private_key(rotation.name, rotation.kid)
+
+
+async def _register(rotation: _Rotation, ctx: ApplyContext) -> int:
+    key = _key(rotation)
+    fresh = await ctx.api.get_jwks(rotation.client_id)
+    if _holds(fresh, key):
+        return 0
+    if key.kid in fresh.kids:
+        raise ApplyError(
+            f"{rotation.name}: kid {key.kid} is registered with other key material",
+            hint="a kid is never reused for different keys (S2); remove the foreign key by hand",
+            safe_to_rerun=False,
+        )
+    if len(fresh.keys) >= MAX_KEYS_PER_CLIENT:
+        raise ApplyError(
+            f"{rotation.name}: {len(fresh.keys)} keys are registered; Digdir allows "
+            f"{MAX_KEYS_PER_CLIENT}",
+            hint="retire keys first; mpctl never removes keys it does not own",
+            safe_to_rerun=False,
+        )
+    payload = [*(_republished(k) for k in fresh.keys), dict(key.public_jwk)]
+    await _write_jwks(rotation, ctx, payload, expect_present=key)
+    return 1
+
+
+async def _test(rotation: _Rotation, ctx: ApplyContext) -> int:
+    key = _key(rotation)
+    scopes, consumer_org = _test_scopes(ctx.desired.clients[rotation.name])
+    deadline = time.monotonic() + ctx.settings.propagation_timeout
+    wait = ctx.settings.propagation_wait_initial
+    while True:
+        result = await ctx.tester.test(
+            client_id=rotation.client_id, key=key, scopes=scopes, consumer_org=consumer_org
+        )
+        if result.verdict is Verdict.OK:
+            return 0
+        if result.verdict is not Verdict.NOT_YET_KNOWN or time.monotonic() + wait > deadline:
+            raise _test_failure(rotation, key.kid, result.verdict, result.detail)
+        await ctx.sleep(wait)
+        wait = min(wait * 2, ctx.settings.propagation_wait_max)
+
+
+def _test_scopes(client: Client) -> tuple[tuple[str, ...], str | None]:
+    """Scopes a token can be minted for: own access first, else the first delegation."""
+    delegated = {s for d in client.delegations for s in d.scopes}
+    own = tuple(sorted(s for s in client.scopes if s not in delegated))
+    if own or not client.delegations:
+        return own, None
+    first = client.delegations[0]
+    return tuple(sorted(first.scopes)), first.consumer_org
+
+
+def _test_failure(rotation: _Rotation, kid: str, verdict: Verdict, detail: str) -> ApplyError:
+    kept = "the old key stays current and nothing was removed"
+    if verdict is Verdict.NOT_YET_KNOWN:
+        message = f"{rotation.name}: new key {kid} is not accepted at /token yet ({detail})"
+        return ApplyError(message, hint=f"{kept}; Digdir may need minutes: run apply again")
+    if verdict is Verdict.CLOCK_SKEW:
+        message = f"{rotation.name}: token test failed on clock skew ({detail})"
+        return ApplyError(message, hint=f"this is this machine's clock, not the key; {kept}")
+    message = f"{rotation.name}: token test with new key {kid} failed: {detail}"
+    return ApplyError(message, hint=kept, safe_to_rerun=verdict is Verdict.UNAVAILABLE)
+
+
+async def _promote(rotation: _Rotation, ctx: ApplyContext) -> int:
+    key = _key(rotation)
+    state = rotation.sink.read_state(rotation.name)
+    if state.current is not None and state.current.kid == key.kid:
+        return 0
+    if not _holds(await ctx.api.get_jwks(rotation.client_id), key):  # S5(a)
+        raise ApplyError(f"{rotation.name}: {key.kid} is not registered; it is not promoted")
+    rotation.sink.promote(rotation.name, key.kid, ctx.now())
+    return 1
+
+
+async def _retire(rotation: _Rotation, ctx: ApplyContext) -> int:
+    kid = rotation.kid
+    state = rotation.sink.read_state(rotation.name)
+    current = state.current
+    if kid is None or current is None:
+        raise ApplyError(f"{rotation.name}: nothing to retire", safe_to_rerun=False)
+    _guard_retire(rotation, kid, state.pending.kid if state.pending else None, current.kid)
+    if current.promoted_at is None or ctx.now() < current.promoted_at + rotation.policy.grace:
+        raise ApplyError(f"{rotation.name}: {kid} is still inside its grace; it stays")
+    fresh = await ctx.api.get_jwks(rotation.client_id)
+    if kid in fresh.kids:
+        if current.kid not in fresh.kids:  # S1: never retire while the current is missing
+            raise ApplyError(f"{rotation.name}: current {current.kid} is not registered")
+        payload = [_republished(k) for k in fresh.keys if k.kid != kid]
+        await _write_jwks(rotation, ctx, payload, expect_absent=kid)
+        rotation.sink.forget_previous(rotation.name, kid)
+        return 2
+    rotation.sink.forget_previous(rotation.name, kid)
+    return 1
+
+
+def _guard_retire(rotation: _Rotation, kid: str, pending: str | None, current: str) -> None:
+    if kid in (current, pending) or kid in rotation.policy.preserve:
+        raise ApplyError(
+            f"{rotation.name}: refusing to retire {kid}: it is current, pending or preserved",
+            safe_to_rerun=False,
+        )
+
+
+async def _write_jwks(
+    rotation: _Rotation,
+    ctx: ApplyContext,
+    payload: list[dict[str, Any]],
+    *,
+    expect_present: PrivateKey | None = None,
+    expect_absent: str | None = None,
+) -> None:
+    """POST the whole set, then read back until it shows (bounded); ambiguous → re-read."""
+    if not payload:
+        raise ApplyError(f"{rotation.name}: refusing to leave no key registered (S4)")
+    with contextlib.suppress(AmbiguousWriteError):  # the read-back decides whether it happened
+        await ctx.api.put_jwks(rotation.client_id, payload)
+    for attempt in range(ctx.settings.read_after_write_attempts):
+        seen = await ctx.api.get_jwks(rotation.client_id)
+        if (expect_present is None or _holds(seen, expect_present)) and (
+            expect_absent is None or expect_absent not in seen.kids
+        ):
+            return
+        await ctx.sleep(min(2.0**attempt, 10.0))
+    raise ApplyError(f"{rotation.name}: Digdir does not show the new key set yet; re-run apply")
+
+
+def _holds(jwks: ObservedJwks, key: PrivateKey) -> bool:
+    """True when `key`'s public half is registered under its kid (thumbprints match, S2)."""
+    for jwk in jwks.keys:
+        if jwk.kid == key.kid and jwk.n and jwk.e:
+            registered = jwk_thumbprint({"kty": jwk.kty, "e": jwk.e, "n": jwk.n})
+            return registered == key.thumbprint
+    return False
+
+
+def _republished(jwk: Any) -> dict[str, Any]:
+    """A registered key as it is sent back: public members, `use` patched in (reference §8.4)."""
+    document: dict[str, Any] = jwk.model_dump(mode="json", exclude_none=True)
+    document.setdefault("use", "sig")
+    return document
+
+
+_PHASES: dict[KeyPhase, Callable[[_Rotation, ApplyContext], Awaitable[int]]] = {
+    KeyPhase.STAGE: _stage,
+    KeyPhase.REGISTER: _register,
+    KeyPhase.TEST: _test,
+    KeyPhase.PROMOTE: _promote,
+    KeyPhase.RETIRE: _retire,
+}
