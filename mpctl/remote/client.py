@@ -21,27 +21,30 @@ from mpctl.model.observed import ObservedAccess, ObservedClient, ObservedJwks, O
 from mpctl.remote import _wire
 from mpctl.remote._paths import client_id_segment, orgno_segment, public_keys
 from mpctl.remote.errors import (
+    ServerError,
+    ambiguous_create,
     error_for_response,
     sanitized_cause,
     shown_path,
     transport_failure,
 )
 from mpctl.remote.protocol import WireBody
-from mpctl.remote.retry import RetryPolicy, with_retries
+from mpctl.remote.retry import Replay, RetryPolicy, with_retries
 
 DEFAULT_CONCURRENCY = 16
 _ACCEPT_JSON = {"Accept": "application/json"}
+_REPLACE = Replay.SAME_RESULT
 
 
 @dataclass(frozen=True)
 class _Call:
-    """One logical API call. `resend_safe` marks calls that may be resent after being sent."""
+    """One logical API call and how safe it is to send again (see `retry.Replay`)."""
 
     method: str
     path: str
     params: Mapping[str, str] = field(default_factory=dict)
     body: Any = None
-    resend_safe: bool = False
+    replay: Replay = Replay.SAFE
 
 
 class HttpRemote:
@@ -82,90 +85,98 @@ class HttpRemote:
     # clients
 
     async def list_clients(self) -> tuple[ObservedClient, ...]:
-        response = await self._send(_Call("GET", "/clients", resend_safe=True))
+        response = await self._send(_Call("GET", "/clients"))
         return _wire.many(response, ObservedClient, method="GET")
 
     async def get_client(self, client_id: str) -> ObservedClient:
         path = f"/clients/{client_id_segment(client_id)}"
-        response = await self._send(_Call("GET", path, resend_safe=True))
+        response = await self._send(_Call("GET", path))
         return _wire.one(response, ObservedClient, method="GET")
 
     async def create_client(self, body: WireBody) -> ObservedClient:
-        response = await self._send(_Call("POST", "/clients", body=dict(body)))
+        response = await self._send(
+            _Call("POST", "/clients", body=dict(body), replay=Replay.CREATE)
+        )
         return _wire.one(response, ObservedClient, method="POST")
 
     async def update_client(self, client_id: str, body: WireBody) -> ObservedClient:
         path = f"/clients/{client_id_segment(client_id)}"
-        response = await self._send(_Call("PUT", path, body=dict(body)))
+        response = await self._send(_Call("PUT", path, body=dict(body), replay=_REPLACE))
         return _wire.one(response, ObservedClient, method="PUT")
 
     async def delete_client(self, client_id: str) -> None:
-        await self._send(_Call("DELETE", f"/clients/{client_id_segment(client_id)}"))
+        await self._send(
+            _Call("DELETE", f"/clients/{client_id_segment(client_id)}", replay=_REPLACE)
+        )
 
     # keys
 
     async def get_jwks(self, client_id: str) -> ObservedJwks:
         path = f"/clients/{client_id_segment(client_id)}/jwks"
-        response = await self._send(_Call("GET", path, resend_safe=True))
+        response = await self._send(_Call("GET", path))
         return _wire.jwks_body(response, ObservedJwks, method="GET")
 
     async def put_jwks(self, client_id: str, keys: Sequence[WireBody]) -> ObservedJwks:
         path = f"/clients/{client_id_segment(client_id)}/jwks"
         body = {"keys": public_keys(keys)}
-        response = await self._send(_Call("POST", path, body=body))
+        response = await self._send(_Call("POST", path, body=body, replay=_REPLACE))
         return _wire.jwks_body(response, ObservedJwks, method="POST")
 
     async def delete_jwks(self, client_id: str) -> None:
-        await self._send(_Call("DELETE", f"/clients/{client_id_segment(client_id)}/jwks"))
+        await self._send(
+            _Call("DELETE", f"/clients/{client_id_segment(client_id)}/jwks", replay=_REPLACE)
+        )
 
     # scopes
 
     async def list_scopes(self, *, inactive: bool = True) -> tuple[ObservedScope, ...]:
         params = {"inactive": "true"} if inactive else {}
-        response = await self._send(_Call("GET", "/scopes", params, resend_safe=True))
+        response = await self._send(_Call("GET", "/scopes", params))
         return _wire.many(response, ObservedScope, method="GET")
 
     async def get_scope(self, name: str) -> ObservedScope:
-        response = await self._send(_Call("GET", "/scopes", {"scope": name}, resend_safe=True))
+        response = await self._send(_Call("GET", "/scopes", {"scope": name}))
         return _wire.one(response, ObservedScope, method="GET")
 
     async def create_scope(self, body: WireBody) -> ObservedScope:
-        response = await self._send(_Call("POST", "/scopes", body=dict(body)))
+        response = await self._send(_Call("POST", "/scopes", body=dict(body), replay=Replay.CREATE))
         return _wire.one(response, ObservedScope, method="POST")
 
     async def update_scope(self, name: str, body: WireBody) -> ObservedScope:
-        response = await self._send(_Call("PUT", "/scopes", {"scope": name}, body=dict(body)))
+        response = await self._send(
+            _Call("PUT", "/scopes", {"scope": name}, body=dict(body), replay=_REPLACE)
+        )
         return _wire.one(response, ObservedScope, method="PUT")
 
     async def delete_scope(self, name: str) -> None:
-        await self._send(_Call("DELETE", "/scopes", {"scope": name}))
+        await self._send(_Call("DELETE", "/scopes", {"scope": name}, replay=_REPLACE))
 
     # access
 
     async def list_access(self, scope: str) -> tuple[ObservedAccess, ...]:
-        call = _Call("GET", "/scopes/access", {"scope": scope}, resend_safe=True)
+        call = _Call("GET", "/scopes/access", {"scope": scope})
         response = await self._send(call)
         return _wire.many(response, ObservedAccess, method="GET", defaults={"scope": scope})
 
     async def grant_access(self, scope: str, orgno: str) -> ObservedAccess:
         path = f"/scopes/access/{orgno_segment(orgno)}"
-        response = await self._send(_Call("PUT", path, {"scope": scope}, resend_safe=True))
+        response = await self._send(_Call("PUT", path, {"scope": scope}))
         return _wire.one(response, ObservedAccess, method="PUT")
 
     async def revoke_access(self, scope: str, orgno: str) -> None:
         path = f"/scopes/access/{orgno_segment(orgno)}"
-        await self._send(_Call("DELETE", path, {"scope": scope}))
+        await self._send(_Call("DELETE", path, {"scope": scope}, replay=_REPLACE))
 
     async def list_access_all(self) -> tuple[ObservedAccess, ...]:
-        response = await self._send(_Call("GET", "/scopes/access/all", resend_safe=True))
+        response = await self._send(_Call("GET", "/scopes/access/all"))
         return _wire.many(response, ObservedAccess, method="GET")
 
     async def list_public_scopes(self) -> tuple[ObservedScope, ...]:
-        response = await self._send(_Call("GET", "/scopes/all", resend_safe=True))
+        response = await self._send(_Call("GET", "/scopes/all"))
         return _wire.many(response, ObservedScope, method="GET")
 
     async def list_delegation_sources(self) -> Mapping[str, str]:
-        response = await self._send(_Call("GET", "/delegationsources", resend_safe=True))
+        response = await self._send(_Call("GET", "/delegationsources"))
         return _delegation_sources(response)
 
     # the one place requests are sent
@@ -183,11 +194,14 @@ class HttpRemote:
             except httpx.TransportError as exc:
                 path = shown_path(url)
                 raise transport_failure(
-                    exc, method=call.method, path=path, resend_safe=call.resend_safe
+                    exc, method=call.method, path=path, resend_safe=call.replay is Replay.SAFE
                 ) from sanitized_cause(exc)
-        if not response.is_success:
-            raise error_for_response(response, method=call.method)
-        return response
+        if response.is_success:
+            return response
+        error = error_for_response(response, method=call.method)
+        if call.replay is Replay.CREATE and isinstance(error, ServerError):
+            raise ambiguous_create(error) from error
+        raise error
 
 
 def _delegation_sources(response: httpx.Response) -> dict[str, str]:

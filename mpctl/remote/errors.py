@@ -291,6 +291,18 @@ def sanitized_cause(exc: BaseException) -> UpstreamCause:
     return cause.with_traceback(exc.__traceback__)
 
 
+def ambiguous_create(error: ServerError) -> AmbiguousWriteError:
+    """A 5xx answer to a create: the object may exist now (Digdir may fail after storing it)."""
+    return AmbiguousWriteError(
+        f"server error after a create was sent: {error.summary}",
+        method=error.method,
+        path=error.path,
+        status=error.status,
+        correlation_id=error.correlation_id,
+        body_excerpt=error.body_excerpt,
+    )
+
+
 def transport_failure(
     exc: httpx.TransportError, *, method: str, path: str, resend_safe: bool
 ) -> TransportError | AmbiguousWriteError:

@@ -4,18 +4,26 @@ Owns `RetryPolicy` and `with_retries`, which runs one HTTP exchange under stamin
 the jittered exponential backoff and the attempt budget are stamina's; this module only decides
 which failures qualify). Budget: 4 attempts in all (1 + 3 retries).
 
-Retried: `ServerError` (5xx), `RateLimited` (429; waits `Retry-After` plus jitter, and gives up
-at once if the server asks for more than `max_retry_after`), and `TransportError`, which the
-client raises only when resending is safe: the request was never sent (connect failure), or the
-call is idempotent (every GET, and the PUT that grants scope access).
+How safe a resend is depends on the call (`Replay`):
 
-Never retried: 400, 401 (the auth flow already refreshed the token once), 403, 404, 409, 428,
-malformed success bodies, admin-token failures, and `AmbiguousWriteError`.
+    failure                                 SAFE     SAME_RESULT   CREATE
+    429 (Retry-After honoured)              retry    retry         retry
+    connect failure (request never sent)    retry    retry         retry
+    5xx answer                              retry    retry         ambiguous
+    sent, no answer (timeout, dropped)      retry    ambiguous     ambiguous
+    400 401 403 404 409 428, bad 2xx body   never    never         never
 
-Contract for writes: a POST/PUT/DELETE that fails after it was sent (read timeout, connection
-dropped before the answer) is NOT resent. It raises `AmbiguousWriteError`; the caller re-reads the
-remote state and decides from what it sees. Resending blindly could create a second client or
-overwrite a key set someone else changed in between.
+SAFE: GETs and PUT scope access. SAME_RESULT: PUTs, DELETEs and the JWKS POST (a resend
+replaces or removes the same thing again). CREATE: POST /clients and POST /scopes (a resend
+makes a second client, or a misleading 409). "ambiguous" = `AmbiguousWriteError`.
+
+A 429 waits `Retry-After` plus jitter and gives up at once if the server asks for more than
+`max_retry_after`. 401 is never retried here: the auth flow has already refreshed the token once.
+
+Contract for writes: `AmbiguousWriteError` means the write may or may not have happened. It is
+never retried. The caller re-reads the remote state and decides from what it sees (a create:
+list and match; a key set: a fresh read before computing the next set). Resending blindly could
+create a second client, or overwrite a key set someone else changed in between.
 
 Tests make waits zero with `stamina.set_testing(True, attempts=4, cap=True)` or a policy whose
 waits are 0; `on_retry` reports each scheduled retry with the wait the server asked for.
@@ -28,6 +36,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import TypeVar
 
 import stamina
@@ -36,6 +45,17 @@ from mpctl.remote.errors import RateLimited, RemoteCallError, ServerError, Trans
 
 T = TypeVar("T")
 _log = logging.getLogger("mpctl.remote")
+
+
+class Replay(Enum):
+    """How safe it is to send a call again once it may have reached the server."""
+
+    SAFE = "safe"
+    """Reads, and writes whose repetition is documented as harmless (PUT scope access)."""
+    SAME_RESULT = "same_result"
+    """Replacing or removing writes: sent twice, they end in the same state."""
+    CREATE = "create"
+    """A second send makes a second object (POST /clients) or a misleading 409 (POST /scopes)."""
 
 
 @dataclass(frozen=True)

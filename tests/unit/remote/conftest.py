@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from tests.unit.remote.emulator_world import EmulatorWorld, make_template
+
 
 @dataclass(frozen=True)
 class KeyPair:
@@ -85,3 +87,13 @@ def write(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
+
+
+@pytest.fixture(scope="session")
+def emulator_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_template(tmp_path_factory.mktemp("remote-emulator"))
+
+
+@pytest.fixture
+def emulator(emulator_template: Path, tmp_path: Path) -> EmulatorWorld:
+    return EmulatorWorld.copy_of(emulator_template, tmp_path)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -21,6 +21,7 @@ from mpctl.remote import (
     AdminTokenError,
     AmbiguousWriteError,
     BadRequest,
+    HttpRemote,
     RemoteCallError,
     RetryPolicy,
     ServerError,
@@ -114,21 +115,31 @@ def secrets(admin_pair: KeyPair) -> Secrets:
     return Secrets(admin_pair)
 
 
+async def _create(remote: HttpRemote) -> object:
+    return await remote.create_client({"description": "x", "scopes": ["acme:a"]})
+
+
+async def _list(remote: HttpRemote) -> object:
+    return await remote.list_clients()
+
+
 @pytest.mark.parametrize(
-    ("make_handler", "expected"),
+    ("make_handler", "call", "expected"),
     [
-        (lambda s: _echo_everything(s, 400), BadRequest),
-        (lambda s: _echo_everything(s, 503), ServerError),
-        (_refuse_grant, AdminTokenError),
-        (_time_out_writes, AmbiguousWriteError),
+        (lambda s: _echo_everything(s, 400), _create, BadRequest),
+        (lambda s: _echo_everything(s, 503), _list, ServerError),
+        (lambda s: _echo_everything(s, 503), _create, AmbiguousWriteError),
+        (_refuse_grant, _list, AdminTokenError),
+        (_time_out_writes, _create, AmbiguousWriteError),
     ],
 )
+@pytest.mark.usefixtures("no_waits")
 async def test_planted_secrets_appear_nowhere(
     make_handler: Callable[[Secrets], Handler],
+    call: Callable[[HttpRemote], Awaitable[object]],
     expected: type[Exception],
     secrets: Secrets,
     caplog: pytest.LogCaptureFixture,
-    no_waits: None,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     transport = httpx.MockTransport(make_handler(secrets))
@@ -137,7 +148,7 @@ async def test_planted_secrets_appear_nowhere(
         async with open_remote(
             ENVIRONMENT, base_dir=Path("."), environ=environ, transport=transport
         ) as remote:
-            await remote.create_client({"description": "x", "scopes": ["acme:a"]})
+            await call(remote)
     assert secrets.grants, "the test must have made a grant to plant"
     secrets.assert_absent(*_everything_shown(caught.value))
     logged = [
