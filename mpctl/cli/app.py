@@ -9,6 +9,7 @@ from mpctl.cli.commands.apply import apply
 from mpctl.cli.commands.plan import plan
 from mpctl.cli.commands.schemas import schemas
 from mpctl.cli.commands.validate import validate
+from mpctl.cli.commands.verify import verify
 
 app = typer.Typer(
     name="mpctl",
@@ -38,4 +39,5 @@ def _root(
 app.command()(validate)
 app.command()(plan)
 app.command()(apply)
+app.command()(verify)
 app.command(hidden=True)(schemas)

@@ -1,0 +1,187 @@
+"""`mpctl verify`: mint a real token for every managed client and delegation, check its claims.
+
+Reads each client's current key from its secret sink (or, with --from-env, the workload's
+MASKINPORTEN_* variables), exchanges a fresh grant at the token endpoint with seed 002's retry
+budget, verifies the token's signature and claims, and explains failures from Maskinporten's
+error catalogue. Exit 0 when every check passed, 1 otherwise. Tokens are never printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import httpx
+import typer
+
+from mpctl.apply import open_sinks
+from mpctl.cli import console
+from mpctl.cli.environment import Workspace, open_workspace, transport_for
+from mpctl.cli.options import DEFAULT_MANIFESTS, EnvOption, ManifestsOption
+from mpctl.errors import UserError
+from mpctl.model.resources import Client
+from mpctl.remote.connect import open_http
+from mpctl.secrets import PrivateKey
+from mpctl.verify import (
+    ExpectedClaims,
+    GrantRequest,
+    JsonLinesEventLog,
+    TokenObserver,
+    TokenResult,
+    credentials_from_env,
+    fresh_grants,
+    null_observer,
+    request_token,
+    verify_token,
+)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One token to mint: which client, with which key, for which scopes, for whom."""
+
+    client: str
+    client_id: str
+    key: PrivateKey
+    scopes: tuple[str, ...]
+    consumer_org: str | None = None
+    delegation_source: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.client} for {self.consumer_org}" if self.consumer_org else self.client
+
+
+def verify(
+    manifests: ManifestsOption = DEFAULT_MANIFESTS,
+    env: EnvOption = None,
+    client: Annotated[
+        list[str] | None, typer.Option("--client", "-c", help="Only this client (repeatable).")
+    ] = None,
+    from_env: Annotated[
+        bool, typer.Option(help="Use the workload's MASKINPORTEN_* variables for --client.")
+    ] = False,
+    log_json: Annotated[
+        Path | None, typer.Option(help="Write token_request_* events as JSON lines here ('-').")
+    ] = None,
+) -> int:
+    """Prove the result: mint tokens with the current keys and check their claims."""
+    workspace = open_workspace(manifests, env)
+    checks = _from_env(workspace, client) if from_env else _from_sinks(workspace, client)
+    if not checks:
+        raise UserError("nothing to verify", hint="no managed client has a current key yet")
+    with ExitStack() as stack:
+        stream: TextIO | None = None
+        if log_json is not None:
+            stream = sys.stdout if str(log_json) == "-" else stack.enter_context(log_json.open("a"))
+        observer = JsonLinesEventLog(stream) if stream else null_observer
+        failures = asyncio.run(_run_all(workspace, checks, observer))
+    if failures:
+        console.error(f"{failures} of {len(checks)} check(s) failed")
+        return 1
+    console.success(f"All {len(checks)} token check(s) passed.")
+    return 0
+
+
+def _selected(workspace: Workspace, names: list[str] | None) -> list[tuple[str, Client]]:
+    clients = workspace.desired.clients
+    unknown = sorted(set(names or ()) - set(clients))
+    if unknown:
+        raise UserError(f"unknown client(s): {', '.join(unknown)}")
+    return [(n, c) for n, c in clients.items() if not names or n in names]
+
+
+def _from_sinks(workspace: Workspace, names: list[str] | None) -> list[Check]:
+    sinks = open_sinks(workspace.desired, workspace.directory)
+    checks: list[Check] = []
+    for name, client in _selected(workspace, names):
+        if name not in sinks:
+            continue
+        state = sinks[name].read_state(name)
+        if state.current is None or state.client_id is None:
+            raise UserError(f"client {name!r} has no current key", hint="run `mpctl apply`")
+        key = sinks[name].load_private_key(name, state.current.kid)
+        checks += _checks_for(workspace, name, client, state.client_id, key)
+    return checks
+
+
+def _from_env(workspace: Workspace, names: list[str] | None) -> list[Check]:
+    if not names or len(names) != 1:
+        raise UserError("--from-env verifies one client: pass --client NAME")
+    ((name, client),) = _selected(workspace, names)
+    allow_http = workspace.environment.emulator is not None
+    credentials = credentials_from_env(os.environ, allow_http=allow_http)
+    return _checks_for(workspace, name, client, credentials.client_id, credentials.key)
+
+
+def _checks_for(
+    workspace: Workspace, name: str, client: Client, client_id: str, key: PrivateKey
+) -> list[Check]:
+    delegated = {s for d in client.delegations for s in d.scopes}
+    own = tuple(sorted(s for s in client.scopes if s not in delegated))
+    checks = [Check(name, client_id, key, own)] if own else []
+    sources = sorted(set(workspace.environment.delegation_sources.values()))
+    source = sources[0] if len(sources) == 1 else None
+    for delegation in client.delegations:
+        scopes = tuple(sorted(delegation.scopes))
+        checks.append(Check(name, client_id, key, scopes, delegation.consumer_org, source))
+    return checks
+
+
+async def _run_all(workspace: Workspace, checks: list[Check], observer: TokenObserver) -> int:
+    async with open_http(transport=transport_for(workspace)) as http:
+        failures = 0
+        for check in checks:
+            failures += not await _run_one(workspace, http, check, observer)
+        return failures
+
+
+async def _run_one(
+    workspace: Workspace, http: httpx.AsyncClient, check: Check, observer: TokenObserver
+) -> bool:
+    environment = workspace.environment
+    request = GrantRequest(
+        check.client_id, environment.issuer, check.scopes, consumer_org=check.consumer_org
+    )
+    result = await request_token(
+        http,
+        str(environment.token_endpoint),
+        fresh_grants(check.key, request),
+        observer=observer,
+        client=check.client,
+    )
+    if not result.ok or result.access_token is None:
+        _report_refusal(check, result)
+        return False
+    expected = ExpectedClaims(
+        issuer=environment.issuer,
+        scopes=check.scopes,
+        orgno=workspace.desired.organisation.orgno,
+        client_id=check.client_id,
+        consumer_org=check.consumer_org,
+        delegation_source=check.delegation_source,
+    )
+    problems = await verify_token(http, result.access_token, expected)
+    for problem in problems:
+        console.error(f"{check.label}: claim {problem.claim}: {problem.message}")
+    if not problems:
+        console.success(f"  ✓ {check.label}: token for {' '.join(check.scopes)}")
+    return not problems
+
+
+def _report_refusal(check: Check, result: TokenResult) -> None:
+    if result.error is None:
+        console.error(f"{check.label}: token endpoint {result.outcome} after {result.attempts}")
+        return
+    diagnosis = result.error.diagnosis
+    entry = diagnosis.best
+    text = diagnosis.description or diagnosis.error or f"HTTP {result.error.http_status}"
+    console.error(
+        f"{check.label}: {entry.id + ': ' if entry else ''}{text}",
+        f"{entry.cause} Fix: {entry.fix}" if entry else "see `mpctl explain`",
+    )
