@@ -30,7 +30,7 @@ class RemoteApi(Protocol):
         ...
 
     async def create_client(self, body: WireBody) -> ObservedClient:
-        """POST /clients. Not idempotent: a lost answer raises `AmbiguousWriteError`."""
+        """POST /clients. Not idempotent: no answer, or a 5xx, raises `AmbiguousWriteError`."""
         ...
 
     async def update_client(self, client_id: str, body: WireBody) -> ObservedClient:
@@ -62,7 +62,10 @@ class RemoteApi(Protocol):
         ...
 
     async def create_scope(self, body: WireBody) -> ObservedScope:
-        """POST /scopes; `Conflict` when it exists (also when deactivated: PUT reactivates)."""
+        """POST /scopes; `Conflict` when it exists (also deactivated: PUT reactivates it).
+
+        Like a client create, never resent after it may have reached the server.
+        """
         ...
 
     async def update_scope(self, name: str, body: WireBody) -> ObservedScope:
