@@ -1,0 +1,278 @@
+"""`mpctl keys create|export`: local signing keys, one per environment, as altinn-jwks makes them.
+
+Owns the local key store (`DIR/NAME/ENV.pem` plus `DIR/NAME/ENV.json` metadata, both 0600 and
+written atomically) and what may leave it: public JWKS and public PEM freely, the private PEM
+or base64 private JWK (Azure Key Vault, seed 001) only with an explicit `--private`. Key
+material, kids and thumbprints come from `mpctl.secrets`; this module must not print a private
+key unless asked to with `--private`, and never overwrites a key without `--force`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from cryptography.hazmat.primitives import serialization
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from mpctl.cli import console
+from mpctl.errors import UserError
+from mpctl.secrets import (
+    DEFAULT_KEY_SIZE,
+    PrivateKey,
+    dated_kid,
+    from_pem,
+    generate_key,
+    jwks_document,
+    to_pem,
+    to_private_jwk_base64,
+)
+from mpctl.secrets.atomic import write_private_file
+
+DEFAULT_DIRECTORY = Path(".mpctl/keys")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+_ENVIRONMENT = re.compile(r"^[A-Z0-9][A-Z0-9_]{0,19}$")
+_PRIVATE_HELP = (
+    "Private output is secret: pipe it straight into a secret store (e.g. an Azure Key Vault "
+    "secret, read from stdin), never into a terminal, a log or a file in the repository."
+)
+
+app = typer.Typer(
+    help="Local signing keys, one per environment (seed 001's altinn-jwks workflow).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+DirectoryOption = Annotated[
+    Path, typer.Option("--dir", help="Key store directory.", file_okay=False)
+]
+
+
+class _Metadata(BaseModel):
+    """The public facts about one stored key; the private PEM sits next to it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format_version: Literal[1] = 1
+    name: str
+    environment: str
+    kid: str
+    algorithm: str
+    size: int
+    thumbprint: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """Where the key of one NAME in one environment lives."""
+
+    directory: Path
+    name: str
+    environment: str
+
+    @property
+    def pem(self) -> Path:
+        return self.directory / self.name / f"{self.environment}.pem"
+
+    @property
+    def metadata(self) -> Path:
+        return self.directory / self.name / f"{self.environment}.json"
+
+    def exists(self) -> bool:
+        return self.pem.exists() or self.metadata.exists()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@app.command()
+def create(
+    name: Annotated[str, typer.Argument(help="Key name; kids become NAME-ENV.YYYY-MM-DD.")],
+    directory: DirectoryOption = DEFAULT_DIRECTORY,
+    environments: Annotated[
+        str, typer.Option("--environments", help="Comma-separated environments.")
+    ] = "TEST,PROD",
+    size: Annotated[int, typer.Option("--size", help="RSA key size in bits.")] = DEFAULT_KEY_SIZE,
+    algorithm: Annotated[
+        Literal["RS256", "RS384", "RS512"], typer.Option("--algorithm", help="JWS algorithm.")
+    ] = "RS256",
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace existing keys (their kids stop working).")
+    ] = False,
+) -> None:
+    """Create one private key per environment; prints only kids and thumbprints.
+
+    Keys are written owner-only (0600) to DIR/NAME/ENV.pem with ENV.json metadata. Upload the
+    public half with `mpctl keys export NAME --environment ENV --format jwks`.
+    """
+    slots = [_Slot(directory, _checked_name(name), env) for env in _environments(environments)]
+    taken = _kids_in_the_way(slots, force=force)
+    now = _now()
+    made = [
+        generate_key(
+            kid=dated_kid(name, slot.environment, now.date(), taken),
+            created_at=now,
+            algorithm=algorithm,
+            size=size,
+        )
+        for slot in slots
+    ]
+    for slot, key in zip(slots, made, strict=True):
+        _store(slot, key)
+        console.stdout().print(f"Generated key {key.kid}  thumbprint {key.thumbprint}")
+    console.stdout().print(f"private keys in {directory / name} (0600)")
+
+
+@app.command("export", epilog=_PRIVATE_HELP)
+def export_key(
+    name: Annotated[str, typer.Argument(help="Key name given to `keys create`.")],
+    directory: DirectoryOption = DEFAULT_DIRECTORY,
+    environment: Annotated[
+        str, typer.Option("--environment", help="Which environment's key.")
+    ] = "TEST",
+    output: Annotated[
+        Literal["jwks", "pem", "base64"],
+        typer.Option(
+            "--format",
+            help="jwks: public JWKS to upload in Samarbeidsportalen; pem: public PEM (private "
+            "with --private); base64: private JWK for Azure Key Vault (needs --private).",
+        ),
+    ] = "jwks",
+    private: Annotated[
+        bool, typer.Option("--private", help="Allow private key output (pem, base64).")
+    ] = False,
+) -> None:
+    """Print a key: the public JWKS (default), a PEM, or the base64 private JWK.
+
+    Private output needs --private and is secret: pipe it straight into a secret store.
+    """
+    _check_request(output, private=private)
+    key = _load(_Slot(directory, _checked_name(name), _one_environment(environment)))
+    if private and _stdout_is_terminal():
+        console.warning("warning: private key on a terminal; pipe it into a secret store instead")
+    console.stdout().out(_render(key, output, private=private))
+
+
+def _checked_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise UserError(
+            f"key name {name!r} is not usable",
+            hint="use 1-80 of A-Z a-z 0-9 . _ - starting with a letter or digit",
+        )
+    return name
+
+
+def _environments(text: str) -> list[str]:
+    names = [part.strip().upper() for part in text.split(",") if part.strip()]
+    bad = [env for env in names if not _ENVIRONMENT.match(env)]
+    if not names or bad or len(set(names)) != len(names):
+        raise UserError(
+            f"environments {text!r} are not a list of distinct names",
+            hint="for example TEST or TEST,PROD (letters, digits and _)",
+        )
+    return names
+
+
+def _one_environment(text: str) -> str:
+    names = _environments(text)
+    if len(names) != 1:
+        raise UserError(
+            "--environment takes one environment", hint="for example --environment PROD"
+        )
+    return names[0]
+
+
+def _kids_in_the_way(slots: list[_Slot], *, force: bool) -> list[str]:
+    """Kids of the keys `create` would replace; refuses, before any write, without --force."""
+    existing = [slot for slot in slots if slot.exists()]
+    if existing and not force:
+        listed = ", ".join(str(slot.pem) for slot in existing)
+        raise UserError(
+            f"a key already exists: {listed}",
+            hint="nothing was written; pass --force to replace it (a kid already registered "
+            "in Maskinporten then stops working), or use another NAME",
+        )
+    taken: list[str] = []
+    for slot in existing:
+        try:
+            taken.append(_Metadata.model_validate_json(slot.metadata.read_bytes()).kid)
+        except (OSError, ValidationError):
+            continue
+    if existing:
+        console.warning(f"replacing {len(existing)} existing key(s) (--force)")
+    return taken
+
+
+def _store(slot: _Slot, key: PrivateKey) -> None:
+    """PEM first, metadata last: a half-written slot has no metadata and refuses to export."""
+    metadata = _Metadata(
+        name=slot.name,
+        environment=slot.environment,
+        kid=key.kid,
+        algorithm=key.algorithm,
+        size=key.size,
+        thumbprint=key.thumbprint,
+        created_at=key.created_at,
+    )
+    write_private_file(slot.pem, to_pem(key).encode("ascii"))
+    write_private_file(slot.metadata, (metadata.model_dump_json(indent=2) + "\n").encode())
+
+
+def _load(slot: _Slot) -> PrivateKey:
+    if not (slot.pem.exists() and slot.metadata.exists()):
+        raise UserError(
+            f"no key {slot.name} for {slot.environment} in {slot.directory}",
+            hint=f"create it with `mpctl keys create {slot.name} --environments "
+            f"{slot.environment}` (or pass --dir / --environment)",
+        )
+    try:
+        metadata = _Metadata.model_validate_json(slot.metadata.read_bytes())
+        pem = slot.pem.read_text(encoding="ascii")
+    except (OSError, ValidationError, UnicodeDecodeError):
+        raise UserError(f"cannot read the key files for {slot.name} {slot.environment}") from None
+    key = from_pem(
+        pem, kid=metadata.kid, created_at=metadata.created_at, algorithm=metadata.algorithm
+    )
+    if key.thumbprint != metadata.thumbprint:
+        raise UserError(
+            f"{slot.pem} does not match the thumbprint in {slot.metadata}",
+            hint="the files were changed by hand; recreate the key with `keys create --force`",
+        )
+    return key
+
+
+def _check_request(output: str, *, private: bool) -> None:
+    if output == "base64" and not private:
+        raise UserError(
+            "--format base64 prints the private key and needs --private",
+            hint=_PRIVATE_HELP,
+        )
+    if output == "jwks" and private:
+        raise UserError(
+            "--format jwks is public only; it never holds private members",
+            hint="use --format base64 --private for the private JWK (Azure Key Vault)",
+        )
+
+
+def _render(key: PrivateKey, output: str, *, private: bool) -> str:
+    if output == "jwks":
+        return json.dumps(jwks_document([key]), indent=2)
+    if output == "base64":
+        return to_private_jwk_base64(key)
+    if private:
+        return to_pem(key).rstrip("\n")
+    public = key.crypto_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return public.decode("ascii").rstrip("\n")
+
+
+def _stdout_is_terminal() -> bool:
+    return console.stdout().file.isatty()
