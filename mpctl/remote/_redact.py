@@ -45,3 +45,9 @@ def excerpt(body: bytes | str, limit: int = EXCERPT_LIMIT) -> str:
     if len(text) > limit:
         return text[: limit - 1] + "…"
     return text
+
+
+def shorten(text: str, limit: int = 200) -> str:
+    """`text` on one line, cut to `limit` characters (callers redact first)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -15,8 +15,9 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from mpctl.remote._failures import sanitized_cause
 from mpctl.remote._redact import excerpt
-from mpctl.remote.errors import ResponseFormatError, sanitized_cause, shown_path
+from mpctl.remote.errors import ResponseFormatError, shown_path
 
 M = TypeVar("M", bound=BaseModel)
 _ORGNO_FIELDS = ("client_orgno", "supplier_orgno", "owner_orgno", "consumer_orgno")

@@ -20,15 +20,14 @@ from typing import Any
 import httpx
 import jwt
 
+from mpctl.remote._failures import sanitized_cause, transport_failure
 from mpctl.remote.credentials import AdminKey, load_admin_credential
 from mpctl.remote.errors import (
     AdminTokenError,
     RemoteCallError,
     ResponseFormatError,
     error_for_response,
-    sanitized_cause,
     shown_path,
-    transport_failure,
 )
 from mpctl.remote.retry import RetryPolicy, with_retries
 

@@ -19,15 +19,9 @@ import httpx
 
 from mpctl.model.observed import ObservedAccess, ObservedClient, ObservedJwks, ObservedScope
 from mpctl.remote import _wire
+from mpctl.remote._failures import ambiguous_create, sanitized_cause, transport_failure
 from mpctl.remote._paths import client_id_segment, orgno_segment, public_keys
-from mpctl.remote.errors import (
-    ServerError,
-    ambiguous_create,
-    error_for_response,
-    sanitized_cause,
-    shown_path,
-    transport_failure,
-)
+from mpctl.remote.errors import ServerError, error_for_response, shown_path
 from mpctl.remote.protocol import WireBody
 from mpctl.remote.retry import Replay, RetryPolicy, with_retries
 

@@ -17,10 +17,9 @@ from typing import Any, ClassVar
 import httpx
 
 from mpctl.errors import ConfigError, RemoteError, UserError
-from mpctl.remote._redact import excerpt, redact
+from mpctl.remote._redact import excerpt, redact, shorten
 
 _SHOWN_QUERY_PARAMETERS = frozenset({"scope", "inactive", "accessible_for_all"})
-_MESSAGE_LIMIT = 200
 
 
 class RemoteCallError(RemoteError):
@@ -261,60 +260,9 @@ def _error_messages(body: dict[str, Any]) -> tuple[str, ...]:
     if not found:
         fallback = body.get("error_description") or body.get("error") or body.get("message")
         found = [fallback] if fallback else []
-    return tuple(_short(redact(str(m)).strip(", ")) for m in found)
+    return tuple(shorten(redact(str(m)).strip(", ")) for m in found)
 
 
 def _correlation_id(body: dict[str, Any], headers: httpx.Headers) -> str | None:
     value = body.get("correlation_id") or headers.get("x-correlation-id")
-    return _short(redact(str(value)), 80) if value else None
-
-
-def _short(text: str, limit: int = _MESSAGE_LIMIT) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-class UpstreamCause(Exception):  # noqa: N818 - a stand-in, not an error mpctl raises itself
-    """A redacted stand-in for a library exception, used as `__cause__`.
-
-    httpx's exceptions hold the request, and so its Authorization header; the stand-in keeps
-    the type name, the redacted message and the traceback, and drops the rest.
-    """
-
-
-def sanitized_cause(exc: BaseException) -> UpstreamCause:
-    """What to chain with `raise ... from`: the failure without the request that caused it."""
-    cause = UpstreamCause(f"{type(exc).__name__}: {redact(str(exc))}")
-    return cause.with_traceback(exc.__traceback__)
-
-
-def ambiguous_create(error: ServerError) -> AmbiguousWriteError:
-    """A 5xx answer to a create: the object may exist now (Digdir may fail after storing it)."""
-    return AmbiguousWriteError(
-        f"server error after a create was sent: {error.summary}",
-        method=error.method,
-        path=error.path,
-        status=error.status,
-        correlation_id=error.correlation_id,
-        body_excerpt=error.body_excerpt,
-    )
-
-
-def transport_failure(
-    exc: httpx.TransportError, *, method: str, path: str, resend_safe: bool
-) -> TransportError | AmbiguousWriteError:
-    """Classify a failure without a response: safe to resend (`TransportError`) or ambiguous.
-
-    A connect failure means the request never left. Anything later (write/read timeout, a
-    dropped connection, a truncated answer) may have reached the server.
-    """
-    sent = not isinstance(exc, _NOT_SENT)
-    summary = _short(redact(f"{type(exc).__name__}: {exc}".rstrip(": ")))
-    if not sent or resend_safe:
-        return TransportError(summary, sent=sent, method=method, path=path)
-    return AmbiguousWriteError(
-        f"no answer after the request was sent ({summary})", method=method, path=path
-    )
+    return shorten(redact(str(value)), 80) if value else None

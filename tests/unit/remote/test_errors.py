@@ -11,6 +11,7 @@ import pytest
 
 from mpctl.errors import RemoteError
 from mpctl.remote import errors as e
+from mpctl.remote._failures import sanitized_cause, transport_failure
 
 V1_BODY = {
     "status": 400,
@@ -139,14 +140,14 @@ def test_rate_limited_carries_retry_after() -> None:
 def test_transport_failures_are_classified(
     exc: httpx.TransportError, resend_safe: bool, cls: type[Exception], sent: bool | None
 ) -> None:
-    error = e.transport_failure(exc, method="POST", path="/clients", resend_safe=resend_safe)
+    error = transport_failure(exc, method="POST", path="/clients", resend_safe=resend_safe)
     assert type(error) is cls
     if isinstance(error, e.TransportError):
         assert error.sent is sent
 
 
 def test_ambiguous_write_tells_the_caller_to_re_read() -> None:
-    error = e.transport_failure(
+    error = transport_failure(
         httpx.ReadTimeout("timed out"), method="POST", path="/clients", resend_safe=False
     )
     assert error.hint is not None
@@ -157,3 +158,17 @@ def test_ambiguous_write_tells_the_caller_to_re_read() -> None:
 def test_repr_names_the_call_not_the_body() -> None:
     error = e.error_for_response(_response(400, V1_BODY), method="PUT")
     assert repr(error).startswith("BadRequest(method='PUT', path='/api/v1/clients/abc'")
+
+
+def test_sanitized_cause_keeps_type_and_traceback_but_not_the_request() -> None:
+    request = httpx.Request("GET", "https://x/", headers={"Authorization": "Bearer abc.def.ghi"})
+
+    def time_out() -> None:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    with pytest.raises(httpx.ReadTimeout) as caught:
+        time_out()
+    cause = sanitized_cause(caught.value)
+    assert str(cause) == "ReadTimeout: timed out"
+    assert cause.__traceback__ is not None
+    assert not hasattr(cause, "request")
