@@ -27,7 +27,10 @@ FORMAT_VERSION: Literal["1"] = "1"
 
 
 class Action(StrEnum):
-    """What a step does. Wire values are stable; glyphs live in `mpctl.render.human`."""
+    """What a step does. Wire values are stable; glyphs live in `mpctl.render.human`.
+
+    `noop` is never emitted as a step: unchanged objects are counted in `summary.unchanged`.
+    """
 
     CREATE = "create"
     UPDATE = "update"
