@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import click
 import typer
+from typer.exceptions import TyperException
 
 from mpctl.cli import console
 from mpctl.cli.app import app
@@ -25,14 +26,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = typer.main.get_command(app)
     try:
         result = command.main(args=list(argv) if argv is not None else None, standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return EXIT_ERROR
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except (click.exceptions.Exit, typer.Exit) as exc:
+        return int(exc.exit_code)
+    except (KeyboardInterrupt, click.exceptions.Abort, typer.Abort):
         console.error("interrupted")
         return EXIT_INTERRUPTED
+    except (click.ClickException, TyperException) as exc:
+        _show_usage_error(exc)
+        return EXIT_ERROR
     except MpctlError as exc:
         console.error(exc.message, exc.hint)
         return exc.exit_code
@@ -42,6 +43,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.error(f"unexpected {type(exc).__name__}: {exc}", "re-run with MPCTL_DEBUG=1")
         return EXIT_ERROR
     return result if isinstance(result, int) else EXIT_OK
+
+
+def _show_usage_error(exc: Exception) -> None:
+    """Usage errors (unknown option, bad value) as click words them, exit code 1 not 2."""
+    show = getattr(exc, "show", None)
+    if callable(show):
+        show()
+    else:
+        console.error(str(exc))
 
 
 def run() -> None:
