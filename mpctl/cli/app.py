@@ -7,9 +7,10 @@ import typer
 from mpctl import __version__
 from mpctl.cli.commands import explain as explain_cmd
 from mpctl.cli.commands.apply import apply
+from mpctl.cli.commands.import_ import import_clients
 from mpctl.cli.commands.keys import app as keys_app
-from mpctl.cli.commands.readiness import readiness
 from mpctl.cli.commands.plan import plan
+from mpctl.cli.commands.readiness import readiness
 from mpctl.cli.commands.schemas import schemas
 from mpctl.cli.commands.validate import validate
 from mpctl.cli.commands.verify import verify
@@ -43,6 +44,7 @@ app.command()(validate)
 app.command()(plan)
 app.command()(apply)
 app.command()(verify)
+app.command(name="import")(import_clients)
 app.command(context_settings=explain_cmd.CONTEXT_SETTINGS)(explain_cmd.explain)
 app.command()(readiness)
 app.add_typer(keys_app, name="keys", help="Local key tooling (altinn-jwks style).")

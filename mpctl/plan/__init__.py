@@ -27,6 +27,7 @@ from mpctl.plan.policy import enforce_policy
 from mpctl.plan.resources import Planned, plan_access, plan_clients, plan_keys, plan_scopes
 from mpctl.plan.targets import select_targets, targeted_diagnostics
 from mpctl.plan.types import (
+    DRIFT_CODES,
     FORMAT_VERSION,
     KEY_PHASES,
     Action,
@@ -45,6 +46,7 @@ from mpctl.plan.types import (
 )
 
 __all__ = [
+    "DRIFT_CODES",
     "FORMAT_VERSION",
     "KEY_PHASES",
     "Action",

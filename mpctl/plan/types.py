@@ -80,6 +80,19 @@ KEY_PHASES: dict[Action, tuple[KeyPhase, ...]] = {
 """The phases apply runs, in order, for each key action."""
 
 
+DRIFT_CODES = frozenset(
+    {
+        "client.ambiguous-marker",
+        "key.current-not-registered",
+        "key.pending-mismatch",
+        "key.sink-client-mismatch",
+        "key.unknown-kid",
+    }
+)
+"""Diagnostics that mean Digdir differs from what mpctl expects, in ways mpctl deliberately
+leaves alone (a key added by hand, a duplicated marker): no step, but drift a scheduler must see."""
+
+
 class Severity(StrEnum):
     """`error` makes the plan not applyable; `warning` and `note` inform only."""
 
@@ -244,6 +257,11 @@ class Plan(SpecModel):
     @property
     def has_changes(self) -> bool:
         return bool(self.steps)
+
+    @property
+    def has_drift(self) -> bool:
+        """True when a diagnostic reports remote drift that no step changes (`DRIFT_CODES`)."""
+        return any(d.code in DRIFT_CODES for d in self.diagnostics)
 
     @property
     def applyable(self) -> bool:

@@ -1,7 +1,8 @@
 """`mpctl plan`: fetch, diff and show what apply would do; save it with --out.
 
-Exit codes: 0 no changes (or changes without --detailed-exitcode), 2 changes with
---detailed-exitcode, 1 error (including a plan with error diagnostics).
+Exit codes: 0 no changes (or changes without --detailed-exitcode), 2 changes or drift with
+--detailed-exitcode (drift: a difference mpctl leaves alone, such as a key added by hand),
+1 error (including a plan with error diagnostics).
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ def plan(
         console.stderr().print(f"Saved the plan to {out}; apply it with: mpctl apply --plan {out}")
     if not result.applyable:
         return 1
-    return 2 if detailed_exitcode and result.has_changes else 0
+    if result.has_drift and not result.has_changes:
+        console.warning("Drift: Digdir differs in ways mpctl leaves alone (see the warnings).")
+    return 2 if detailed_exitcode and (result.has_changes or result.has_drift) else 0
 
 
 async def compute_plan(workspace: Workspace, options: PlanOptions) -> Plan:

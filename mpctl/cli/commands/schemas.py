@@ -10,11 +10,12 @@ import typer
 
 from mpctl.cli import console
 from mpctl.model.schemas import model_schemas
+from mpctl.plan import plan_json_schema
 
 
 def all_schemas() -> dict[str, dict[str, Any]]:
     """Every published schema by file name."""
-    return dict(sorted(model_schemas().items()))
+    return dict(sorted({**model_schemas(), "plan.schema.json": plan_json_schema()}.items()))
 
 
 def render_schema(schema: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import jsonschema
 from ruamel.yaml import YAML
@@ -33,3 +34,16 @@ def test_example_manifests_point_editors_at_the_schema() -> None:
         *(EXAMPLE_MANIFESTS / "resources").rglob("*.yaml"),
     ]:
         assert path.read_text().startswith("# yaml-language-server: $schema="), path
+
+
+def test_json_plan_output_validates_against_the_published_plan_schema(tmp_path: Path) -> None:
+    import shutil
+
+    from mpctl.cli.main import main
+
+    project = tmp_path / "manifests"
+    shutil.copytree(EXAMPLE_MANIFESTS, project, ignore=shutil.ignore_patterns(".mpctl"))
+    out = tmp_path / "plan.json"
+    assert main(["plan", "--manifests", str(project), "--out", str(out)]) == 0
+    schema = json.loads((REPO / "schemas" / "plan.schema.json").read_text())
+    jsonschema.validate(json.loads(out.read_text()), schema)

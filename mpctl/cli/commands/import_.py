@@ -1,0 +1,136 @@
+"""`mpctl import`: adopt existing remote clients: write their manifests, then mark them managed.
+
+Order matters for safety: the manifest file is written (atomically, never over an existing
+file) before the ownership marker is added at Digdir, so a failure never leaves a marked client
+without a manifest. Imported clients get `keys: null`: mpctl does not take over keys someone
+else registered until the user removes that line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from ruamel.yaml import YAML
+
+from mpctl.cli import console
+from mpctl.cli.environment import Workspace, connect, open_workspace
+from mpctl.cli.options import DEFAULT_MANIFESTS, EnvOption, ManifestsOption
+from mpctl.errors import UserError
+from mpctl.model.observed import ObservedClient
+from mpctl.plan.ownership import CLIENT_SEPARATOR, add_marker, parse_marker, strip_marker
+from mpctl.remote.client import HttpRemote
+
+_READ_ONLY = {"client_id", "client_orgno", "supplier_orgno", "active", "created", "last_updated"}
+_HEADER = (
+    "# yaml-language-server: $schema=../../schemas/manifest.schema.json\n"
+    "# Imported by `mpctl import` from {env}. keys: null means mpctl leaves this client's keys\n"
+    "# alone; remove that line to let mpctl manage and rotate them.\n"
+)
+
+
+def import_clients(
+    manifests: ManifestsOption = DEFAULT_MANIFESTS,
+    env: EnvOption = None,
+    client_id: Annotated[
+        list[str] | None, typer.Option("--client-id", help="Client to adopt (repeatable).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Manifest file to write (must not exist).")
+    ] = None,
+) -> int:
+    """Write manifests for existing remote clients and mark them managed."""
+    workspace = open_workspace(manifests, env)
+    if not client_id:
+        raise UserError("name the clients to adopt", hint="pass --client-id ID (see `mpctl plan`)")
+    target = (out or workspace.directory / "resources" / "imported.yaml").resolve()
+    _check_inside_resources(workspace, target)
+    names = asyncio.run(_import(workspace, sorted(set(client_id)), target))
+    console.success(f"Imported {', '.join(names)} into {target}; run `mpctl plan` to review.")
+    return 0
+
+
+def _check_inside_resources(workspace: Workspace, target: Path) -> None:
+    """An import mpctl would not read back leaves a marked client without a manifest."""
+    roots = [
+        (workspace.directory / entry).resolve() for entry in workspace.project.config.resources
+    ]
+    if not any(target == root or target.is_relative_to(root) for root in roots):
+        raise UserError(
+            f"{target} is outside the project's resources, so mpctl would not see it",
+            hint=f"write it under one of: {', '.join(str(r) for r in roots)}",
+        )
+
+
+async def _import(workspace: Workspace, ids: list[str], target: Path) -> list[str]:
+    if target.exists():
+        raise UserError(f"{target} exists; mpctl import never overwrites a manifest")
+    async with connect(workspace) as (remote, _):
+        clients = [await remote.get_client(i) for i in ids]
+        taken = set(workspace.desired.clients)
+        documents = [_document(client, taken) for client in clients]
+        _write_documents(target, documents, workspace.env_name)
+        for client, document in zip(clients, documents, strict=True):
+            await _mark(remote, client, str(document["name"]))
+    return [str(d["name"]) for d in documents]
+
+
+def _document(client: ObservedClient, taken: set[str]) -> dict[str, Any]:
+    if parse_marker(client.description):
+        raise UserError(f"client {client.client_id} is already managed by mpctl")
+    name = _unique(_slug(client.client_name or client.client_id), taken)
+    taken.add(name)
+    document: dict[str, Any] = {
+        "kind": "Client",
+        "name": name,
+        "description": strip_marker(client.description) or name,
+        "integration_type": client.integration_type or "maskinporten",
+        "scopes": sorted(client.scopes),
+    }
+    if client.access_token_lifetime:
+        document["access_token_lifetime"] = client.access_token_lifetime
+    document["keys"] = None
+    return document
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:63].strip("-")
+    return slug or "client"
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    candidate, counter = name, 2
+    while candidate in taken:
+        candidate = f"{name[:60]}-{counter}"
+        counter += 1
+    return candidate
+
+
+def _write_documents(target: Path, documents: list[dict[str, Any]], env: str) -> None:
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
+    buffer = io.StringIO()
+    buffer.write(_HEADER.format(env=env))
+    yaml.dump_all(documents, buffer)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(buffer.getvalue())
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.link(temp, target)  # fails if the target appeared meanwhile: never overwrite
+    Path(temp).unlink()
+
+
+async def _mark(remote: HttpRemote, client: ObservedClient, name: str) -> None:
+    current = (await remote.get_client(client.client_id)).model_dump(mode="json", exclude_none=True)
+    body = {k: v for k, v in current.items() if k not in _READ_ONLY}
+    body["description"] = add_marker(client.description, name, separator=CLIENT_SEPARATOR)
+    await remote.update_client(client.client_id, body)

@@ -1,0 +1,224 @@
+"""The CLI end to end against the embedded emulator: plan → apply → converge → drift → verify.
+
+Drift is made the way a person or another tool would make it: directly through Digdir's API
+(the emulator's), not by editing mpctl's files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from mpctl.cli.environment import connect, open_workspace
+from mpctl.cli.main import main
+from mpctl.remote.client import HttpRemote
+from mpctl.secrets import generate_key
+
+Run = Callable[..., tuple[int, str]]
+
+
+@pytest.fixture
+def project(example_copy: Path) -> Path:
+    """The example project with 2048-bit keys (fast) and its own emulator state."""
+    config = example_copy / "mpctl.yaml"
+    config.write_text(config.read_text().replace("size: 3072", "size: 2048"))
+    return example_copy
+
+
+@pytest.fixture
+def run(project: Path, capsys: pytest.CaptureFixture[str]) -> Run:
+    def invoke(*args: str) -> tuple[int, str]:
+        code = main([args[0], "--manifests", str(project), *args[1:]])
+        captured = capsys.readouterr()
+        return code, captured.out + captured.err
+
+    return invoke
+
+
+def _remote_edit(project: Path, edit: Callable[[HttpRemote], Awaitable[None]]) -> None:
+    async def go() -> None:
+        async with connect(open_workspace(project, None)) as (remote, _):
+            await edit(remote)
+
+    asyncio.run(go())
+
+
+async def _client_id(remote: HttpRemote, name: str) -> str:
+    for client in await remote.list_clients():
+        if client.description and client.description.endswith(f"[mpctl:{name}]"):
+            return client.client_id
+    raise AssertionError(f"no managed client {name}")
+
+
+def _plan_json(run: Run) -> dict[str, object]:
+    code, out = run("plan", "--format", "json", "--detailed-exitcode")
+    assert code == 2, out
+    document: dict[str, object] = json.loads(out)
+    return document
+
+
+def _addresses(plan: dict[str, object]) -> list[tuple[str, str]]:
+    steps = plan["steps"]
+    assert isinstance(steps, list)
+    return [(s["address"], s["action"]) for s in steps]
+
+
+def test_first_plan_lists_every_create(run: Run) -> None:
+    plan = _plan_json(run)
+    creates = {a for a, action in _addresses(plan) if action == "create"}
+    assert creates == {
+        "client/altinn-sync",
+        "client/billing-invoices",
+        "client/ledger-invoices",
+        "client/reelle-lookup",
+        "client/reelle-supplier",
+        "client/saldo-studielan",
+        "scope/acme:invoices.read",
+        "scope/acme:invoices.write",
+        "scope/acme:reports/monthly",
+        "scope/acme:invoices.read/access/910753614",
+        "scope/acme:reports/monthly/access/910753614",
+    }
+    assert sum(1 for _, action in _addresses(plan) if action == "create_key") == 6
+
+
+@pytest.fixture
+def converged(run: Run) -> Run:
+    code, out = run("apply", "--auto-approve")
+    assert code == 0, out
+    code, out = run("plan", "--detailed-exitcode")
+    assert code == 0, out
+    assert "No changes." in out
+    return run
+
+
+def test_apply_converges_and_verify_mints_every_token(converged: Run) -> None:
+    code, out = converged("apply", "--auto-approve")
+    assert code == 0
+    assert "No changes." in out
+    code, out = converged("verify")
+    assert code == 0, out
+    assert "All 6 token check(s) passed." in out
+    assert "reelle-supplier for 910753614" in out
+
+
+def test_edited_description_is_drift(converged: Run, project: Path) -> None:
+    async def edit(remote: HttpRemote) -> None:
+        client_id = await _client_id(remote, "saldo-studielan")
+        current = (await remote.get_client(client_id)).model_dump(mode="json")
+        body = {
+            k: v for k, v in current.items() if k not in {"client_id", "created", "last_updated"}
+        }
+        body["description"] = "edited in Samarbeidsportalen [mpctl:saldo-studielan]"
+        await remote.update_client(client_id, body)
+
+    _remote_edit(project, edit)
+    plan = _plan_json(converged)
+    assert _addresses(plan) == [("client/saldo-studielan", "update")]
+    (step,) = plan["steps"]  # type: ignore[misc]
+    assert [c["path"] for c in step["changes"]] == [["description"]]
+
+
+def test_removed_scope_is_drift(converged: Run, project: Path) -> None:
+    async def edit(remote: HttpRemote) -> None:
+        client_id = await _client_id(remote, "altinn-sync")
+        current = (await remote.get_client(client_id)).model_dump(mode="json")
+        body = {
+            k: v for k, v in current.items() if k not in {"client_id", "created", "last_updated"}
+        }
+        body["scopes"] = [s for s in body["scopes"] if s != "altinn:instances.write"]
+        await remote.update_client(client_id, body)
+
+    _remote_edit(project, edit)
+    plan = _plan_json(converged)
+    assert _addresses(plan) == [("client/altinn-sync", "update")]
+    (step,) = plan["steps"]  # type: ignore[misc]
+    (change,) = step["changes"]
+    assert change["path"] == ["scopes"]
+    assert "altinn:instances.write" in change["new"]
+    assert "altinn:instances.write" not in change["old"]
+
+
+def test_key_added_by_hand_is_reported_and_never_removed(converged: Run, project: Path) -> None:
+    foreign = generate_key(kid="added-by-hand", created_at=_now(), size=2048)
+
+    async def edit(remote: HttpRemote) -> None:
+        client_id = await _client_id(remote, "reelle-lookup")
+        keys = [
+            k.model_dump(mode="json", exclude_none=True)
+            for k in (await remote.get_jwks(client_id)).keys
+        ]
+        await remote.put_jwks(client_id, [*keys, dict(foreign.public_jwk)])
+
+    _remote_edit(project, edit)
+    code, out = converged("plan", "--detailed-exitcode")
+    assert code == 2, out
+    assert "added-by-hand" in out
+    code, out = converged("apply", "--auto-approve")
+    assert code == 0, out
+
+    async def check(remote: HttpRemote) -> None:
+        client_id = await _client_id(remote, "reelle-lookup")
+        assert "added-by-hand" in (await remote.get_jwks(client_id)).kids
+
+    _remote_edit(project, check)
+
+
+def test_revoked_access_is_drift_and_apply_restores_it(converged: Run, project: Path) -> None:
+    async def edit(remote: HttpRemote) -> None:
+        await remote.revoke_access("acme:invoices.read", "910753614")
+
+    _remote_edit(project, edit)
+    plan = _plan_json(converged)
+    assert _addresses(plan) == [("scope/acme:invoices.read/access/910753614", "create")]
+    code, out = converged("apply", "--auto-approve")
+    assert code == 0, out
+    code, out = converged("plan", "--detailed-exitcode")
+    assert code == 0, out
+
+
+def test_saved_plan_round_trip_and_staleness(run: Run, project: Path) -> None:
+    saved = project / "plan.json"
+    code, out = run("plan", "--out", str(saved))
+    assert code == 0, out
+    code, out = run("apply", "--plan", str(saved), "--auto-approve")
+    assert code == 0, out
+    code, out = run("apply", "--plan", str(saved), "--auto-approve")
+    assert code == 1
+    assert "changed since the plan was made" in out
+    assert "nothing was written" in out
+
+
+def test_no_secret_reaches_any_output(converged: Run, project: Path) -> None:
+    outputs = [converged("plan")[1], converged("plan", "--format", "markdown")[1]]
+    outputs += [converged("plan", "--format", "json")[1], converged("verify")[1]]
+    saved = project / "again.json"
+    converged("plan", "--out", str(saved))
+    outputs.append(saved.read_text())
+    secrets = _planted_secrets(project)
+    assert secrets, "the sinks should hold private keys to look for"
+    for text in outputs:
+        for secret in secrets:
+            assert secret not in text
+
+
+def _planted_secrets(project: Path) -> list[str]:
+    """Distinctive fragments of every private key the sinks hold."""
+    found: list[str] = []
+    for path in (project / ".mpctl" / "secrets" / "local").glob("*.json"):
+        document = json.loads(path.read_text())
+        text = json.dumps(document)
+        for marker in ("BEGIN PRIVATE KEY", "BEGIN RSA PRIVATE KEY"):
+            if marker in text:
+                body = text.split(marker, 1)[1]
+                found.append(body[40:100])
+    return found
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
