@@ -7,6 +7,7 @@ import typer
 from mpctl import __version__
 from mpctl.cli.commands import explain as explain_cmd
 from mpctl.cli.commands.apply import apply
+from mpctl.cli.commands.emulator import app as emulator_app
 from mpctl.cli.commands.import_ import import_clients
 from mpctl.cli.commands.keys import app as keys_app
 from mpctl.cli.commands.plan import plan
@@ -48,4 +49,5 @@ app.command(name="import")(import_clients)
 app.command(context_settings=explain_cmd.CONTEXT_SETTINGS)(explain_cmd.explain)
 app.command()(readiness)
 app.add_typer(keys_app, name="keys", help="Local key tooling (altinn-jwks style).")
+app.add_typer(emulator_app, name="emulator", help="Run the local Digdir emulator.")
 app.command(hidden=True)(schemas)
