@@ -2,7 +2,8 @@
 
 Owns the rule that nothing a caller passes can escape its path segment (an org number is exactly
 nine ASCII digits, reference §5.2 / BEKK: `..` would turn `DELETE /scopes/access/..` into
-`DELETE /scopes`), and that a JWKS upload holds public members only (reliability S7). Scope names
+`DELETE /scopes`), and that a JWKS upload holds public members only (reliability S7) and
+carries `use`. Scope names
 never enter a path: they travel as the `scope` query parameter. Must not do I/O.
 """
 
@@ -37,7 +38,11 @@ def client_id_segment(client_id: str) -> str:
 
 
 def public_keys(keys: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The key set as a JSON list, refused when empty or when any key has private members."""
+    """The key set as a JSON list, refused when empty or when any key has private members.
+
+    Keys registered before the 2025-05-22 API version come back without `use`, which the API
+    now requires: it is filled in as `sig` (reference §8.4, quirk 1).
+    """
     if not keys:
         raise UnsafeRequestError(
             "refusing to upload an empty key set",
@@ -50,4 +55,4 @@ def public_keys(keys: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 f"key {key.get('kid')!r} has private members ({', '.join(private)}); "
                 "only public keys are ever uploaded"
             )
-    return [dict(key) for key in keys]
+    return [{"use": "sig", **key} for key in keys]

@@ -192,3 +192,15 @@ async def test_concurrency_is_bounded(
 def test_http_remote_refuses_zero_concurrency() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         HttpRemote(httpx.AsyncClient(), api_base_url=API, auth=None, concurrency=0)
+
+
+async def test_a_key_read_without_use_can_be_posted_back(emulator: EmulatorWorld) -> None:
+    async with emulator.remote() as remote:
+        legacy = await remote.get_jwks(LEGACY_CLIENT)
+        keys = [key.model_dump(exclude_none=True) for key in legacy.keys]
+        assert "use" not in keys[0]
+        written = await remote.put_jwks(LEGACY_CLIENT, [*keys, public_jwk("k-added")])
+    assert {key.kid: key.use for key in written.keys} == {
+        "acme-manual-2024-03": "sig",
+        "k-added": "sig",
+    }

@@ -67,3 +67,9 @@ def test_empty_set_is_refused_with_the_delete_hint() -> None:
 
 def test_public_keys_pass_through_as_plain_dicts() -> None:
     assert public_keys([PUBLIC]) == [PUBLIC]
+
+
+def test_keys_registered_before_v1_get_use_sig() -> None:
+    old = {k: v for k, v in PUBLIC.items() if k != "use"}
+    assert public_keys([old]) == [{**old, "use": "sig"}]
+    assert public_keys([{**PUBLIC, "use": "enc"}])[0]["use"] == "enc"
