@@ -186,6 +186,10 @@ class EmulatorState(_Record):
             del dumped["signing_key"]["private_key_pem"]
         return dumped
 
+    def working_copy(self) -> EmulatorState:
+        """An independent copy to change (a JSON round trip: faster than a deep copy)."""
+        return EmulatorState.model_validate_json(self.model_dump_json(context={"persist": True}))
+
     def next_counter(self) -> int:
         self.id_counter += 1
         return self.id_counter

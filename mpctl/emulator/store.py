@@ -4,7 +4,7 @@ Owns transactions over `EmulatorState`. The file store takes an fcntl lock on a 
 `.lock` file (shared for reads, exclusive for writes), re-reads the state file whenever another
 process changed it (a generation counter in the lock file plus the file's inode and mtime), and
 writes atomically with mode 0600 because the state holds CA private keys. Writers work on a
-deep copy, so a failed request leaves no half-applied change. It must not know HTTP or rules.
+private copy, so a failed request leaves no half-applied change. It must not know HTTP or rules.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class MemoryStateStore:
     @contextmanager
     def write(self) -> Iterator[EmulatorState]:
         with self._lock:
-            working = self._state.model_copy(deep=True)
+            working = self._state.working_copy()
             yield working
             self._state = working
 
@@ -80,7 +80,7 @@ class FileStateStore:
     def write(self) -> Iterator[EmulatorState]:
         with self._thread_lock, self._file_lock(fcntl.LOCK_EX) as lock_fd:
             current = self._current(lock_fd) if self._path.exists() else self._seeder()
-            working = current.model_copy(deep=True)
+            working = current.working_copy()
             yield working
             self._commit(working, lock_fd)
 
