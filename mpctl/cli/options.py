@@ -26,3 +26,21 @@ EnvOption = Annotated[
     ),
 ]
 DEFAULT_MANIFESTS = Path("manifests")
+TargetOption = Annotated[
+    list[str] | None,
+    typer.Option("--target", "-t", help="Limit to this name or address (repeatable)."),
+]
+RotateOption = Annotated[
+    list[str] | None,
+    typer.Option("--rotate", help="Rotate this client's key now, whatever its age (repeatable)."),
+]
+AllowDeleteOption = Annotated[
+    bool, typer.Option("--allow-delete", help="Allow deleting managed objects.")
+]
+AllowReplaceOption = Annotated[
+    bool, typer.Option("--allow-replace", help="Allow replacing clients.")
+]
+AllowProtectedOption = Annotated[
+    bool,
+    typer.Option("--allow-protected", help="Allow deletes/replaces on a protected environment."),
+]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
+from mpctl.errors import UserError
 from mpctl.model.keys import SinkState
 from mpctl.model.observed import ObservedState
 from mpctl.model.state import DesiredState
@@ -85,7 +86,21 @@ def make_plan(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     clients, scopes = classify_clients(observed), classify_scopes(desired, observed)
-    planned = _plan_resources(desired, observed, sinks, now=now, clients=clients, scopes=scopes)
+    unknown = sorted(set(options.rotate) - set(desired.clients))
+    if unknown:
+        raise UserError(
+            f"--rotate names unknown clients: {', '.join(unknown)}",
+            hint=f"clients in {desired.env_name}: {', '.join(desired.clients)}",
+        )
+    planned = _plan_resources(
+        desired,
+        observed,
+        sinks,
+        now=now,
+        clients=clients,
+        scopes=scopes,
+        rotate=frozenset(options.rotate),
+    )
     steps, target_notes = select_targets(planned.steps, options.targets, planned.considered)
     steps, refusals = enforce_policy(
         steps, options=options, environment=desired.environment, env_name=desired.env_name
@@ -117,6 +132,7 @@ def _plan_resources(
     now: datetime,
     clients: ClientOwnership,
     scopes: ScopeOwnership,
+    rotate: frozenset[str],
 ) -> Planned:
     resources = Planned.merge(
         [
@@ -126,7 +142,15 @@ def _plan_resources(
         ]
     )
     client_steps = {s.address: s for s in resources.steps}
-    keys = plan_keys(desired, observed, sinks, clients=clients, client_steps=client_steps, now=now)
+    keys = plan_keys(
+        desired,
+        observed,
+        sinks,
+        clients=clients,
+        client_steps=client_steps,
+        now=now,
+        rotate=rotate,
+    )
     return Planned.merge([resources, keys])
 
 

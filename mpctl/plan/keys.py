@@ -7,8 +7,9 @@ diagnostics. Rows:
 * pending not in the JWKS → `register_key` (register, test, promote);
   pending in the JWKS → `promote_key` (test, then promote).
 * no current key → `create_key` (stage, register, test, promote).
-* current older than `rotate_after`, Digdir `exp` within `renew_before_expiry`, or the JWK
-  under the current kid not matching the sink's thumbprint → `rotate_key`.
+* rotation requested (`PlanOptions.rotate`), current older than `rotate_after`, Digdir `exp`
+  within `renew_before_expiry`, or the JWK under the current kid not matching the sink's
+  thumbprint → `rotate_key` (still never while the previous key is in its grace).
 * current kid missing from the JWKS → `reregister_key` (ALARM on an existing client; never
   removes anything).
 * previous still registered and its grace over → `retire_key`; grace not over → a note.
@@ -150,6 +151,8 @@ def _continue_pending(inputs: KeyInputs, pending: KeySlot, busy: str | None) -> 
 
 def _rotation_due(inputs: KeyInputs, current: KeySlot) -> str | None:
     policy = inputs.policy
+    if inputs.rotate_requested:
+        return f"rotation of current key {current.kid} requested (--rotate)"
     if inputs.mismatch(current):
         return (
             f"the key registered as {current.kid} is not the sink's current key "

@@ -35,6 +35,7 @@ class KeyInputs:
     now: datetime
     client_id: str | None = None
     new_client: bool = False
+    rotate_requested: bool = False
 
     @property
     def address(self) -> str:

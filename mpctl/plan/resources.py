@@ -204,8 +204,12 @@ def plan_keys(
     clients: ClientOwnership,
     client_steps: Mapping[str, Step],
     now: datetime,
+    rotate: frozenset[str] = frozenset(),
 ) -> Planned:
-    """Key steps for every declared client with a key policy (none for ambiguous ones)."""
+    """Key steps for every declared client with a key policy (none for ambiguous ones).
+
+    Clients named in `rotate` rotate their current key now, whatever its age.
+    """
     parts: list[Planned] = []
     for name, client in desired.clients.items():
         if client.keys is None or name in clients.ambiguous:
@@ -223,6 +227,7 @@ def plan_keys(
                 now=now,
                 client_id=client_id,
                 new_client=new,
+                rotate_requested=name in rotate,
             )
         )
         considered = frozenset(s.address for s in decision.steps)

@@ -188,6 +188,9 @@ class PlanOptions(SpecModel):
     )
     allow_delete: bool = False
     allow_replace: bool = False
+    rotate: tuple[str, ...] = Field(
+        default=(), description="Clients whose current key rotates now, whatever its age"
+    )
     allow_protected: bool = Field(
         default=False,
         description="On an environment marked protected, deletes and replacements also need this",

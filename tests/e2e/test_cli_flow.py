@@ -222,3 +222,34 @@ def _planted_secrets(project: Path) -> list[str]:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def test_forced_rotation_goes_through_every_phase(converged: Run, project: Path) -> None:
+    env_file = project / ".mpctl" / "secrets" / "local" / "saldo-studielan.env"
+    before = _kid(env_file)
+    code, out = converged("apply", "--rotate", "saldo-studielan", "--auto-approve")
+    assert code == 0, out
+    after = _kid(env_file)
+    assert after != before
+    state = json.loads(
+        (project / ".mpctl" / "secrets" / "local" / "saldo-studielan.json").read_text()
+    )
+    assert state["previous"]["kid"] == before  # kept registered for its grace
+    code, out = converged("apply", "--rotate", "saldo-studielan", "--auto-approve")
+    assert code == 0, out
+    assert "waits until previous key" in out  # one rotation in flight: no second rotation yet
+    code, out = converged("verify", "--client", "saldo-studielan")
+    assert code == 0, out
+
+
+def test_unknown_client_to_rotate_is_a_clear_error(converged: Run) -> None:
+    code, out = converged("plan", "--rotate", "nope")
+    assert code == 1
+    assert "--rotate names unknown clients: nope" in out
+
+
+def _kid(env_file: Path) -> str:
+    for line in env_file.read_text().splitlines():
+        if line.startswith("MASKINPORTEN_KID="):
+            return line.split("=", 1)[1].strip('"')
+    raise AssertionError("no MASKINPORTEN_KID")

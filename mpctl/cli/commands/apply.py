@@ -25,10 +25,19 @@ from mpctl.apply import (
 )
 from mpctl.apply.observe import observe
 from mpctl.cli import clock, console
-from mpctl.cli.commands.plan import TargetOption, plan_from, show_plan
+from mpctl.cli.commands.plan import plan_from, show_plan
 from mpctl.cli.environment import Workspace, connect, open_workspace
 from mpctl.cli.keytest import TokenKeyTester
-from mpctl.cli.options import DEFAULT_MANIFESTS, EnvOption, ManifestsOption
+from mpctl.cli.options import (
+    DEFAULT_MANIFESTS,
+    AllowDeleteOption,
+    AllowProtectedOption,
+    AllowReplaceOption,
+    EnvOption,
+    ManifestsOption,
+    RotateOption,
+    TargetOption,
+)
 from mpctl.cli.output import read_plan
 from mpctl.errors import StalePlanError, UserError
 from mpctl.plan import Plan, PlanOptions, Step
@@ -45,11 +54,10 @@ def apply(
     ] = None,
     auto_approve: Annotated[bool, typer.Option(help="Do not ask for confirmation.")] = False,
     target: TargetOption = None,
-    allow_delete: Annotated[bool, typer.Option(help="Allow deleting managed objects.")] = False,
-    allow_replace: Annotated[bool, typer.Option(help="Allow replacing clients.")] = False,
-    allow_protected: Annotated[
-        bool, typer.Option(help="Allow deletes/replaces on a protected environment.")
-    ] = False,
+    rotate: RotateOption = None,
+    allow_delete: AllowDeleteOption = False,
+    allow_replace: AllowReplaceOption = False,
+    allow_protected: AllowProtectedOption = False,
     force_unlock: Annotated[
         str | None, typer.Option(help="Break the environment lock with this id, then stop.")
     ] = None,
@@ -63,6 +71,7 @@ def apply(
         return 0
     options = PlanOptions(
         targets=tuple(target or ()),
+        rotate=tuple(rotate or ()),
         allow_delete=allow_delete,
         allow_replace=allow_replace,
         allow_protected=allow_protected,

@@ -17,16 +17,21 @@ import typer
 from mpctl.apply.observe import Snapshot, observe, open_sinks
 from mpctl.cli import clock, console
 from mpctl.cli.environment import Workspace, connect, open_workspace
-from mpctl.cli.options import DEFAULT_MANIFESTS, EnvOption, ManifestsOption
+from mpctl.cli.options import (
+    DEFAULT_MANIFESTS,
+    AllowDeleteOption,
+    AllowProtectedOption,
+    AllowReplaceOption,
+    EnvOption,
+    ManifestsOption,
+    RotateOption,
+    TargetOption,
+)
 from mpctl.cli.output import write_plan
 from mpctl.plan import Plan, PlanOptions, make_plan
 from mpctl.render import build_document, render_human, render_json, render_markdown
 
 OutputFormat = Literal["text", "markdown", "json"]
-TargetOption = Annotated[
-    list[str] | None,
-    typer.Option("--target", "-t", help="Limit to this name or address (repeatable)."),
-]
 
 
 def plan(
@@ -38,16 +43,16 @@ def plan(
         bool, typer.Option("--detailed-exitcode", help="Exit 2 when there are changes.")
     ] = False,
     target: TargetOption = None,
-    allow_delete: Annotated[bool, typer.Option(help="Allow deleting managed objects.")] = False,
-    allow_replace: Annotated[bool, typer.Option(help="Allow replacing clients.")] = False,
-    allow_protected: Annotated[
-        bool, typer.Option(help="Allow deletes/replaces on a protected environment.")
-    ] = False,
+    rotate: RotateOption = None,
+    allow_delete: AllowDeleteOption = False,
+    allow_replace: AllowReplaceOption = False,
+    allow_protected: AllowProtectedOption = False,
 ) -> int:
     """Show the changes that would make Digdir match the manifests."""
     workspace = open_workspace(manifests, env)
     options = PlanOptions(
         targets=tuple(target or ()),
+        rotate=tuple(rotate or ()),
         allow_delete=allow_delete,
         allow_replace=allow_replace,
         allow_protected=allow_protected,

@@ -116,6 +116,7 @@ def test_summary_counts_replacements_and_key_steps_apart() -> None:
 def test_public_api_is_pinned() -> None:
     assert sorted(mpctl.plan.__all__) == [
         "Action",
+        "DRIFT_CODES",
         "DependencyCycleError",
         "Diagnostic",
         "FORMAT_VERSION",
