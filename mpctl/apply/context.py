@@ -80,6 +80,9 @@ class ApplyContext:
     sleep: Callable[[float], Awaitable[None]]
     settings: ApplySettings = field(default_factory=ApplySettings)
     client_ids: dict[str, str] = field(default_factory=dict)
+    stop_requested: Callable[[], bool] = lambda: False
+    """Checked between steps: once true (e.g. SIGTERM), the in-flight step finishes and no new
+    step starts (Terraform's interrupt rule)."""
 
     def sink(self, client: str) -> SecretSink:
         sink = self.sinks.get(client)

@@ -64,6 +64,10 @@ async def apply_plan(
 async def _run_step(
     step: Step, ctx: ApplyContext, events: ApplyObserver, broken: set[str]
 ) -> StepOutcome:
+    if ctx.stop_requested():
+        outcome = StepOutcome(step.address, Status.SKIPPED, message="not started: apply stopped")
+        events.step_finished(step, outcome)
+        return outcome
     failed_first = sorted(set(step.depends_on) & broken)
     if failed_first:
         outcome = StepOutcome(

@@ -8,7 +8,10 @@ is). Keys, tokens and grants never reach the output.
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -120,7 +123,26 @@ async def run_apply(
         if not plan.has_changes:
             return None
         _confirm(plan, auto_approve)
-        return await apply_plan(plan, ctx, observer=_Progress())
+        with _stop_on_sigterm() as stopping:
+            ctx.stop_requested = stopping.is_set
+            return await apply_plan(plan, ctx, observer=_Progress())
+
+
+@contextmanager
+def _stop_on_sigterm() -> Iterator[asyncio.Event]:
+    """SIGTERM (a cancelled CI job): finish the step in flight, start no new one."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def request_stop() -> None:
+        console.warning("SIGTERM: finishing the step in flight, then stopping.")
+        stopping.set()
+
+    loop.add_signal_handler(signal.SIGTERM, request_stop)
+    try:
+        yield stopping
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 def _confirm(plan: Plan, auto_approve: bool) -> None:
