@@ -253,3 +253,21 @@ def _kid(env_file: Path) -> str:
         if line.startswith("MASKINPORTEN_KID="):
             return line.split("=", 1)[1].strip('"')
     raise AssertionError("no MASKINPORTEN_KID")
+
+
+def test_verify_from_the_workloads_env_file(
+    converged: Run, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_file = project / ".mpctl" / "secrets" / "local" / "saldo-studielan.env"
+    for line in env_file.read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.split("=", 1)
+            monkeypatch.setenv(name, json.loads(value))  # the file's quoting is JSON-compatible
+    code, out = converged("verify", "--from-env", "--client", "saldo-studielan")
+    assert code == 0, out
+    assert "saldo-studielan: token for lanekassen:lan/v1/saldoopplysninger" in out
+    monkeypatch.setenv("MASKINPORTEN_KID", "not-registered")
+    code, out = converged("verify", "--from-env", "--client", "saldo-studielan")
+    assert code == 1
+    assert "unknown-kid" in out
+    assert "BEGIN" not in out
