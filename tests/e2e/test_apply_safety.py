@@ -430,3 +430,24 @@ async def test_propagation_deadline_is_measured_on_the_clock_apply_sleeps_on(
     assert waited <= settings.propagation_timeout + settings.propagation_wait_max, (
         f"the test phase waited {waited:.0f} s by the injected clock; timeout 1 s"
     )
+
+
+# --------------------------------------------------------------------------------------------
+# ambiguous writes: Digdir did the write but the answer was a 500 (reliability.md §3 A)
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/clients", "/api/v1/scopes", "/api/v1/clients/*/jwks"], ids=str
+)
+async def test_a_write_lost_in_an_error_is_never_repeated_blindly(
+    worlds: Templates, tmp_path: Path, path: str
+) -> None:
+    """`lost_write`: the emulator applies the POST, then answers 500. No duplicate, same end."""
+    world = copy_world(worlds.fresh, tmp_path / "world")
+    with world.emulator.store.write() as emulator:
+        emulator.faults = [FaultRule(kind="lost_write", path=path, methods=["POST"], max_hits=1)]
+    await world.converge()
+    with world.emulator.store.read() as emulator:
+        assert emulator.faults[0].hits == 1
+    world.assert_converged()
+    assert world.shape() == worlds.converged.shape()
