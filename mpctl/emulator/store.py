@@ -128,8 +128,11 @@ class FileStateStore:
         self._signature = self._stat(lock_fd)
 
     def _stat(self, lock_fd: int) -> _Signature:
+        return (_read_generation(lock_fd), *self._file_signature())
+
+    def _file_signature(self) -> tuple[int, int, int]:
         status = self._path.stat()
-        return (_read_generation(lock_fd), status.st_ino, status.st_mtime_ns, status.st_size)
+        return (status.st_ino, status.st_mtime_ns, status.st_size)
 
 
 def _read_generation(lock_fd: int) -> int:

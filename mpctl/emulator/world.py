@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -25,6 +25,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from mpctl.emulator.fault_rules import FaultRule
+from mpctl.emulator.keys import public_key_from_members
 from mpctl.emulator.orgno import is_valid_orgno
 from mpctl.emulator.settings import Switches
 from mpctl.emulator.vocabulary import (
@@ -72,15 +73,23 @@ class WorldOrganisation(_Strict):
 
 
 class WorldKey(_Strict):
-    """A public JWK; `use` may be left out to model keys registered before 2025-05-22."""
+    """A public RSA JWK; `use: null` models keys registered before 2025-05-22."""
 
-    kty: str = "RSA"
+    kty: Literal["RSA"] = "RSA"
     use: str | None = "sig"
     kid: str
     alg: str = "RS256"
     e: str
     n: str
     exp: int | None = Field(default=None, description="Epoch seconds; default now + 1 year.")
+
+    @model_validator(mode="after")
+    def _is_an_rsa_public_key(self) -> Self:
+        try:
+            public_key_from_members(self.n, self.e)
+        except ValueError:
+            raise ValueError(f"key {self.kid}: n and e do not form an RSA public key") from None
+        return self
 
 
 class WorldAdminClient(_Strict):

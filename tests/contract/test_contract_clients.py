@@ -132,6 +132,20 @@ async def test_unknown_scope_is_rejected(target: DigdirTarget) -> None:
     assert "scopes" in field_errors(response.json())
 
 
+async def test_deactivated_scope_cannot_be_registered(target: DigdirTarget, own_scope: str) -> None:
+    await target.call("DELETE", "scopes", params={"scope": own_scope})
+    body = {
+        "integration_type": "maskinporten",
+        "description": "inactive scope",
+        "token_endpoint_auth_method": "private_key_jwt",
+        "grant_types": [JWT_BEARER],
+        "scopes": [own_scope],
+    }
+    response = await target.call("POST", "clients", json=body)
+    assert response.status_code == 400
+    assert "scopes" in field_errors(response.json())
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import httpx
@@ -220,10 +221,14 @@ async def test_a_grant_is_used_once(target: DigdirTarget, registered: dict[str, 
 async def test_unregistered_scope_is_mp_200(
     target: DigdirTarget, registered: dict[str, Any], own_scope: str
 ) -> None:
-    other = f"{target.scope_prefix}:contract.never-on-this-client"
+    subscope = f"contract.o{uuid.uuid4().hex[:8]}"
+    body = {"prefix": target.scope_prefix, "subscope": subscope, "description": "not on client"}
+    assert (await target.call("POST", "scopes", json=body)).status_code in (200, 201)
+    other = f"{target.scope_prefix}:{subscope}"
     response = await target.token_after_propagation(
         lambda: grant_for(target, registered, scope=f"{own_scope} {other}")
     )
+    await target.call("DELETE", "scopes", params={"scope": other})
     assert_mp_error(
         response,
         "invalid_scope",

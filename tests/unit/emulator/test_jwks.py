@@ -165,8 +165,18 @@ async def test_body_must_have_a_keys_array(emu: Harness) -> None:
     client_id = await new_client(emu)
     path = f"/clients/{client_id}/jwks"
     assert (await emu.api("POST", path, json=[{"kid": "k"}])).status_code == 400
-    assert (await emu.api("POST", path, json={"keys": {"kid": "k"}})).status_code == 400
-    assert (await emu.api("POST", path, json={"keys": ["not an object"]})).status_code == 400
+    not_an_array = await emu.api("POST", path, json={"keys": {"kid": "k"}})
+    assert not_an_array.json()["errors"][0]["fieldIdentifier"] == "keys"
+    not_objects = await emu.api("POST", path, json={"keys": ["not an object"]})
+    assert not_objects.json()["errors"][0]["fieldIdentifier"] == "keys[0]"
+
+
+@pytest.mark.parametrize("x5c", ["MIIB", [1, 2]])
+async def test_x5c_must_be_an_array_of_strings(
+    emu: Harness, client_key: rsa.RSAPrivateKey, x5c: object
+) -> None:
+    response = await post(emu, await new_client(emu), [jwk(client_key, "k", x5c=x5c)])
+    assert response.json()["errors"][0]["fieldIdentifier"] == "keys[0].x5c"
 
 
 async def test_every_problem_is_reported_at_once(

@@ -72,17 +72,12 @@ def token(base: str, assertion: str) -> httpx.Response:
     return httpx.post(f"{base}/token", data={"grant_type": JWT_BEARER, "assertion": assertion})
 
 
-@pytest.mark.slow
-def test_standard_client_gets_a_token_over_http(
-    served: str, admin_key: rsa.RSAPrivateKey, client_key: rsa.RSAPrivateKey
-) -> None:
-    metadata = httpx.get(f"{served}/.well-known/oauth-authorization-server").json()
-    issuer = metadata["issuer"]
-    assert issuer == f"{served}/"
-    admin = token(
-        served, grant(issuer, "acme-admin", " ".join(ADMIN_SCOPES), admin_key, "admin-key")
-    )
-    headers = {"Authorization": f"Bearer {admin.json()['access_token']}"}
+def register_client_with_key(
+    base: str, issuer: str, admin_key: rsa.RSAPrivateKey, client_key: rsa.RSAPrivateKey
+) -> str:
+    """Through the self-service API, as the admin client: a client with one key ("served-key")."""
+    admin_grant = grant(issuer, "acme-admin", " ".join(ADMIN_SCOPES), admin_key, "admin-key")
+    headers = {"Authorization": f"Bearer {token(base, admin_grant).json()['access_token']}"}
     body = {
         "integration_type": "maskinporten",
         "description": "served",
@@ -90,42 +85,46 @@ def test_standard_client_gets_a_token_over_http(
         "grant_types": [JWT_BEARER],
         "scopes": ["altinn:instances.read"],
     }
-    client_id = httpx.post(f"{served}/api/v1/clients", json=body, headers=headers).json()[
-        "client_id"
-    ]
+    created = httpx.post(f"{base}/api/v1/clients", json=body, headers=headers)
+    client_id = str(created.json()["client_id"])
     keys = {"keys": [jwk(client_key, "served-key")]}
-    assert (
-        httpx.post(
-            f"{served}/api/v1/clients/{client_id}/jwks", json=keys, headers=headers
-        ).status_code
-        == 200
-    )
+    uploaded = httpx.post(f"{base}/api/v1/clients/{client_id}/jwks", json=keys, headers=headers)
+    assert uploaded.status_code == 200, uploaded.text
+    return client_id
+
+
+def curl_token(base: str, assertion: str) -> dict[str, object]:
+    output = subprocess.run(
+        ["curl", "-s", "-X", "POST", f"{base}/token",
+         "--data-urlencode", f"grant_type={JWT_BEARER}",
+         "--data-urlencode", f"assertion={assertion}"],
+        capture_output=True, check=True, timeout=30,
+    ).stdout  # fmt: skip
+    return dict(json.loads(output))
+
+
+@pytest.mark.slow
+def test_standard_client_gets_a_token_over_http(
+    served: str, admin_key: rsa.RSAPrivateKey, client_key: rsa.RSAPrivateKey
+) -> None:
+    metadata = httpx.get(f"{served}/.well-known/oauth-authorization-server").json()
+    issuer = metadata["issuer"]
+    assert issuer == f"{served}/"
+    client_id = register_client_with_key(served, issuer, admin_key, client_key)
 
     response = token(
         served, grant(issuer, client_id, "altinn:instances.read", client_key, "served-key")
     )
     assert response.status_code == 200, response.text
-    signing_key = jwt.PyJWKClient(metadata["jwks_uri"]).get_signing_key_from_jwt(
-        response.json()["access_token"]
-    )
-    claims = jwt.decode(
-        response.json()["access_token"],
-        signing_key.key,
-        algorithms=["RS256"],
-        audience="unspecified",
-    )
+    access_token = response.json()["access_token"]
+    signing_key = jwt.PyJWKClient(metadata["jwks_uri"]).get_signing_key_from_jwt(access_token)
+    claims = jwt.decode(access_token, signing_key.key, algorithms=["RS256"], audience="unspecified")
     assert claims["client_id"] == client_id
     assert claims["consumer"]["ID"] == "0192:313367002"
 
     if shutil.which("curl"):
         assertion = grant(issuer, client_id, "altinn:instances.read", client_key, "served-key")
-        output = subprocess.run(
-            ["curl", "-s", "-X", "POST", f"{served}/token",
-             "--data-urlencode", f"grant_type={JWT_BEARER}",
-             "--data-urlencode", f"assertion={assertion}"],
-            capture_output=True, check=True, timeout=30,
-        ).stdout  # fmt: skip
-        assert json.loads(output)["token_type"] == "Bearer"
+        assert curl_token(served, assertion)["token_type"] == "Bearer"
 
 
 @pytest.mark.slow

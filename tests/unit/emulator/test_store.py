@@ -140,3 +140,33 @@ async def test_the_app_persists_to_the_state_file(make_emulator: object, tmp_pat
     text = (tmp_path / "state.json").read_text()
     assert "BEGIN PRIVATE KEY" in text
     assert stat.S_IMODE((tmp_path / "state.json").stat().st_mode) == 0o600
+
+
+def test_a_stale_temporary_file_cannot_widen_the_mode(tmp_path: Path) -> None:
+    target = tmp_path / "state.json"
+    stale = tmp_path / f".state.json.{os.getpid()}.tmp"
+    stale.write_bytes(b"left behind by a crash")
+    stale.chmod(0o644)
+    write_atomically(target, b"secret")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert not stale.exists()
+
+
+class _CoarseStatStore(FileStateStore):
+    """A file system whose stat cannot tell versions apart (inode reuse, coarse mtime)."""
+
+    def _file_signature(self) -> tuple[int, int, int]:
+        return (0, 0, 0)
+
+
+def test_generation_counter_detects_changes_stat_cannot_see(tmp_path: Path) -> None:
+    writer = _CoarseStatStore(tmp_path / "state.json", fresh)
+    reader = _CoarseStatStore(tmp_path / "state.json", fresh)
+    with writer.write() as state:
+        add_org(state, "313367002")
+    with reader.read() as state:
+        assert set(state.organisations) == {"313367002"}
+    with writer.write() as state:
+        add_org(state, "910753614")
+    with reader.read() as state:
+        assert set(state.organisations) == {"313367002", "910753614"}

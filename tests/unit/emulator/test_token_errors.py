@@ -75,6 +75,14 @@ async def cert_grant(emu: Harness, x5c: object, key: rsa.RSAPrivateKey) -> httpx
     return await emu.token(emu.grant("acme-cert-admin", scope, key, kid=None, header={"x5c": x5c}))
 
 
+async def test_reset_keeps_the_certificate_authority(
+    cert_emu: Harness, key_source: KeySource
+) -> None:
+    x5c, key = certificate_files(cert_emu, key_source)
+    assert (await cert_emu.control("POST", "/reset")).status_code == 200
+    assert (await cert_grant(cert_emu, x5c, key)).status_code == 200
+
+
 async def test_business_certificate_authenticates_admin_client(
     cert_emu: Harness, key_source: KeySource
 ) -> None:
@@ -262,7 +270,7 @@ async def test_non_maskinporten_client_is_mp_100(
     world = base_world(admin_key)
     world["clients"] = [{"client_id": "web-client", "client_orgno": ACME, "description": "web",
                          "integration_type": "api_klient", "scopes": ["brreg:open"],
-                         "jwks": [{"kid": "k1", "n": "AQAB", "e": "AQAB"}]}]  # fmt: skip
+                         "jwks": [{"kid": "k1", **_members(client_key)}]}]  # fmt: skip
     emu = await make_emulator(world)
     refusal(await emu.token(emu.grant("web-client", "brreg:open", client_key, kid="k1")), "MP-100")
 
@@ -302,6 +310,14 @@ async def _own_scope(emu: Harness, subscope: str = "api.read") -> str:
     body = {"prefix": "acme", "subscope": subscope, "description": "own"}
     assert (await emu.api("POST", "/scopes", json=body)).status_code == 200
     return f"acme:{subscope}"
+
+
+async def test_accessible_scope_not_on_the_client_is_mp_200(
+    emu: Harness, client_key: rsa.RSAPrivateKey
+) -> None:
+    client_id = await client_with_key(emu, client_key)
+    grant = emu.grant(client_id, "brreg:private", client_key, kid="k1")
+    assert "brreg:private" in refusal(await emu.token(grant), "MP-200")
 
 
 async def test_admin_scopes_are_for_admin_clients_only(
@@ -372,6 +388,20 @@ async def test_missing_altinn_delegation_is_mp_251(
     )
 
 
+async def test_delegation_from_another_altinn_does_not_count(
+    emu: Harness, client_key: rsa.RSAPrivateKey
+) -> None:
+    await emu.api(
+        "PUT", f"/scopes/access/{STRANGER}", params={"scope": DELEGATED}, admin="brreg-admin"
+    )
+    production = {"consumer_orgno": STRANGER, "supplier_orgno": ACME, "scope": DELEGATED,
+                  "delegation_source": "https://www.altinn.no/"}  # fmt: skip
+    assert (await emu.control("POST", "/delegations", json=production)).status_code == 200
+    client_id = await client_with_key(emu, client_key, [DELEGATED])
+    grant = emu.grant(client_id, DELEGATED, client_key, kid="k1", consumer_org=STRANGER)
+    refusal(await emu.token(grant), "MP-251", status=403)
+
+
 async def test_delegation_needs_the_consumer_to_have_access(
     emu: Harness, client_key: rsa.RSAPrivateKey
 ) -> None:
@@ -394,6 +424,24 @@ async def test_consumer_org_must_be_another_org_and_a_delegation_scope(
         "Validation of JWT claim failed: The combination consumer_org in claim "
         "and delegation scope on client is invalid"
     )
+
+
+async def test_admin_scopes_cannot_be_delegated(emu: Harness) -> None:
+    grant = emu.grant("acme-admin", "idporten:dcr.read", emu.admin_key, consumer_org=CUSTOMER)
+    response = await emu.token(grant)
+    assert response.json()["error"] == "invalid_request"
+    assert refusal(response, None).startswith("Validation of JWT claim failed")
+
+
+async def test_client_lifetime_below_120_is_used(
+    emu: Harness, client_key: rsa.RSAPrivateKey
+) -> None:
+    client = await emu.register_client(["altinn:instances.read"], access_token_lifetime=45)
+    await emu.register_key(client["client_id"], client_key)
+    grant = emu.grant(client["client_id"], "altinn:instances.read", client_key, kid="k1")
+    body = (await emu.token(grant)).json()
+    claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+    assert body["expires_in"] == claims["exp"] - claims["iat"] == 45
 
 
 @pytest.mark.parametrize("consumer_org", ["12345678", "910753615", 910753614])

@@ -67,6 +67,11 @@ INVALID_WORLDS = {
         ORGS + ACME_ORG + "  - {orgno: '910753614', name: B, prefixes: [p]}\n",
         "two organisations",
     ),
+    "bad key": (
+        MINIMAL + "clients:\n  - {client_orgno: '313367002', description: d, scopes: ['acme:x'], "
+        "jwks: [{kid: k, e: AQAB, n: '%%'}]}\n",
+        "RSA public key",
+    ),
     "bad switch": ("switches: {create_client_status: 202}\n", "create_client_status"),
     "bad fault": ("faults:\n  - {kind: error, status: 404}\n", "status"),
 }
