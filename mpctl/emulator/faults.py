@@ -22,6 +22,7 @@ from mpctl.emulator.fault_rules import FaultDecision, FaultRule, any_rule_matche
 from mpctl.emulator.wire import JSON_CONTENT_TYPE, encode_json
 
 CONTROL_PREFIX: Final = "/_emulator/"
+_PARTIAL: Final = [(b"content-type", JSON_CONTENT_TYPE.encode()), (b"content-length", b"64")]
 
 
 class DroppedConnection(httpx.RemoteProtocolError):
@@ -82,9 +83,6 @@ class FaultInjector:
         ]
         await send({"type": "http.response.start", "status": status, "headers": raw_headers})
         await send({"type": "http.response.body", "body": body})
-
-
-_PARTIAL: Final = [(b"content-type", JSON_CONTENT_TYPE.encode()), (b"content-length", b"64")]
 
 
 async def _discard(message: Message) -> None:

@@ -42,6 +42,20 @@ def public_jwk(key: rsa.RSAPrivateKey, kid: str, **extra: Any) -> dict[str, Any]
     return {**jwk, "n": b64(numbers.n), "e": b64(numbers.e), **extra}
 
 
+def client_body(scopes: list[str], **fields: Any) -> dict[str, Any]:
+    """A Maskinporten client registration as the reference's minimal example (§3.2)."""
+    return {
+        "integration_type": "maskinporten",
+        "application_type": "web",
+        "client_name": "mpctl contract test",
+        "description": "mpctl contract test client (safe to delete)",
+        "token_endpoint_auth_method": "private_key_jwt",
+        "grant_types": [JWT_BEARER],
+        "scopes": scopes,
+        **fields,
+    }
+
+
 def x5c_of(certificate_pem: bytes) -> list[str]:
     certificate = x509.load_pem_x509_certificate(certificate_pem)
     der = certificate.public_bytes(serialization.Encoding.DER)
@@ -143,16 +157,6 @@ class DigdirTarget:
         return await self.api.request(method, path.lstrip("/"), headers=headers, **kwargs)
 
     async def create_client(self, scopes: list[str], **fields: Any) -> dict[str, Any]:
-        body = {
-            "integration_type": "maskinporten",
-            "application_type": "web",
-            "client_name": "mpctl contract test",
-            "description": "mpctl contract test client (safe to delete)",
-            "token_endpoint_auth_method": "private_key_jwt",
-            "grant_types": [JWT_BEARER],
-            "scopes": scopes,
-            **fields,
-        }
-        response = await self.call("POST", "clients", json=body)
+        response = await self.call("POST", "clients", json=client_body(scopes, **fields))
         assert response.status_code in (200, 201), response.text
         return dict(response.json())

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from .digdir_http import ADMIN_SCOPES, JWT_BEARER, DigdirTarget
+from .digdir_http import ADMIN_SCOPES, DigdirTarget, client_body
 
 V1_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -107,26 +107,14 @@ async def test_delete_deactivates_and_hides(target: DigdirTarget, own_scope: str
 
 
 async def test_a_client_needs_a_scope(target: DigdirTarget) -> None:
-    body = {
-        "integration_type": "maskinporten",
-        "description": "no scopes",
-        "token_endpoint_auth_method": "private_key_jwt",
-        "grant_types": [JWT_BEARER],
-        "scopes": [],
-    }
+    body = client_body([], description="no scopes")
     response = await target.call("POST", "clients", json=body)
     assert response.status_code == 400
     assert "scopes" in field_errors(response.json())
 
 
 async def test_unknown_scope_is_rejected(target: DigdirTarget) -> None:
-    body = {
-        "integration_type": "maskinporten",
-        "description": "bad scope",
-        "token_endpoint_auth_method": "private_key_jwt",
-        "grant_types": [JWT_BEARER],
-        "scopes": [f"{target.scope_prefix}:does.not.exist.anywhere"],
-    }
+    body = client_body([f"{target.scope_prefix}:does.not.exist.anywhere"], description="bad scope")
     response = await target.call("POST", "clients", json=body)
     assert response.status_code == 400
     assert "scopes" in field_errors(response.json())
@@ -134,13 +122,7 @@ async def test_unknown_scope_is_rejected(target: DigdirTarget) -> None:
 
 async def test_deactivated_scope_cannot_be_registered(target: DigdirTarget, own_scope: str) -> None:
     await target.call("DELETE", "scopes", params={"scope": own_scope})
-    body = {
-        "integration_type": "maskinporten",
-        "description": "inactive scope",
-        "token_endpoint_auth_method": "private_key_jwt",
-        "grant_types": [JWT_BEARER],
-        "scopes": [own_scope],
-    }
+    body = client_body([own_scope], description="inactive scope")
     response = await target.call("POST", "clients", json=body)
     assert response.status_code == 400
     assert "scopes" in field_errors(response.json())
@@ -156,14 +138,7 @@ async def test_deactivated_scope_cannot_be_registered(target: DigdirTarget, own_
 async def test_maskinporten_clients_use_private_key_jwt_and_jwt_bearer(
     target: DigdirTarget, own_scope: str, field: str, value: object
 ) -> None:
-    body = {
-        "integration_type": "maskinporten",
-        "description": "wrong auth",
-        "token_endpoint_auth_method": "private_key_jwt",
-        "grant_types": [JWT_BEARER],
-        "scopes": [own_scope],
-        field: value,
-    }
+    body = client_body([own_scope], description="wrong auth", **{field: value})
     response = await target.call("POST", "clients", json=body)
     assert response.status_code == 400
     assert field in field_errors(response.json())
@@ -184,13 +159,7 @@ async def test_scope_must_allow_the_integration_type(target: DigdirTarget) -> No
     response = await target.call(
         "POST",
         "clients",
-        json={
-            "integration_type": "maskinporten",
-            "description": "mismatch",
-            "token_endpoint_auth_method": "private_key_jwt",
-            "grant_types": [JWT_BEARER],
-            "scopes": [name],
-        },
+        json=client_body([name], description="mismatch"),
     )
     assert response.status_code == 400
     assert "scopes" in field_errors(response.json())
@@ -212,13 +181,7 @@ async def test_scope_must_be_accessible_to_the_org(
     response = await target.call(
         "POST",
         "clients",
-        json={
-            "integration_type": "maskinporten",
-            "description": "access",
-            "token_endpoint_auth_method": "private_key_jwt",
-            "grant_types": [JWT_BEARER],
-            "scopes": [scope],
-        },
+        json=client_body([scope], description="access"),
     )
     assert (response.status_code in (200, 201)) is accepted, response.text
 
@@ -242,12 +205,6 @@ async def test_token_without_read_scope_is_403(target: DigdirTarget) -> None:
 
 async def test_write_needs_dcr_write(target: DigdirTarget, own_scope: str) -> None:
     read_only = tuple(s for s in ADMIN_SCOPES if s != "idporten:dcr.write")
-    body = {
-        "integration_type": "maskinporten",
-        "description": "no write scope",
-        "token_endpoint_auth_method": "private_key_jwt",
-        "grant_types": [JWT_BEARER],
-        "scopes": [own_scope],
-    }
+    body = client_body([own_scope], description="no write scope")
     response = await target.call("POST", "clients", json=body, scopes=read_only)
     assert response.status_code == 403

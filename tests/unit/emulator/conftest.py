@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from mpctl.emulator import EmulatorSettings, FrozenClock, Switches, create_app
 from mpctl.emulator.keys import KeySource
 
-from .worlds import ADMIN_SCOPES, base_world, jwk
+from .worlds import ADMIN_SCOPES, base_world, client_body, jwk
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ISSUER = "http://emulator.mpctl.local/"
@@ -119,15 +119,7 @@ class Harness:
         return await self.http.request(method, f"/api/v1{path}", headers=headers, **kwargs)
 
     async def register_client(self, scopes: list[str], **fields: Any) -> dict[str, Any]:
-        body = {
-            "integration_type": "maskinporten",
-            "description": "test client",
-            "token_endpoint_auth_method": "private_key_jwt",
-            "grant_types": [JWT_BEARER],
-            "scopes": scopes,
-            **fields,
-        }
-        response = await self.api("POST", "/clients", json=body)
+        response = await self.api("POST", "/clients", json=client_body(scopes, **fields))
         assert response.status_code == 200, response.text
         return dict(response.json())
 

@@ -6,21 +6,10 @@ import pytest
 
 from mpctl.emulator import Switches
 
-from .conftest import JWT_BEARER, EmulatorFactory, Harness
-from .worlds import ACME, CUSTOMER, DELEGATED
+from .conftest import EmulatorFactory, Harness
+from .worlds import ACME, CUSTOMER, DELEGATED, client_body
 
 SUPPLIER = ["idporten:dcr.supplier"]
-
-
-def body(scopes: list[str], **fields: object) -> dict[str, object]:
-    return {
-        "integration_type": "maskinporten",
-        "description": "client",
-        "token_endpoint_auth_method": "private_key_jwt",
-        "grant_types": [JWT_BEARER],
-        "scopes": scopes,
-        **fields,
-    }
 
 
 async def test_create_status_is_200_by_default_and_201_by_switch(
@@ -28,7 +17,7 @@ async def test_create_status_is_200_by_default_and_201_by_switch(
 ) -> None:
     for switches, expected in ((None, 200), (Switches(create_client_status=201), 201)):
         emu = await make_emulator(switches=switches)
-        response = await emu.api("POST", "/clients", json=body(["altinn:instances.read"]))
+        response = await emu.api("POST", "/clients", json=client_body(["altinn:instances.read"]))
         assert response.status_code == expected
 
 
@@ -47,7 +36,7 @@ async def test_unknown_fields_are_ignored(emu: Harness) -> None:
 
 
 async def test_supplier_creates_clients_for_other_orgs(emu: Harness) -> None:
-    request = body([DELEGATED], client_orgno=CUSTOMER)
+    request = client_body([DELEGATED], client_orgno=CUSTOMER)
     response = await emu.api(
         "POST", "/clients", json=request, scopes=SUPPLIER, admin="acme-supplier"
     )
@@ -66,7 +55,7 @@ async def test_supplier_creates_clients_for_other_orgs(emu: Harness) -> None:
 
 
 async def test_supplier_scope_rules_use_the_client_org(emu: Harness) -> None:
-    request = body(["brreg:private"], client_orgno=CUSTOMER)
+    request = client_body(["brreg:private"], client_orgno=CUSTOMER)
     response = await emu.api(
         "POST", "/clients", json=request, scopes=SUPPLIER, admin="acme-supplier"
     )
@@ -74,13 +63,13 @@ async def test_supplier_scope_rules_use_the_client_org(emu: Harness) -> None:
 
 
 async def test_other_orgs_need_the_supplier_scope(emu: Harness) -> None:
-    request = body([DELEGATED], client_orgno=CUSTOMER)
+    request = client_body([DELEGATED], client_orgno=CUSTOMER)
     assert (await emu.api("POST", "/clients", json=request)).status_code == 403
 
 
 @pytest.mark.parametrize("orgno", ["923456784", "987654325"])
 async def test_supplier_client_org_must_be_known_and_valid(emu: Harness, orgno: str) -> None:
-    request = body(["brreg:open"], client_orgno=orgno)
+    request = client_body(["brreg:open"], client_orgno=orgno)
     response = await emu.api(
         "POST", "/clients", json=request, scopes=SUPPLIER, admin="acme-supplier"
     )
@@ -88,10 +77,12 @@ async def test_supplier_client_org_must_be_known_and_valid(emu: Harness, orgno: 
 
 
 async def test_other_orgs_clients_are_invisible(emu: Harness) -> None:
-    theirs = await emu.api("POST", "/clients", json=body(["brreg:open"]), admin="brreg-admin")
+    theirs = await emu.api(
+        "POST", "/clients", json=client_body(["brreg:open"]), admin="brreg-admin"
+    )
     path = f"/clients/{theirs.json()['client_id']}"
     assert (await emu.api("GET", path)).status_code == 404
-    assert (await emu.api("PUT", path, json=body(["brreg:open"]))).status_code == 404
+    assert (await emu.api("PUT", path, json=client_body(["brreg:open"]))).status_code == 404
     assert (await emu.api("DELETE", path)).status_code == 404
     assert (await emu.api("GET", f"{path}/jwks")).status_code == 404
     assert (await emu.api("GET", "/clients")).json() == []
@@ -106,7 +97,7 @@ async def test_dcr_modify_allows_put_but_not_post(emu: Harness) -> None:
     created = await emu.register_client(["altinn:instances.read"])
     modify = ["idporten:dcr.modify"]
     path = f"/clients/{created['client_id']}"
-    changed = body(["altinn:instances.read"], description="modified")
+    changed = client_body(["altinn:instances.read"], description="modified")
     assert (await emu.api("PUT", path, json=changed, scopes=modify)).status_code == 200
     assert (await emu.api("POST", "/clients", json=changed, scopes=modify)).status_code == 403
     assert (await emu.api("DELETE", path, scopes=modify)).status_code == 403
@@ -114,7 +105,7 @@ async def test_dcr_modify_allows_put_but_not_post(emu: Harness) -> None:
 
 async def test_put_cannot_move_a_client_to_another_org(emu: Harness) -> None:
     created = await emu.register_client(["altinn:instances.read"])
-    moved = body(["altinn:instances.read"], client_orgno=CUSTOMER)
+    moved = client_body(["altinn:instances.read"], client_orgno=CUSTOMER)
     response = await emu.api("PUT", f"/clients/{created['client_id']}", json=moved)
     assert response.status_code == 400
 
@@ -123,7 +114,9 @@ async def test_deleted_clients_cannot_be_changed(emu: Harness) -> None:
     created = await emu.register_client(["altinn:instances.read"])
     path = f"/clients/{created['client_id']}"
     await emu.api("DELETE", path)
-    assert (await emu.api("PUT", path, json=body(["altinn:instances.read"]))).status_code == 404
+    assert (
+        await emu.api("PUT", path, json=client_body(["altinn:instances.read"]))
+    ).status_code == 404
     assert (await emu.api("DELETE", path)).status_code == 200
 
 
@@ -182,7 +175,9 @@ async def test_invalid_json_body_is_400(emu: Harness) -> None:
 
 
 async def test_wrongly_typed_fields_are_field_errors(emu: Harness) -> None:
-    request = body(["altinn:instances.read"], access_token_lifetime="120", integration_type="x")
+    request = client_body(
+        ["altinn:instances.read"], access_token_lifetime="120", integration_type="x"
+    )
     response = await emu.api("POST", "/clients", json=request)
     fields = {e["fieldIdentifier"] for e in response.json()["errors"]}
     assert {"access_token_lifetime", "integration_type"} <= fields

@@ -12,7 +12,7 @@ from mpctl.emulator import DroppedConnection
 from mpctl.emulator.fault_rules import FaultRule, decide, seeded_draw
 
 from .conftest import EmulatorFactory, Harness
-from .worlds import base_world
+from .worlds import base_world, client_body
 
 
 async def set_faults(emu: Harness, *faults: dict[str, Any]) -> None:
@@ -23,7 +23,7 @@ async def set_faults(emu: Harness, *faults: dict[str, Any]) -> None:
 async def test_error_fault_answers_5xx_without_running_the_handler(emu: Harness) -> None:
     headers = await emu.admin_headers()
     await set_faults(emu, {"kind": "error", "path": "/api/v1/clients", "status": 502})
-    body = {"integration_type": "maskinporten", "description": "x", "scopes": ["brreg:open"]}
+    body = client_body(["brreg:open"])
     response = await emu.http.post("/api/v1/clients", json=body, headers=headers)
     assert response.status_code == 502
     assert response.json()["status"] == 502

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from mpctl.emulator import Switches
 
 from .conftest import START, EmulatorFactory, Harness
-from .worlds import ACME, base_world, jwk
+from .worlds import ACME, base_world, client_body, jwk
 
 YEAR = 365 * 24 * 3600
 
@@ -99,7 +99,9 @@ async def test_kid_uniqueness_is_per_client_unless_switched_to_global(
 ) -> None:
     for switches, expected in ((None, 200), (Switches(kid_uniqueness="global"), 400)):
         emu = await make_emulator(switches=switches)
-        theirs = await emu.api("POST", "/clients", json=_body(["brreg:open"]), admin="brreg-admin")
+        theirs = await emu.api(
+            "POST", "/clients", json=client_body(["brreg:open"]), admin="brreg-admin"
+        )
         their_id = theirs.json()["client_id"]
         await post(emu, their_id, [jwk(client_key, "shared")], admin="brreg-admin")
         response = await post(emu, await new_client(emu), [jwk(other_key, "shared")])
@@ -113,16 +115,6 @@ async def test_global_uniqueness_allows_reposting_the_own_set(
     client_id = await new_client(emu)
     assert (await post(emu, client_id, [jwk(client_key, "mine")])).status_code == 200
     assert (await post(emu, client_id, [jwk(client_key, "mine")])).status_code == 200
-
-
-def _body(scopes: list[str]) -> dict[str, Any]:
-    return {
-        "integration_type": "maskinporten",
-        "description": "theirs",
-        "token_endpoint_auth_method": "private_key_jwt",
-        "grant_types": ["urn:ietf:params:oauth:grant-type:jwt-bearer"],
-        "scopes": scopes,
-    }
 
 
 async def test_old_keys_without_use_come_back_without_use(

@@ -19,7 +19,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .conftest import JWT_BEARER
-from .worlds import ADMIN_SCOPES, base_world, jwk
+from .worlds import ADMIN_SCOPES, base_world, client_body, jwk
 
 SERVE = "from mpctl.cli.commands.emulator import app; app()"
 
@@ -78,13 +78,7 @@ def register_client_with_key(
     """Through the self-service API, as the admin client: a client with one key ("served-key")."""
     admin_grant = grant(issuer, "acme-admin", " ".join(ADMIN_SCOPES), admin_key, "admin-key")
     headers = {"Authorization": f"Bearer {token(base, admin_grant).json()['access_token']}"}
-    body = {
-        "integration_type": "maskinporten",
-        "description": "served",
-        "token_endpoint_auth_method": "private_key_jwt",
-        "grant_types": [JWT_BEARER],
-        "scopes": ["altinn:instances.read"],
-    }
+    body = client_body(["altinn:instances.read"])
     created = httpx.post(f"{base}/api/v1/clients", json=body, headers=headers)
     client_id = str(created.json()["client_id"])
     keys = {"keys": [jwk(client_key, "served-key")]}

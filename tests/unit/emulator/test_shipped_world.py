@@ -19,7 +19,7 @@ from mpctl.emulator.keys import KeySource
 
 from .conftest import JWT_BEARER, START
 from .test_world import SHIPPED
-from .worlds import ADMIN_SCOPES, jwk
+from .worlds import ADMIN_SCOPES, client_body, jwk
 
 ISSUER = "http://emulator.mpctl.local/"
 
@@ -70,13 +70,7 @@ class Local:
         return await self.http.request(method, f"api/v1/{path}", headers=self.headers, **kwargs)
 
     async def client_with_key(self, scopes: list[str], key: rsa.RSAPrivateKey) -> str:
-        body = {
-            "integration_type": "maskinporten",
-            "description": "demo",
-            "scopes": scopes,
-            "token_endpoint_auth_method": "private_key_jwt",
-            "grant_types": [JWT_BEARER],
-        }
+        body = client_body(scopes)
         created = await self.api("POST", "clients", json=body)
         assert created.status_code == 200, created.text
         client_id = str(created.json()["client_id"])

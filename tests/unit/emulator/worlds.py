@@ -24,6 +24,18 @@ TT02 = "https://tt02.altinn.no/"
 DELEGATED = "brreg:reelle/rapporteringspliktig"
 
 
+def client_body(scopes: list[str], **fields: Any) -> dict[str, Any]:
+    """A Maskinporten client registration body."""
+    return {
+        "integration_type": "maskinporten",
+        "description": "test client",
+        "token_endpoint_auth_method": "private_key_jwt",
+        "grant_types": ["urn:ietf:params:oauth:grant-type:jwt-bearer"],
+        "scopes": scopes,
+        **fields,
+    }
+
+
 def jwk(key: rsa.RSAPrivateKey, kid: str, **extra: Any) -> dict[str, Any]:
     """The public JWK of `key` as a client would upload it."""
     return {**public_members(key.public_key()), "kid": kid, "use": "sig", "alg": "RS256", **extra}
