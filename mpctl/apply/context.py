@@ -7,6 +7,7 @@ Owns `ApplyContext`, the `KeyTester` seam (the CLI plugs in `mpctl.verify`'s tok
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -78,6 +79,8 @@ class ApplyContext:
     tester: KeyTester
     now: Callable[[], datetime]
     sleep: Callable[[float], Awaitable[None]]
+    monotonic: Callable[[], float] = time.monotonic
+    """Measures waiting (propagation polling) on the same clock as `sleep` waits on."""
     settings: ApplySettings = field(default_factory=ApplySettings)
     client_ids: dict[str, str] = field(default_factory=dict)
     stop_requested: Callable[[], bool] = lambda: False

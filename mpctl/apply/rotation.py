@@ -12,7 +12,6 @@ rotate: that is the planner's job (`mpctl.plan.keys`).
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -104,7 +103,7 @@ async def _register(rotation: _Rotation, ctx: ApplyContext) -> int:
 async def _test(rotation: _Rotation, ctx: ApplyContext) -> int:
     key = _key(rotation)
     scopes, consumer_org = _test_scopes(ctx.desired.clients[rotation.name])
-    deadline = time.monotonic() + ctx.settings.propagation_timeout
+    deadline = ctx.monotonic() + ctx.settings.propagation_timeout
     wait = ctx.settings.propagation_wait_initial
     while True:
         result = await ctx.tester.test(
@@ -112,7 +111,7 @@ async def _test(rotation: _Rotation, ctx: ApplyContext) -> int:
         )
         if result.verdict is Verdict.OK:
             return 0
-        if result.verdict is not Verdict.NOT_YET_KNOWN or time.monotonic() + wait > deadline:
+        if result.verdict is not Verdict.NOT_YET_KNOWN or ctx.monotonic() + wait > deadline:
             raise _test_failure(rotation, key.kid, result.verdict, result.detail)
         await ctx.sleep(wait)
         wait = min(wait * 2, ctx.settings.propagation_wait_max)

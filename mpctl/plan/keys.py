@@ -13,6 +13,8 @@ diagnostics. Rows:
 * current kid missing from the JWKS → `reregister_key` (ALARM on an existing client; never
   removes anything).
 * previous still registered and its grace over → `retire_key`; grace not over → a note.
+  Previous no longer registered (a retire stopped after its JWKS write) and grace over →
+  `retire_key` too, which then only clears the sink's label.
 * kids registered that are not current/previous/pending and not preserved → drift warning only
   (`mpctl.plan.keyset`).
 
@@ -77,8 +79,10 @@ def decide_keys(inputs: KeyInputs) -> KeyDecision:
 
 def _retire(inputs: KeyInputs) -> _Found:
     previous, current = inputs.sink.previous, inputs.sink.current
-    if previous is None or not inputs.registered(previous) or previous.kid in inputs.live_kids:
+    if previous is None or previous.kid in inputs.live_kids:
         return None, ()
+    if not inputs.registered(previous):
+        return _forget(inputs, previous)
     kept = f"previous key {previous.kid} is kept"
     if current is None or not inputs.registered(current):
         return None, (_note(inputs, _KEPT, f"{kept}: no current key is registered"),)
@@ -93,6 +97,18 @@ def _retire(inputs: KeyInputs) -> _Found:
         )
         return None, (_note(inputs, _IN_PROGRESS, message),)
     reason = f"the grace of previous key {previous.kid} ended {when(grace_end)}"
+    return _Intent(Action.RETIRE_KEY, previous.kid, reason), ()
+
+
+def _forget(inputs: KeyInputs, previous: KeySlot) -> _Found:
+    """The previous key is gone from Digdir (a retire interrupted after its JWKS write, or a
+    hand edit): once its grace is over, retire it in the sink too, so rotations can go on."""
+    current, grace_end = inputs.sink.current, inputs.grace_end
+    if current is None or not inputs.registered(current):
+        return None, ()  # the alarm comes first: re-register the current key
+    if grace_end is None or inputs.now < grace_end:
+        return None, ()
+    reason = f"previous key {previous.kid} is no longer registered; the sink forgets it"
     return _Intent(Action.RETIRE_KEY, previous.kid, reason), ()
 
 

@@ -207,9 +207,16 @@ class FileSecretSink:
         return document
 
     def _save(self, client: str, document: _Document) -> None:
+        """Write the `.env` first, then the JSON (the record of truth).
+
+        The `.env` is derived from the new document, so a crash between the two writes leaves
+        it at most *ahead* of the JSON, and the JSON's next write repeats it. The other order
+        could leave the workload's file behind for good: once the JSON holds the change, no
+        later call has a reason to write again.
+        """
+        self._sync_env_file(client, document)
         text = document.model_dump_json(indent=2) + "\n"
         write_private_file(self.json_path(client), text.encode("utf-8"))
-        self._sync_env_file(client, document)
 
     def _sync_env_file(self, client: str, document: _Document) -> None:
         if not self._spec.write_env_file or document.current is None or not document.client_id:

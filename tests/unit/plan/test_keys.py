@@ -137,7 +137,12 @@ TABLE = [
         id="pending-waits-for-grace",
     ),
     pytest.param(
-        Case(sink(FRESH, previous=PREVIOUS), jwks("k1")), [], [], id="previous-already-retired"
+        # A retire stopped after its JWKS write: the sink must still forget the label, or the
+        # next promote is refused forever (found by the crash matrix).
+        Case(sink(FRESH, previous=PREVIOUS), jwks("k1")),
+        [("key/k0", A.RETIRE_KEY, "k0")],
+        [],
+        id="previous-already-gone-from-digdir",
     ),
     pytest.param(
         Case(sink(slot("k1"), previous=PREVIOUS), jwks("k1", "k0")),
