@@ -907,6 +907,7 @@ class World:
             tester=tester,
             now=self.clock.now,
             sleep=self.clock.sleep,
+            monotonic=self.clock.monotonic,
             settings=settings,
         )
 

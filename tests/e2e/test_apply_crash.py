@@ -31,7 +31,6 @@ from tests.e2e.harness import (
     Problem,
     Run,
     World,
-    WriteEvent,
     copy_world,
     shape_problems,
 )
@@ -72,36 +71,6 @@ async def crash_case(template: World, directory: Path, scenario: str, *points: C
     return world
 
 
-BUG_RETIRE = (
-    "BUG retire: a crash after the retiring JWKS write and before sink.forget_previous leaves the "
-    "sink's previous label forever (the planner plans no retire for an unregistered previous), "
-    "and the next rotation's promote then refuses (see test_crash_mid_retire_...)"
-)
-BUG_ENV = (
-    "BUG env: a crash after the sink's JSON was replaced by promote and before its .env was "
-    "rewritten is never healed when no later key step calls the sink (see test_crash_between_...)"
-)
-KNOWN_BUG_CODES = {"previous-left": BUG_RETIRE, "env-stale": BUG_ENV}
-
-
-def predicted_bug(scenario: str, writes: Sequence[WriteEvent], point: CrashPoint) -> str | None:
-    """The known bug this crash point runs into (see BUG_RETIRE, BUG_ENV and their tests)."""
-    label = writes[point.index].label
-    following = writes[point.index + 1].label if point.index + 1 < len(writes) else ""
-    retiring_jwks = label.endswith("/jwks") and following == "sink.forget_previous"
-    if retiring_jwks and point.position is not Position.BEFORE:
-        return BUG_RETIRE
-    if label == "sink.forget_previous" and point.position is Position.BEFORE:
-        return BUG_RETIRE
-    if (
-        scenario == "provision"
-        and label == "sink.promote"
-        and point.position is Position.AFTER_SEND
-    ):
-        return BUG_ENV
-    return None
-
-
 def outcome_problems(world: World, expected: World, fired: int) -> list[Problem]:
     problems = []
     if len(world.crashes_fired) != fired:
@@ -113,27 +82,17 @@ def outcome_problems(world: World, expected: World, fired: int) -> list[Problem]
     return problems
 
 
-def known_bugs(problems: Sequence[Problem]) -> set[str]:
-    """The known bugs these problems are the signature of; empty if any problem is new."""
-    bugs = {KNOWN_BUG_CODES.get(p.code) for p in problems}
-    return set() if None in bugs else {b for b in bugs if b is not None}
-
-
 @pytest.mark.parametrize("position", POSITIONS)
 @pytest.mark.parametrize("scenario", SCENARIOS)
 async def test_crash_at_every_write_then_rerun_converges(
     worlds: Templates, tmp_path: Path, scenario: str, position: Position
 ) -> None:
-    """Every crash point converges to the reference end state, except the known-bug points.
-
-    Known-bug points are held strictly (like strict xfail, per point): each must fail with exactly
-    its bug's signature, so a fix shows up here as a failure asking to drop the exemption.
-    """
+    """Every crash point converges to the reference end state, with every invariant held."""
     template = template_of(worlds, scenario)
     expected = await reference(template, tmp_path / "reference", scenario)
     writes = expected.writes
     assert {w.target for w in writes} == {"digdir", "sink"}
-    failures, known = [], []
+    failures = []
     for index, write in enumerate(writes):
         point = CrashPoint(index, position)
         directory = tmp_path / f"crash-{index}"
@@ -147,14 +106,8 @@ async def test_crash_at_every_write_then_rerun_converges(
             problems = [Problem("error", f"{type(exc).__name__}: {exc}")]
         shutil.rmtree(directory, ignore_errors=True)
         STATS.crash_points[f"single/{scenario}"] += 1
-        bug, shown = predicted_bug(scenario, writes, point), f"{point} ({write.label})"
-        if bug is not None and known_bugs(problems) == {bug}:
-            known.append(shown)
-        elif bug is not None:
-            failures.append(f"{shown}: expected {bug[:15]}..., got {[str(p) for p in problems]}")
-        elif problems:
-            failures.append(f"{shown}: {[str(p) for p in problems]}")
-    STATS.facts[f"known-bug crash points ({scenario}, {position})"] = str(len(known))
+        if problems:
+            failures.append(f"{point} ({write.label}): {[str(p) for p in problems]}")
     assert not failures, "\n".join(failures)
 
 
@@ -175,7 +128,7 @@ async def test_second_crash_during_recovery_then_rerun_converges(
     expected = await reference(template, tmp_path / "reference", scenario)
     explored: set[Durable] = set()
     failures: list[str] = []
-    cases = known = 0
+    cases = 0
     for first in first_crash_points(len(expected.writes)):
         directory = tmp_path / f"first-{first.index}-{first.position}"
         single = await crash_case(template, directory, scenario, first)
@@ -190,14 +143,11 @@ async def test_second_crash_during_recovery_then_rerun_converges(
                 template, tmp_path / "double", scenario, expected, first, second
             )
             cases += 1
-            if problems and known_bugs(problems):
-                known += 1
-            elif problems:
+            if problems:
                 failures.append(f"{first} then {second}: {[str(p) for p in problems]}")
     STATS.crash_points[f"double/{scenario}"] += cases
     STATS.facts[f"double crash ({scenario}, 1 client)"] = (
-        f"{len(explored)} distinct first-crash states, {cases} second crash points, "
-        f"{known} ending in a known bug's signature"
+        f"{len(explored)} distinct first-crash states, {cases} second crash points"
     )
     assert cases > 0
     assert not failures, "\n".join(failures)
@@ -240,12 +190,9 @@ async def test_crash_points_are_the_writes_of_an_uninterrupted_run(
 async def test_crash_mid_retire_then_rerun_forgets_the_previous_key(
     small_worlds: Templates, tmp_path: Path
 ) -> None:
-    """BUG (see BUG_RETIRE): the retire's JWKS write landed, the process died before the sink's
-    `forget_previous`. Expected: a re-run finishes the retire and the next rotation works.
-    Actual: the planner sees a previous key that is no longer registered and plans nothing
-    (mpctl/plan/keys.py `_retire`), so the label stays; 91 days later the rotation stages and
-    registers a new key, then every apply fails at promote (mpctl/secrets/file.py `promote`
-    refuses while a previous is held), each time reported as "safe to re-run".
+    """Regression: the retire's JWKS write landed, the process died before the sink's
+    `forget_previous`. A re-run must finish the retire (the planner plans a label-only retire for
+    a previous key that is no longer registered) so the next rotation can promote.
     """
     world = copy_world(small_worlds.converged, tmp_path / "world")
     world.clock.jump(ROTATE)
@@ -266,11 +213,8 @@ async def test_crash_mid_retire_then_rerun_forgets_the_previous_key(
 async def test_crash_between_sink_json_and_env_file_is_healed_by_a_rerun(
     small_worlds: Templates, tmp_path: Path
 ) -> None:
-    """BUG (see BUG_ENV): promote replaced the sink's JSON, the process died before the `.env`
-    was rewritten. Expected: a re-run leaves the workload's `.env` with the current key (the file
-    sink promises "a crash between the two writes heals on the next call"). Actual: the plan
-    has no steps, no sink method is called, and the `.env` is never written (first key) or keeps
-    the old key until the retire step happens to call `set_client_id` (rotation).
+    """Regression: a crash between the sink's two files during promote. The sink writes the
+    `.env` before the JSON, so the workload's `.env` is never left behind the record of truth.
     """
     world = copy_world(small_worlds.fresh, tmp_path / "world")
     labels = [

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
-import mpctl.apply.rotation
 from mpctl.apply import (
     ApplySettings,
     EnvironmentLock,
@@ -333,11 +331,9 @@ async def test_alarm_current_key_deleted_behind_our_back_is_reregistered_nothing
 def propagation(
     world: World, monkeypatch: pytest.MonkeyPatch, delay: float
 ) -> Callable[[float], None]:
-    """Give new keys `delay` seconds before /token accepts them. The test phase's deadline reads
-    `time.monotonic()` (not the context's clock), so it is pointed at the injected clock here."""
-    monkeypatch.setattr(
-        mpctl.apply.rotation, "time", SimpleNamespace(monotonic=world.clock.monotonic)
-    )
+    """Give new keys `delay` seconds before /token accepts them (the test phase polls on the
+    world's injected clock: `ApplyContext.monotonic`)."""
+    del monkeypatch
 
     def set_delay(seconds: float) -> None:
         switches = world.emulator.switches
@@ -403,19 +399,12 @@ async def test_propagation_longer_than_the_timeout_keeps_the_old_key_current(
     world.assert_converged()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FINDING (testability): rotation._test's deadline reads time.monotonic(), "
-    "not the clock ctx.sleep advances",
-)
 async def test_propagation_deadline_is_measured_on_the_clock_apply_sleeps_on(
     small_worlds: Templates, tmp_path: Path
 ) -> None:
-    """FINDING: the test phase sleeps through `ctx.sleep` but measures its deadline with
-    `time.monotonic()` (mpctl/apply/rotation.py `_test`). Expected: once the injected sleeps
-    exceed `propagation_timeout`, the phase gives up. Actual: with a sleep that does not block
-    (tests, simulations), it keeps polling /token until `propagation_timeout` of wall-clock
-    time has passed, "waiting" far longer than the timeout by its own clock.
+    """Regression: the test phase sleeps through `ctx.sleep` and measures its deadline with
+    `ctx.monotonic`, so once the waits exceed `propagation_timeout` the phase gives up (it once
+    read `time.monotonic()` and, with a sleep that does not block, polled for real seconds).
     """
     world = copy_world(small_worlds.converged, tmp_path / "world")
     world.emulator.switches = world.emulator.switches.model_copy(
