@@ -62,7 +62,7 @@ def transport_for(workspace: Workspace) -> httpx.AsyncBaseTransport | None:
     if embedded is None:
         return None
     settings = emulator_settings(workspace, embedded)
-    _ensure_admin_certificate(workspace, settings)
+    ensure_admin_certificate(workspace, settings)
     return httpx.ASGITransport(app=create_app(settings))
 
 
@@ -75,7 +75,8 @@ def emulator_settings(workspace: Workspace, embedded: EmbeddedEmulator) -> Emula
     )
 
 
-def _ensure_admin_certificate(workspace: Workspace, settings: EmulatorSettings) -> None:
+def ensure_admin_certificate(workspace: Workspace, settings: EmulatorSettings) -> None:
+    """Issue the admin's test business certificate from the emulator's CA if it is missing."""
     admin = workspace.environment.admin
     if admin is None or admin.certificate is None:
         return

@@ -56,9 +56,14 @@ from mpctl.apply import (
     observe,
     open_sinks,
 )
-from mpctl.cli.environment import Workspace, emulator_settings, open_workspace
+from mpctl.cli.environment import (
+    Workspace,
+    emulator_settings,
+    ensure_admin_certificate,
+    open_workspace,
+)
 from mpctl.cli.keytest import TokenKeyTester
-from mpctl.emulator import EmulatorSettings, create_app, issue_business_certificate
+from mpctl.emulator import EmulatorSettings, create_app
 from mpctl.emulator.core import Emulator
 from mpctl.emulator.state import EmulatorState
 from mpctl.emulator.store import MemoryStateStore
@@ -776,7 +781,7 @@ class World:
         self.workspace: Workspace = open_workspace(directory, ENV)
         self.clock = clock or VirtualClock()
         self.settings = _settings(self.workspace)
-        _ensure_admin_certificate(self.workspace, self.settings)
+        ensure_admin_certificate(self.workspace, self.settings)
         self.app = create_app(self.settings)
         self.emulator: Emulator = cast(Any, self.app).emulator
         if state is None:  # the state file's content, once: the certificate's CA lives there
@@ -1089,18 +1094,6 @@ def _settings(workspace: Workspace) -> EmulatorSettings:
     embedded = workspace.environment.emulator
     assert embedded is not None
     return emulator_settings(workspace, embedded).model_copy(update={"control_enabled": True})
-
-
-def _ensure_admin_certificate(workspace: Workspace, settings: EmulatorSettings) -> None:
-    admin = workspace.environment.admin
-    assert admin is not None
-    assert admin.certificate is not None
-    assert admin.certificate.file is not None
-    assert admin.private_key.file is not None
-    certificate = workspace.directory / admin.certificate.file
-    key = workspace.directory / admin.private_key.file
-    if not (certificate.is_file() and key.is_file()):
-        issue_business_certificate(settings, ORGNO, certificate, key, org_name="ACME AS")
 
 
 def _failures(report: ApplyReport) -> list[str]:
