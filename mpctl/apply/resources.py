@@ -9,7 +9,7 @@ never makes a duplicate. Must not touch keys (see `mpctl.apply.rotation`).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from mpctl.apply.context import ApplyContext, ApplyError
@@ -17,6 +17,7 @@ from mpctl.model.observed import ObservedClient
 from mpctl.plan import Action, Step, StepKind
 from mpctl.plan.ownership import parse_marker
 from mpctl.remote.errors import AmbiguousWriteError, Conflict, NotFound
+from mpctl.remote.protocol import RemoteApi
 
 Executor = Callable[[Step, ApplyContext], Awaitable[int]]
 _READ_ONLY_CLIENT = (
@@ -52,7 +53,7 @@ async def create_client(step: Step, ctx: ApplyContext) -> int:
     existing = await _find_managed_client(ctx, name)
     if existing is not None:
         ctx.client_ids[name] = existing.client_id
-        return await _overlay_client(ctx, existing.client_id, _body(step))
+        return await overlay_client(ctx.api, existing.client_id, _body(step))
     try:
         created = await ctx.api.create_client(_body(step))
     except AmbiguousWriteError:
@@ -67,15 +68,19 @@ async def create_client(step: Step, ctx: ApplyContext) -> int:
 async def update_client(step: Step, ctx: ApplyContext) -> int:
     name = _name_of(step)
     client_id = ctx.client_id(name, step.remote_id)
-    return await _overlay_client(ctx, client_id, _body(step))
+    return await overlay_client(ctx.api, client_id, _body(step))
 
 
-async def _overlay_client(ctx: ApplyContext, client_id: str, body: dict[str, Any]) -> int:
-    current = (await ctx.api.get_client(client_id)).model_dump(mode="json", exclude_none=True)
-    wanted = {k: v for k, v in {**current, **body}.items() if k not in _READ_ONLY_CLIENT}
+async def overlay_client(api: RemoteApi, client_id: str, fields: Mapping[str, Any]) -> int:
+    """GET the client, lay `fields` over it, PUT it back when anything differs (0 or 1 write).
+
+    PUT replaces the whole object, so everything mpctl does not manage keeps its remote value.
+    """
+    current = (await api.get_client(client_id)).model_dump(mode="json", exclude_none=True)
+    wanted = {k: v for k, v in {**current, **fields}.items() if k not in _READ_ONLY_CLIENT}
     if all(current.get(k) == v for k, v in wanted.items()):
         return 0
-    await ctx.api.update_client(client_id, wanted)
+    await api.update_client(client_id, wanted)
     return 1
 
 

@@ -119,8 +119,7 @@ async def _test(rotation: _Rotation, ctx: ApplyContext) -> int:
 
 def _test_scopes(client: Client) -> tuple[tuple[str, ...], str | None]:
     """Scopes a token can be minted for: own access first, else the first delegation."""
-    delegated = {s for d in client.delegations for s in d.scopes}
-    own = tuple(sorted(s for s in client.scopes if s not in delegated))
+    own = client.own_scopes
     if own or not client.delegations:
         return own, None
     first = client.delegations[0]

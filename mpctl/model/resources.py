@@ -122,6 +122,15 @@ class Client(_ClientFields):
     def _unique_scopes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return _no_duplicates(value, "scope")
 
+    @property
+    def own_scopes(self) -> tuple[str, ...]:
+        """Scopes the client uses for its own organisation: those no delegation names, sorted.
+
+        A delegated scope only yields a token with `consumer_org`, so token checks use these.
+        """
+        delegated = {scope for d in self.delegations for scope in d.scopes}
+        return tuple(sorted(s for s in self.scopes if s not in delegated))
+
 
 class _ScopeFields(SpecModel):
     description: str | None = Field(default=None, min_length=1, max_length=512)

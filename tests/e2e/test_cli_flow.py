@@ -271,3 +271,30 @@ def test_verify_from_the_workloads_env_file(
     assert code == 1
     assert "unknown-kid" in out
     assert "BEGIN" not in out
+
+
+HAND_MADE = "5f3c9e2a-7b1d-4e8f-a6c4-0d2b9f1e7a35"  # made "by hand" in the shipped world
+
+
+def test_import_adopts_a_hand_made_client_without_changing_it(
+    converged: Run, project: Path
+) -> None:
+    code, out = converged("plan")
+    assert HAND_MADE in out  # listed as not managed
+    code, out = converged("import", "--client-id", HAND_MADE)
+    assert code == 0, out
+    imported = (project / "resources" / "imported.yaml").read_text()
+    assert "name: acme-manuell-testklient" in imported
+    assert "keys: null" in imported  # someone else's keys stay theirs
+    code, out = converged("plan", "--detailed-exitcode")
+    assert code == 0, out
+    assert HAND_MADE not in out  # managed now, and already matching its manifest
+    code, out = converged("import", "--client-id", HAND_MADE)
+    assert code == 1
+    assert "never overwrites" in out
+
+
+def test_import_refuses_a_file_mpctl_would_not_read(converged: Run, tmp_path: Path) -> None:
+    code, out = converged("import", "--client-id", HAND_MADE, "--out", str(tmp_path / "x.yaml"))
+    assert code == 1
+    assert "outside the project's resources" in out

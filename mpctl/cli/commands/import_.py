@@ -19,6 +19,7 @@ from typing import Annotated, Any
 import typer
 from ruamel.yaml import YAML
 
+from mpctl.apply.resources import overlay_client
 from mpctl.cli import console
 from mpctl.cli.environment import Workspace, connect, open_workspace
 from mpctl.cli.options import DEFAULT_MANIFESTS, EnvOption, ManifestsOption
@@ -27,7 +28,6 @@ from mpctl.model.observed import ObservedClient
 from mpctl.plan.ownership import CLIENT_SEPARATOR, add_marker, parse_marker, strip_marker
 from mpctl.remote.client import HttpRemote
 
-_READ_ONLY = {"client_id", "client_orgno", "supplier_orgno", "active", "created", "last_updated"}
 _HEADER = (
     "# yaml-language-server: $schema=../../schemas/manifest.schema.json\n"
     "# Imported by `mpctl import` from {env}. keys: null means mpctl leaves this client's keys\n"
@@ -90,6 +90,7 @@ def _document(client: ObservedClient, taken: set[str]) -> dict[str, Any]:
         "kind": "Client",
         "name": name,
         "description": strip_marker(client.description) or name,
+        **({"client_name": client.client_name} if client.client_name else {}),
         "integration_type": client.integration_type or "maskinporten",
         "scopes": sorted(client.scopes),
     }
@@ -130,7 +131,5 @@ def _write_documents(target: Path, documents: list[dict[str, Any]], env: str) ->
 
 
 async def _mark(remote: HttpRemote, client: ObservedClient, name: str) -> None:
-    current = (await remote.get_client(client.client_id)).model_dump(mode="json", exclude_none=True)
-    body = {k: v for k, v in current.items() if k not in _READ_ONLY}
-    body["description"] = add_marker(client.description, name, separator=CLIENT_SEPARATOR)
-    await remote.update_client(client.client_id, body)
+    marked = add_marker(client.description, name, separator=CLIENT_SEPARATOR)
+    await overlay_client(remote, client.client_id, {"description": marked})

@@ -122,8 +122,7 @@ def _from_env(workspace: Workspace, names: list[str] | None) -> list[Check]:
 def _checks_for(
     workspace: Workspace, name: str, client: Client, client_id: str, key: PrivateKey
 ) -> list[Check]:
-    delegated = {s for d in client.delegations for s in d.scopes}
-    own = tuple(sorted(s for s in client.scopes if s not in delegated))
+    own = client.own_scopes
     checks = [Check(name, client_id, key, own)] if own else []
     sources = sorted(set(workspace.environment.delegation_sources.values()))
     source = sources[0] if len(sources) == 1 else None
