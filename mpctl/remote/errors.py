@@ -213,7 +213,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
         return float(value)
     try:
         moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):  # some malformed dates raise IndexError
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)

@@ -13,13 +13,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import httpx
 import stamina
 from pydantic import SecretStr
 
+from mpctl.remote.errors import parse_retry_after
 from mpctl.secrets import PrivateKey
 from mpctl.verify.catalogue import Diagnosis, diagnose
 from mpctl.verify.events import Outcome, ReasonCode, TokenEvent, TokenObserver, null_observer
@@ -162,10 +161,11 @@ class _Exchange:
         response = await self._post(self._make_grant())
         if response.status_code == httpx.codes.OK:
             return self._success(response)
+        wait = parse_retry_after(response.headers.get("Retry-After"))
         if response.status_code == httpx.codes.TOO_MANY_REQUESTS:
-            raise _TransientError("rate_limited", 429, _retry_after(response))
+            raise _TransientError("rate_limited", 429, wait)
         if response.status_code >= 500:
-            raise _TransientError("server_error", response.status_code, _retry_after(response))
+            raise _TransientError("server_error", response.status_code, wait)
         return self._client_error(response)
 
     async def _post(self, grant: SecretStr) -> httpx.Response:
@@ -286,17 +286,3 @@ def _json_object(response: httpx.Response) -> dict[str, object] | None:
     except ValueError:
         return None
     return body if isinstance(body, dict) else None
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP-date); None if absent or bad."""
-    value = response.headers.get("Retry-After", "").strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
