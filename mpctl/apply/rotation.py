@@ -20,8 +20,9 @@ from mpctl.apply.context import ApplyContext, ApplyError, Verdict
 from mpctl.model.observed import ObservedJwks
 from mpctl.model.resources import MAX_KEYS_PER_CLIENT, Client, KeyPolicy
 from mpctl.plan import Action, KeyPhase, Step
+from mpctl.plan.keyset import jwk_thumbprint
 from mpctl.remote.errors import AmbiguousWriteError
-from mpctl.secrets import PrivateKey, SecretSink, jwk_thumbprint, new_key_for
+from mpctl.secrets import PrivateKey, SecretSink, new_key_for
 
 
 @dataclass
@@ -203,11 +204,7 @@ async def _write_jwks(
 
 def _holds(jwks: ObservedJwks, key: PrivateKey) -> bool:
     """True when `key`'s public half is registered under its kid (thumbprints match, S2)."""
-    for jwk in jwks.keys:
-        if jwk.kid == key.kid and jwk.n and jwk.e:
-            registered = jwk_thumbprint({"kty": jwk.kty, "e": jwk.e, "n": jwk.n})
-            return registered == key.thumbprint
-    return False
+    return any(jwk.kid == key.kid and jwk_thumbprint(jwk) == key.thumbprint for jwk in jwks.keys)
 
 
 def _republished(jwk: Any) -> dict[str, Any]:

@@ -1,17 +1,27 @@
 """The public view of a client's key slots in its secret sink: what rotation decisions read.
 
 Owns `KeySlot` and `SinkState` (pending / current / previous, after AWS Secrets Manager's staging
-labels). Holds kids, thumbprints and timestamps only; private key material never enters this
-module. Must not do I/O.
+labels) and the RFC 7638 thumbprint that ties a kid to its key material. Holds kids, thumbprints
+and timestamps only; private key material never enters this module. Must not do I/O.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 from datetime import datetime
 
 from pydantic import Field
 
 from mpctl.model.base import ObservedModel
+
+
+def rsa_thumbprint(e: str, n: str) -> str:
+    """RFC 7638 JWK thumbprint (SHA-256, base64url without padding) of an RSA public key."""
+    members = json.dumps({"e": e, "kty": "RSA", "n": n}, separators=(",", ":"))
+    digest = hashlib.sha256(members.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 class KeySlot(ObservedModel):

@@ -10,13 +10,10 @@ the clock.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from mpctl.model.keys import KeySlot, SinkState
+from mpctl.model.keys import KeySlot, SinkState, rsa_thumbprint
 from mpctl.model.observed import ObservedJwk, ObservedJwks
 from mpctl.model.resources import MAX_KEYS_PER_CLIENT, ROTATION_SLOTS, KeyPolicy
 from mpctl.plan.types import Diagnostic, Severity
@@ -80,9 +77,7 @@ def jwk_thumbprint(jwk: ObservedJwk) -> str | None:
     """RFC 7638 SHA-256 thumbprint (base64url) of an RSA JWK, or None without `e`/`n`."""
     if jwk.kty != "RSA" or not jwk.e or not jwk.n:
         return None
-    members = json.dumps({"e": jwk.e, "kty": "RSA", "n": jwk.n}, separators=(",", ":"))
-    digest = hashlib.sha256(members.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return rsa_thumbprint(jwk.e, jwk.n)
 
 
 def key_set_diagnostics(inputs: KeyInputs) -> tuple[Diagnostic, ...]:

@@ -9,7 +9,6 @@ network I/O, read the clock or log anything: callers pass `created_at` and write
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
@@ -22,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from mpctl.errors import MpctlError
 from mpctl.model import KeyPolicy, KeySlot
+from mpctl.model.keys import rsa_thumbprint
 
 Algorithm = Literal["RS256", "RS384", "RS512"]
 ALGORITHMS: Final[tuple[str, ...]] = get_args(Algorithm)
@@ -137,11 +137,7 @@ def jwk_thumbprint(jwk: Mapping[str, object]) -> str:
     """RFC 7638 thumbprint (SHA-256, base64url without padding) of an RSA JWK."""
     if jwk.get("kty") != "RSA" or not isinstance(jwk.get("e"), str) or not jwk.get("n"):
         raise KeyMaterialError("a thumbprint needs an RSA JWK with 'e' and 'n'")
-    canonical = json.dumps(
-        {"e": jwk["e"], "kty": "RSA", "n": jwk["n"]}, separators=(",", ":"), sort_keys=True
-    )
-    digest = hashlib.sha256(canonical.encode("utf-8")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return rsa_thumbprint(str(jwk["e"]), str(jwk["n"]))
 
 
 def jwks_document(keys: Iterable[PrivateKey]) -> dict[str, list[dict[str, str]]]:
