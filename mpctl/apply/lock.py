@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mpctl.errors import LockedError
+from mpctl.secrets.directories import ensure_private_directory
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class EnvironmentLock:
             created=datetime.now(UTC).isoformat(timespec="seconds"),
             command=command,
         )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_directory(self.path.parent)
         try:
             descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:

@@ -24,6 +24,7 @@ from mpctl.model.config import EmbeddedEmulator, Environment
 from mpctl.model.state import DesiredState
 from mpctl.remote.client import HttpRemote
 from mpctl.remote.connect import open_remote
+from mpctl.secrets.directories import ensure_private_directory
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def transport_for(workspace: Workspace) -> httpx.AsyncBaseTransport | None:
 def emulator_settings(workspace: Workspace, embedded: EmbeddedEmulator) -> EmulatorSettings:
     directory = workspace.directory
     state = directory / embedded.state.format(env=workspace.env_name)
-    state.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_directory(state.parent)
     return EmulatorSettings(
         issuer=workspace.environment.issuer, world=directory / embedded.world, state_path=state
     )
@@ -89,8 +90,8 @@ def ensure_admin_certificate(workspace: Workspace, settings: EmulatorSettings) -
     key = workspace.directory / admin.private_key.file
     if certificate.is_file() and key.is_file():
         return
-    certificate.parent.mkdir(parents=True, exist_ok=True)
-    key.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_directory(certificate.parent)
+    ensure_private_directory(key.parent)
     organisation = workspace.desired.organisation
     issue_business_certificate(
         settings, organisation.orgno, certificate, key, org_name=organisation.name

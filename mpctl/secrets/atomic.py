@@ -3,6 +3,7 @@
 Owns the one write recipe for files that hold keys: a temporary file in the same directory,
 created 0600 with `os.open`, written and fsynced, then `os.replace`d over the target and the
 directory fsynced. A crash at any point leaves either the old file or the new one, never a mix.
+Directories come from `mpctl.secrets.directories` (0700 whatever the umask, `.mpctl/.gitignore`).
 Must not interpret the bytes it writes, nor put them in exceptions.
 """
 
@@ -13,25 +14,21 @@ import os
 from pathlib import Path
 
 from mpctl.errors import SecretSinkError
+from mpctl.secrets.directories import DIRECTORY_MODE, ensure_private_directory
 
 FILE_MODE = 0o600
-DIRECTORY_MODE = 0o700
+__all__ = [
+    "DIRECTORY_MODE",
+    "FILE_MODE",
+    "ensure_private_directory",
+    "temp_path_for",
+    "write_private_file",
+]
 
 
 def temp_path_for(path: Path) -> Path:
     """The temporary sibling a write of `path` goes through (one per target, so easy to clean)."""
     return path.with_name(f".{path.name}.tmp")
-
-
-def ensure_private_directory(directory: Path) -> None:
-    """Create `directory` (and parents) owner-only if it does not exist yet."""
-    try:
-        directory.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SecretSinkError(
-            f"cannot create secret directory {directory}: {exc.strerror}",
-            hint="check that the path is writable by this user",
-        ) from None
 
 
 def write_private_file(path: Path, data: bytes) -> None:
