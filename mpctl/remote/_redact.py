@@ -1,40 +1,18 @@
-"""Redaction of remote text before it may appear in an exception, a log line or a report.
+"""Body excerpts of remote answers, redacted by `mpctl.redaction` before they go anywhere.
 
-Owns the patterns that count as secret-looking (PEM blocks, JWTs, bearer tokens, named secret
-fields, long base64 runs) and the excerpt length. It errs on the side of hiding too much: a
-hidden public modulus costs nothing, a leaked admin token costs the organisation. Must not log,
-and must not be bypassed: every remote body excerpt goes through `excerpt`.
+Owns the excerpt length and the one-line shape of response bodies in exceptions and logs. What
+counts as secret is decided in `mpctl.redaction` only (`redact` is its `redact_text`). Must not
+log, and must not be bypassed: every remote body excerpt goes through `excerpt`.
 """
 
 from __future__ import annotations
 
-import re
+from mpctl.redaction import redact_text as redact
+
+__all__ = ["EXCERPT_LIMIT", "excerpt", "redact", "shorten"]
 
 EXCERPT_LIMIT = 500
 _SCAN_LIMIT = 64 * 1024
-_MARK = "[REDACTED]"
-
-_PEM = re.compile(r"-----BEGIN [A-Z0-9 ]*-----.*?(?:-----END [A-Z0-9 ]*-----|\Z)", re.DOTALL)
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)?")
-_DOTTED_TRIPLE = re.compile(r"[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}")
-_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[^\s\"',;]+")
-_NAMED_SECRET = re.compile(
-    r"(?i)(\"?(?:access_token|refresh_token|id_token|assertion|client_secret|private_key"
-    r"|password|secret|token)\"?\s*[:=]\s*\"?)[^\"&,\s}]+"
-)
-_JWK_PRIVATE_MEMBER = re.compile(r"(\"(?:d|p|q|dp|dq|qi|k)\"\s*:\s*\")[^\"]*")
-_LONG_BASE64 = re.compile(r"[A-Za-z0-9+/_-]{40,}={0,2}")
-
-
-def redact(text: str) -> str:
-    """`text` with everything token-like, key-like or certificate-like replaced by a marker."""
-    text = _PEM.sub("[REDACTED PEM]", text)
-    text = _JWT.sub("[REDACTED JWT]", text)
-    text = _DOTTED_TRIPLE.sub("[REDACTED JWT]", text)
-    text = _BEARER.sub(lambda m: f"{m.group(1)} {_MARK}", text)
-    text = _NAMED_SECRET.sub(lambda m: f"{m.group(1)}{_MARK}", text)
-    text = _JWK_PRIVATE_MEMBER.sub(lambda m: f"{m.group(1)}{_MARK}", text)
-    return _LONG_BASE64.sub(_MARK, text)
 
 
 def excerpt(body: bytes | str, limit: int = EXCERPT_LIMIT) -> str:

@@ -1,4 +1,4 @@
-"""One place decides what is sensitive: private JWK members, token fields, PEM and JWT text."""
+"""Plan redaction: private JWK members, token fields, PEM and JWT text (`mpctl.redaction`)."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def test_is_sensitive_text(text: str, sensitive: bool) -> None:
         ),
         (
             {"description": f"see {JWT}", "n": 3, "list": [PEM, "ok", None]},
-            {"description": SENSITIVE, "n": 3, "list": [SENSITIVE, "ok", None]},
+            {"description": f"see {SENSITIVE}", "n": 3, "list": [SENSITIVE, "ok", None]},
         ),
         ({"d": None}, {"d": None}),
         ("plain", "plain"),
@@ -82,14 +82,17 @@ def test_redact(value: Any, expected: Any) -> None:
 def _plan(*changes: FieldChange, message: str = "fine") -> Plan:
     step = Step(address="client/a", kind=StepKind.CLIENT, action=Action.UPDATE, changes=changes)
     found = (Diagnostic(severity=Severity.WARNING, code="x", message=message),)
-    return Plan(
-        env_name="test",
-        observed_fingerprint="o",
-        manifests_fingerprint="m",
-        steps=(step,),
-        diagnostics=found,
-        summary=PlanSummary.of((step,), found, unchanged=0),
-    )
+    fields: dict[str, Any] = {
+        "env_name": "test",
+        "observed_fingerprint": "o",
+        "manifests_fingerprint": "m",
+        "steps": (step,),
+        "diagnostics": found,
+        "summary": PlanSummary.of((step,), found, unchanged=0),
+    }
+    if "project" in Plan.model_fields:  # the project identity (issue 8 item 3)
+        fields["project"] = "313367002"
+    return Plan.model_validate(fields)
 
 
 def test_a_change_holding_a_secret_is_masked_on_both_sides() -> None:
@@ -104,7 +107,7 @@ def test_a_change_holding_a_secret_is_masked_on_both_sides() -> None:
     assert (description.old, description.new, description.sensitive) == (SENSITIVE, SENSITIVE, True)
     assert (name.old, name.new, name.sensitive) == ("a", "b", False)
     assert (flagged.old, flagged.new) == (None, SENSITIVE)
-    assert safe.diagnostics[0].message == SENSITIVE
+    assert safe.diagnostics[0].message == f"saw {SENSITIVE}"
     assert safe.summary == plan.summary
 
 
