@@ -10,14 +10,13 @@ Must not retry, log, or decide what the caller does next beyond the class it pic
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 import httpx
 
 from mpctl.errors import ConfigError, RemoteError, UserError
 from mpctl.remote._redact import excerpt, redact, shorten
+from mpctl.remote.retry_after import parse_retry_after
 
 _SHOWN_QUERY_PARAMETERS = frozenset({"scope", "inactive", "accessible_for_all"})
 
@@ -202,22 +201,6 @@ def shown_path(url: httpx.URL) -> str:
         for name, value in url.params.multi_items()
     ]
     return f"{url.path}?{'&'.join(parts)}"
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP date), or None."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):  # some malformed dates raise IndexError
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
 
 
 def error_for_response(response: httpx.Response, *, method: str) -> HttpStatusError:

@@ -18,7 +18,7 @@ import httpx
 import stamina
 from pydantic import SecretStr
 
-from mpctl.remote.errors import parse_retry_after
+from mpctl.remote.retry_after import parse_retry_after
 from mpctl.secrets import PrivateKey
 from mpctl.verify.catalogue import Diagnosis, diagnose
 from mpctl.verify.events import Outcome, ReasonCode, TokenEvent, TokenObserver, null_observer
