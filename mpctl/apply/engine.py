@@ -1,10 +1,13 @@
 """Running a plan: refuse stale plans, run steps in order, isolate failures.
 
-Owns the apply loop (Terraform's model, reliability.md L1-L5): re-observe and compare the
-fingerprint with the plan's before anything is written (a mismatch is `StalePlanError`, zero
-writes); run each step's executor; a failed step skips only the steps that depend on it, so one
-failing client never stops the others. Must not decide what to change (the plan did) and must
-not print (the observer and the report carry everything).
+Owns the apply loop (Terraform's model, reliability.md L1-L5). Before anything is written it
+re-observes and checks the plan three ways, each failure a `StalePlanError` with zero writes:
+same project and environment, same observed fingerprint, and the same steps as the plan derived
+now from the manifests and that observation (a saved plan is not trusted as written: an edited
+step, value or option is refused). Then it runs each step's executor; a held-back (blocked) or
+failed step skips only the steps that depend on it, so one failing client never stops the
+others. Must not decide what to change (the plan did) and must not print (the observer and the
+report carry everything).
 """
 
 from __future__ import annotations
@@ -16,7 +19,17 @@ from mpctl.apply.report import ApplyReport, Status, StepOutcome
 from mpctl.apply.resources import RESOURCE_EXECUTORS, Executor
 from mpctl.apply.rotation import run_key_step
 from mpctl.errors import MpctlError, StalePlanError, UserError
-from mpctl.plan import Plan, Step, StepKind
+from mpctl.model.state import DesiredState
+from mpctl.plan import (
+    Plan,
+    Severity,
+    Step,
+    StepKind,
+    error_resource,
+    make_plan,
+    project_identity,
+    resource_address,
+)
 from mpctl.remote.errors import (
     AmbiguousWriteError,
     BadRequest,
@@ -26,18 +39,61 @@ from mpctl.remote.errors import (
 )
 
 
-async def check_fresh(plan: Plan, ctx: ApplyContext) -> None:
-    """Refuse (before any write) a plan made for another environment or an older state."""
-    if plan.env_name != ctx.desired.env_name:
+def check_identity(plan: Plan, desired: DesiredState) -> None:
+    """Refuse a plan made for another project or environment."""
+    here = project_identity(desired)
+    if plan.project != here:
         raise StalePlanError(
-            f"the plan is for {plan.env_name!r}, not {ctx.desired.env_name!r}; nothing was written"
+            f"the plan was made for project {plan.project!r}, and these manifests are project "
+            f"{here!r}; nothing was written",
+            hint="apply a plan made from these manifests (`mpctl plan --out FILE`)",
         )
+    if plan.env_name != desired.env_name:
+        raise StalePlanError(
+            f"the plan is for {plan.env_name!r}, not {desired.env_name!r}; nothing was written"
+        )
+
+
+async def check_fresh(plan: Plan, ctx: ApplyContext) -> None:
+    """Refuse (before any write) a plan for another project, environment, state or steps."""
+    check_identity(plan, ctx.desired)
     snapshot = await observe(ctx.api, ctx.desired, ctx.sinks)
     if snapshot.fingerprint != plan.observed_fingerprint:
         raise StalePlanError(
             "Digdir or the secret sinks changed since the plan was made; nothing was written",
             hint="make a new plan (`mpctl plan --out FILE`), review it, and apply that",
         )
+    derived = make_plan(
+        ctx.desired,
+        snapshot.observed,
+        snapshot.sinks,
+        options=plan.options,
+        now=ctx.now(),
+        manifests_fingerprint=plan.manifests_fingerprint,
+    )
+    if derived != plan:
+        raise StalePlanError(
+            "the plan is not what these manifests and Digdir call for now "
+            f"({_first_difference(plan, derived)}); nothing was written",
+            hint="the plan file was edited, or a time-dependent key decision changed since it "
+            "was made: make a new plan (`mpctl plan --out FILE`), review it, and apply that",
+        )
+
+
+def _first_difference(plan: Plan, derived: Plan) -> str:
+    """Where a plan and the one derived now part, for people."""
+    mine = {s.address: s for s in plan.steps}
+    theirs = {s.address: s for s in derived.steps}
+    for address in sorted(mine.keys() | theirs.keys()):
+        if address not in theirs:
+            return f"{address} is not called for"
+        if address not in mine:
+            return f"{address} is missing from the plan"
+        if mine[address] != theirs[address]:
+            return f"{address} differs"
+    if [s.address for s in plan.steps] != [s.address for s in derived.steps]:
+        return "the steps are in another order"
+    return "its options, diagnostics or summary differ"
 
 
 async def apply_plan(
@@ -53,19 +109,34 @@ async def apply_plan(
     events = observer or NullObserver()
     report = ApplyReport()
     broken: set[str] = set()
+    held = _held_reasons(plan)
     for step in plan.steps:
-        outcome = await _run_step(step, ctx, events, broken)
-        if outcome.status in (Status.FAILED, Status.SKIPPED):
+        outcome = await _run_step(step, ctx, events, broken, held)
+        if outcome.status in (Status.FAILED, Status.SKIPPED, Status.HELD):
             broken.add(step.address)
         report.add(outcome)
     return report
 
 
+def _held_reasons(plan: Plan) -> dict[str, str]:
+    """Resource address → the first error that holds its steps back."""
+    reasons: dict[str, str] = {}
+    for found in plan.diagnostics:
+        if found.severity is Severity.ERROR and found.address is not None:
+            reasons.setdefault(error_resource(found.address), f"{found.code}: {found.message}")
+    return reasons
+
+
 async def _run_step(
-    step: Step, ctx: ApplyContext, events: ApplyObserver, broken: set[str]
+    step: Step, ctx: ApplyContext, events: ApplyObserver, broken: set[str], held: dict[str, str]
 ) -> StepOutcome:
     if ctx.stop_requested():
         outcome = StepOutcome(step.address, Status.SKIPPED, message="not started: apply stopped")
+        events.step_finished(step, outcome)
+        return outcome
+    if step.blocked:
+        reason = held.get(resource_address(step), "refused by the plan")
+        outcome = StepOutcome(step.address, Status.HELD, message=f"held back: {reason}")
         events.step_finished(step, outcome)
         return outcome
     failed_first = sorted(set(step.depends_on) & broken)

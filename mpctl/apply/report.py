@@ -15,6 +15,7 @@ class Status(StrEnum):
     UNCHANGED = "unchanged"
     FAILED = "failed"
     SKIPPED = "skipped"
+    HELD = "held back"
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,12 @@ class ApplyReport:
         return [o for o in self.outcomes if o.status is Status.SKIPPED]
 
     @property
+    def held(self) -> list[StepOutcome]:
+        return [o for o in self.outcomes if o.status is Status.HELD]
+
+    @property
     def ok(self) -> bool:
-        return not self.failed and not self.skipped
+        return not self.failed and not self.skipped and not self.held
 
     @property
     def safe_to_rerun(self) -> bool:

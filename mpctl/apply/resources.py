@@ -41,23 +41,27 @@ def _body(step: Step) -> dict[str, Any]:
     return dict(step.body)
 
 
-async def _find_managed_client(ctx: ApplyContext, name: str) -> ObservedClient | None:
+async def _find_managed_client(ctx: ApplyContext, body: Mapping[str, Any]) -> ObservedClient | None:
+    """The active client already carrying the marker this step writes, if any."""
+    wanted = parse_marker(body.get("description"))
+    if wanted is None:
+        raise ApplyError("a client body without mpctl's marker", safe_to_rerun=False)
     for client in await ctx.api.list_clients():
-        if client.active and parse_marker(client.description) == name:
+        if client.active and parse_marker(client.description) == wanted:
             return client
     return None
 
 
 async def create_client(step: Step, ctx: ApplyContext) -> int:
     name = _name_of(step)
-    existing = await _find_managed_client(ctx, name)
+    existing = await _find_managed_client(ctx, _body(step))
     if existing is not None:
         ctx.client_ids[name] = existing.client_id
         return await overlay_client(ctx.api, existing.client_id, _body(step))
     try:
         created = await ctx.api.create_client(_body(step))
     except AmbiguousWriteError:
-        found = await _find_managed_client(ctx, name)
+        found = await _find_managed_client(ctx, _body(step))
         if found is None:
             raise
         created = found
@@ -151,6 +155,7 @@ async def revoke_access(step: Step, ctx: ApplyContext) -> int:
 RESOURCE_EXECUTORS: dict[tuple[StepKind, Action], Executor] = {
     (StepKind.CLIENT, Action.CREATE): create_client,
     (StepKind.CLIENT, Action.UPDATE): update_client,
+    (StepKind.CLIENT, Action.ADOPT): update_client,
     (StepKind.CLIENT, Action.REPLACE): replace_client,
     (StepKind.CLIENT, Action.DELETE): delete_client,
     (StepKind.SCOPE, Action.CREATE): create_scope,

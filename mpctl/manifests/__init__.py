@@ -73,6 +73,7 @@ def _desired(
         organisation=project.config.organisation,
         clients=clients,
         scopes=scopes,
+        project=project.config.project,
     )
 
 

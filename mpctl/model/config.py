@@ -7,8 +7,9 @@ environment variables: credentials are references (`SecretSource`).
 
 from __future__ import annotations
 
+import ipaddress
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, HttpUrl, field_validator, model_validator
 
@@ -29,7 +30,31 @@ DIGDIR_PROD = {
     "token_endpoint": "https://maskinporten.no/token",
     "altinn": "https://www.altinn.no/",
 }
+DIGDIR: dict[str, dict[str, str]] = {"test": DIGDIR_TEST, "prod": DIGDIR_PROD}
+ENDPOINT_FIELDS = ("api_base_url", "issuer", "token_endpoint")
+READ_SCOPES = ("idporten:dcr.read", "idporten:scopes.read")
+WRITE_SCOPES = frozenset({"idporten:dcr.write", "idporten:dcr.modify", "idporten:scopes.write"})
+Access = Literal["read", "write"]
+"""What a command does at Digdir: reading commands get read-only admin scopes."""
 _VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def endpoint_variable(env_name: str, field: str) -> str:
+    """The environment variable that overrides one endpoint of one environment, e.g.
+    `MPCTL_TEST_API_BASE_URL`. The only way to send an environment elsewhere: never a
+    manifest field."""
+    return f"MPCTL_{re.sub(r'[^A-Za-z0-9]', '_', env_name).upper()}_{field.upper()}"
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for `localhost`, `*.localhost` and loopback addresses (127.0.0.0/8, ::1)."""
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Organisation(SpecModel):
@@ -65,6 +90,27 @@ class AdminCredential(SpecModel):
             raise ValueError("give exactly one of 'certificate' (x5c) or 'kid'")
         return self
 
+    def scopes_for(self, access: Access) -> tuple[str, ...]:
+        """The scopes to ask for: all of them to write, the read-only ones to read."""
+        if access == "write":
+            return self.scopes
+        return tuple(s for s in self.scopes if s not in WRITE_SCOPES)
+
+
+class ReadOnlyAdminCredential(AdminCredential):
+    """A separate admin client for reading commands (plan on pull requests, drift): it holds
+    read scopes only, so its token can never change anything at Digdir."""
+
+    scopes: tuple[str, ...] = READ_SCOPES
+
+    @field_validator("scopes")
+    @classmethod
+    def _read_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        writing = sorted(WRITE_SCOPES.intersection(value))
+        if writing:
+            raise ValueError(f"a read-only admin client must not hold {', '.join(writing)}")
+        return value
+
 
 class EmbeddedEmulator(SpecModel):
     """Run Digdir's API in-process: the `local` environment needs no network or credentials."""
@@ -77,8 +123,18 @@ class EmbeddedEmulator(SpecModel):
 
 
 class Environment(SpecModel):
-    """One Digdir environment (or the embedded emulator) and how to reach it."""
+    """One Digdir environment (or the embedded emulator) and how to reach it.
 
+    `digdir: test|prod` fills in Digdir's own endpoints; other hosts for them are lint errors
+    (MPL108) and are never used: only `MPCTL_<ENV>_API_BASE_URL` (and `_ISSUER`,
+    `_TOKEN_ENDPOINT`) can point an environment elsewhere. Other environments name loopback
+    hosts only (`mpctl emulator serve`), or run the embedded emulator (`emulator:`).
+    """
+
+    digdir: Literal["test", "prod"] | None = Field(
+        default=None,
+        description="Which Digdir environment this is; its endpoints are then Digdir's own",
+    )
     api_base_url: HttpUrl
     issuer: str = Field(description="Maskinporten issuer, the grant's aud, with trailing slash")
     token_endpoint: HttpUrl
@@ -86,10 +142,24 @@ class Environment(SpecModel):
         default_factory=dict, description="Delegation source name → issuer, e.g. altinn"
     )
     admin: AdminCredential | None = None
+    admin_readonly: ReadOnlyAdminCredential | None = Field(
+        default=None,
+        description="Admin client with read scopes only, used by plan, drift and import",
+    )
     emulator: EmbeddedEmulator | None = None
     protected: bool = Field(
         default=False, description="Refuse deletes and replacements unless explicitly allowed"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _digdir_endpoints(cls, data: Any) -> Any:
+        """`digdir: test|prod` supplies Digdir's endpoints the manifest leaves out."""
+        if isinstance(data, dict) and isinstance(data.get("digdir"), str):
+            pinned = DIGDIR.get(data["digdir"], {})
+            missing = {f: pinned[f] for f in ENDPOINT_FIELDS if f in pinned and f not in data}
+            return {**data, **missing}
+        return data
 
 
 class Defaults(SpecModel):
@@ -102,6 +172,12 @@ class Defaults(SpecModel):
 class ProjectConfig(SpecModel):
     """The whole of `mpctl.yaml`."""
 
+    project: ResourceName | None = Field(
+        default=None,
+        description="This project's identity, written into every ownership marker "
+        "([mpctl:<project>/<name>]) so two projects of one organisation never claim each "
+        "other's clients. Set it once and never change it",
+    )
     organisation: Organisation
     default_env: ResourceName
     environments: dict[ResourceName, Environment] = Field(min_length=1)

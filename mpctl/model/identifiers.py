@@ -74,6 +74,20 @@ def _check_kid(value: str) -> str:
 
 Kid = Annotated[str, AfterValidator(_check_kid)]
 
+CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
+
+
+def _check_client_id(value: str) -> str:
+    if not CLIENT_ID_PATTERN.match(value):
+        raise ValueError(
+            f"client_id {value!r} may only use A-Z a-z 0-9 . _ : - (at most 128), as Digdir "
+            "shows it in `mpctl plan` under 'not managed'"
+        )
+    return value
+
+
+ClientId = Annotated[str, AfterValidator(_check_client_id)]
+
 
 def _check_resource_name(value: str) -> str:
     if not RESOURCE_NAME_PATTERN.match(value):

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StrictBool, field_validator
 
 from mpctl.model.base import SpecModel
-from mpctl.model.identifiers import Duration, Kid, OrgNo, ResourceName, ScopeName
+from mpctl.model.identifiers import ClientId, Duration, Kid, OrgNo, ResourceName, ScopeName
 from mpctl.model.secrets import FileSink, SinkSpec
 
 IntegrationType = Literal[
@@ -95,6 +95,11 @@ class _ClientFields(SpecModel):
     )
     keys: KeyPolicy | None = None
     delegations: tuple[Delegation, ...] | None = None
+    adopt: ClientId | None = Field(
+        default=None,
+        description="Take over this existing client_id (one without mpctl's marker) instead of "
+        "creating a client; usually per environment, as `mpctl import` writes it",
+    )
 
 
 class ClientOverride(_ClientFields):
@@ -111,6 +116,11 @@ class Client(_ClientFields):
     scopes: tuple[ScopeName, ...] = ()
     access_token_lifetime: Annotated[int, Field(ge=1, le=86400)] = 120
     grant_lifetime: Annotated[int, Field(ge=1)] = 120
+    keys: KeyPolicy | None = Field(
+        default_factory=KeyPolicy,
+        description="How mpctl makes and rotates this client's keys; the defaults when left "
+        "out. `keys: null` means mpctl manages no key for it (and verify cannot mint a token)",
+    )
     delegations: tuple[Delegation, ...] = ()
     environments: tuple[str, ...] | None = Field(
         default=None, description="Environments this client exists in; all when left out"

@@ -22,6 +22,8 @@ class DesiredState:
     organisation: Organisation
     clients: Mapping[str, Client]
     scopes: Mapping[str, Scope]
+    project: str | None = None
+    """The project's identity (`project:` in mpctl.yaml): part of every ownership marker."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "clients", dict(sorted(self.clients.items())))

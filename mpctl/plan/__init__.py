@@ -15,18 +15,27 @@ from mpctl.errors import UserError
 from mpctl.model.keys import SinkState
 from mpctl.model.observed import ObservedState
 from mpctl.model.state import DesiredState
+from mpctl.plan.adoption import ClientLinks, link_clients
 from mpctl.plan.diagnostics import check_desired
 from mpctl.plan.fingerprint import observed_fingerprint
 from mpctl.plan.order import DependencyCycleError, order_steps
 from mpctl.plan.ownership import (
     ClientOwnership,
+    Owner,
     ScopeOwnership,
     classify_clients,
     classify_scopes,
 )
-from mpctl.plan.policy import enforce_policy
-from mpctl.plan.resources import Planned, plan_access, plan_clients, plan_keys, plan_scopes
-from mpctl.plan.targets import select_targets, targeted_diagnostics
+from mpctl.plan.policy import enforce_policy, error_resource, hold_back
+from mpctl.plan.resources import (
+    Planned,
+    deletes_after_creates,
+    plan_access,
+    plan_clients,
+    plan_keys,
+    plan_scopes,
+)
+from mpctl.plan.targets import resource_address, select_targets, targeted_diagnostics
 from mpctl.plan.types import (
     DRIFT_CODES,
     FORMAT_VERSION,
@@ -63,9 +72,12 @@ __all__ = [
     "Step",
     "StepKind",
     "UnmanagedObject",
+    "error_resource",
     "make_plan",
     "observed_fingerprint",
     "plan_json_schema",
+    "project_identity",
+    "resource_address",
 ]
 
 
@@ -85,7 +97,10 @@ def make_plan(
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    clients, scopes = classify_clients(observed), classify_scopes(desired, observed)
+    owner = Owner.of(desired)
+    clients = classify_clients(observed, owner)
+    scopes = classify_scopes(desired, observed, owner)
+    links = link_clients(desired, observed, sinks, clients)
     unknown = sorted(set(options.rotate) - set(desired.clients))
     if unknown:
         raise UserError(
@@ -99,6 +114,7 @@ def make_plan(
         now=now,
         clients=clients,
         scopes=scopes,
+        links=links,
         rotate=frozenset(options.rotate),
     )
     steps, target_notes = select_targets(planned.steps, options.targets, planned.considered)
@@ -109,8 +125,9 @@ def make_plan(
         (*planned.diagnostics, *check_desired(desired, observed)), options.targets, steps
     )
     diagnostics = _sorted_diagnostics((*found, *target_notes, *refusals))
-    ordered = order_steps(steps)
+    ordered = order_steps(deletes_after_creates(hold_back(steps, diagnostics)))
     return Plan(
+        project=project_identity(desired),
         env_name=desired.env_name,
         observed_fingerprint=observed_fingerprint(observed, sinks),
         manifests_fingerprint=manifests_fingerprint,
@@ -132,13 +149,14 @@ def _plan_resources(
     now: datetime,
     clients: ClientOwnership,
     scopes: ScopeOwnership,
+    links: ClientLinks,
     rotate: frozenset[str],
 ) -> Planned:
     resources = Planned.merge(
         [
             plan_scopes(desired, scopes, clients),
-            plan_access(desired, observed),
-            plan_clients(desired, clients),
+            plan_access(desired, observed, scopes),
+            plan_clients(desired, clients, links),
         ]
     )
     client_steps = {s.address: s for s in resources.steps}
@@ -147,11 +165,18 @@ def _plan_resources(
         observed,
         sinks,
         clients=clients,
+        links=links,
         client_steps=client_steps,
         now=now,
         rotate=rotate,
     )
     return Planned.merge([resources, keys])
+
+
+def project_identity(desired: DesiredState) -> str:
+    """'<orgno>/<project>', or the org number alone for a project without `project:`."""
+    orgno = desired.organisation.orgno
+    return f"{orgno}/{desired.project}" if desired.project else orgno
 
 
 _SEVERITY_RANK = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.NOTE: 2}

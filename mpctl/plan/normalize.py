@@ -23,8 +23,8 @@ from mpctl.model.state import DesiredState
 from mpctl.plan.ownership import (
     CLIENT_SEPARATOR,
     SCOPE_SEPARATOR,
+    Owner,
     add_marker,
-    marker,
     parse_marker,
     strip_marker,
 )
@@ -55,7 +55,7 @@ def client_essence(client: Client, desired: DesiredState) -> Essence:
         "grant_types": _sorted_set([JWT_BEARER]),
         "scopes": _sorted_set(client.scopes),
         "access_token_lifetime": client.access_token_lifetime,
-        MARKER_FIELD: marker(client.name),
+        MARKER_FIELD: str(Owner.of(desired).marker(client.name)),
     }
 
 
@@ -63,12 +63,14 @@ def client_body(client: Client, desired: DesiredState) -> dict[str, JsonValue]:
     """The wire body: the essence with the marker written back into `description`."""
     body = client_essence(client, desired)
     del body[MARKER_FIELD]
-    body["description"] = add_marker(client.description, client.name, separator=CLIENT_SEPARATOR)
+    body["description"] = add_marker(
+        client.description, Owner.of(desired).marker(client.name), separator=CLIENT_SEPARATOR
+    )
     return body
 
 
 def observed_client_essence(client: ObservedClient) -> Essence:
-    name = parse_marker(client.description)
+    found = parse_marker(client.description)
     return {
         "client_name": client.client_name,
         "description": strip_marker(client.description),
@@ -78,11 +80,11 @@ def observed_client_essence(client: ObservedClient) -> Essence:
         "grant_types": _sorted_set(_GRANT_ALIASES.get(g, g) for g in client.grant_types),
         "scopes": _sorted_set(client.scopes),
         "access_token_lifetime": client.access_token_lifetime or DEFAULT_ACCESS_TOKEN_LIFETIME,
-        MARKER_FIELD: marker(name) if name else None,
+        MARKER_FIELD: str(found) if found else None,
     }
 
 
-def scope_essence(scope: Scope, environment: Environment) -> Essence:
+def scope_essence(scope: Scope, environment: Environment, owner: Owner) -> Essence:
     """What the manifest says a scope's managed fields are, long_description without marker."""
     essence: Essence = {
         "prefix": scope.prefix,
@@ -95,7 +97,7 @@ def scope_essence(scope: Scope, environment: Environment) -> Essence:
         "accessible_for_all": scope.accessible_for_all,
         "token_type": SELF_CONTAINED,
         "active": True,
-        MARKER_FIELD: marker(scope.name),
+        MARKER_FIELD: str(owner.marker(scope.name)),
     }
     if manages(scope, "long_description"):
         essence["long_description"] = scope.long_description or None
@@ -107,18 +109,18 @@ def scope_essence(scope: Scope, environment: Environment) -> Essence:
 
 
 def scope_body(
-    scope: Scope, environment: Environment, observed: ObservedScope | None
+    scope: Scope, environment: Environment, observed: ObservedScope | None, owner: Owner
 ) -> dict[str, JsonValue]:
     """The wire body. `long_description` always carries the marker; when the manifest leaves
     it out, the remote text is kept. `active` is only sent to reactivate (PUT), never on POST.
     """
-    body = scope_essence(scope, environment)
+    body = scope_essence(scope, environment, owner)
     del body[MARKER_FIELD]
     if manages(scope, "long_description"):
         text = scope.long_description
     else:
         text = strip_marker(observed.long_description if observed else None)
-    body["long_description"] = add_marker(text, scope.name, separator=SCOPE_SEPARATOR)
+    body["long_description"] = add_marker(text, owner.marker(scope.name), separator=SCOPE_SEPARATOR)
     if observed is None:
         del body["active"]
     return body
@@ -126,7 +128,7 @@ def scope_body(
 
 def observed_scope_essence(scope: ObservedScope) -> Essence:
     prefix, _, subscope = scope.name.partition(":")
-    name = parse_marker(scope.long_description)
+    found = parse_marker(scope.long_description)
     return {
         "prefix": (scope.prefix or prefix).rstrip(":"),
         "subscope": scope.subscope or subscope,
@@ -140,7 +142,7 @@ def observed_scope_essence(scope: ObservedScope) -> Essence:
         "token_type": scope.token_type or SELF_CONTAINED,
         "delegation_source": scope.delegation_source,
         "active": scope.active,
-        MARKER_FIELD: marker(name) if name == scope.name else None,
+        MARKER_FIELD: str(found) if found and found.name == scope.name else None,
     }
 
 

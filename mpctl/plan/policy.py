@@ -3,8 +3,12 @@
 Owns the rules: a `delete` needs `allow_delete`, a `replace` (an immutable field such as
 `integration_type` changed) needs `allow_replace`, and on an environment marked `protected`
 both also need `allow_protected`. A refused step stays in the plan, marked `blocked`, and the
-plan gets an error diagnostic, so `plan` shows it and `apply` refuses the plan. Key retirement
-is not a delete: the rotation guards in `mpctl.plan.keys` cover it. Must not add or reorder
+plan gets an error diagnostic. Key retirement is not a delete: the rotation guards in
+`mpctl.plan.keys` cover it.
+
+Also owns the blast radius of errors (`hold_back`): an error that names a client or scope
+blocks every step of that resource, so apply holds it (and what depends on it) back and runs
+the rest; an error that names nothing makes the whole plan unappliable. Must not add or reorder
 steps.
 """
 
@@ -13,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mpctl.model.config import Environment
+from mpctl.plan.targets import resource_address
 from mpctl.plan.types import Action, Diagnostic, PlanOptions, Severity, Step
 
 _ALLOW = {Action.DELETE: "allow_delete", Action.REPLACE: "allow_replace"}
@@ -51,3 +56,28 @@ def _refusal(step: Step, missing: list[str], env_name: str) -> Diagnostic:
         address=step.address,
         message=f"{step.action.value} of {step.address}{where} needs {flags}",
     )
+
+
+def hold_back(steps: Sequence[Step], diagnostics: Sequence[Diagnostic]) -> tuple[Step, ...]:
+    """`steps` with every step of a resource that has an error marked blocked."""
+    held = {
+        error_resource(d.address)
+        for d in diagnostics
+        if d.severity is Severity.ERROR and d.address is not None
+    }
+    return tuple(
+        step.model_copy(update={"blocked": True})
+        if not step.blocked and resource_address(step) in held
+        else step
+        for step in steps
+    )
+
+
+def error_resource(address: str) -> str:
+    """The client or scope an error address is about ('client/x/key' → 'client/x')."""
+    kind, _, rest = address.partition("/")
+    if kind == "client":
+        return f"client/{rest.split('/', 1)[0]}"
+    if kind == "scope":
+        return f"scope/{rest.split('/access/', 1)[0]}"
+    return address

@@ -17,6 +17,7 @@ from mpctl.model.keys import SinkState
 from mpctl.model.observed import ObservedClient, ObservedJwks, ObservedState
 from mpctl.model.resources import Client, Scope
 from mpctl.model.state import DesiredState
+from mpctl.plan.adoption import ClientLinks
 from mpctl.plan.diff import diff_fields
 from mpctl.plan.keys import KeyInputs, decide_keys
 from mpctl.plan.normalize import (
@@ -28,7 +29,7 @@ from mpctl.plan.normalize import (
     scope_body,
     scope_essence,
 )
-from mpctl.plan.ownership import ClientOwnership, ScopeOwnership
+from mpctl.plan.ownership import ClientOwnership, Owner, ScopeOwnership
 from mpctl.plan.types import Action, Diagnostic, FieldChange, Severity, Step, StepKind
 
 _APPROVED = "APPROVED"
@@ -77,11 +78,26 @@ def _orphan(kind: StepKind, name: str, remote_id: str, users: Iterable[str] = ()
 
 
 def plan_scopes(desired: DesiredState, scopes: ScopeOwnership, clients: ClientOwnership) -> Planned:
-    declared = [_scope(desired, scope, scopes) for scope in desired.scopes.values()]
+    declared = [
+        _scope(desired, scope, scopes)
+        for name, scope in desired.scopes.items()
+        if name not in scopes.foreign
+    ]
     orphans = [
         _orphan(StepKind.SCOPE, name, name, _users(name, clients)) for name in scopes.orphaned
     ]
-    return Planned.merge([*declared, *orphans])
+    foreign = Planned(diagnostics=tuple(_foreign_scope(n, p) for n, p in scopes.foreign.items()))
+    return Planned.merge([foreign, *declared, *orphans])
+
+
+def _foreign_scope(name: str, project: str) -> Diagnostic:
+    return Diagnostic(
+        severity=Severity.ERROR,
+        code="scope.foreign-marker",
+        address=f"scope/{name}",
+        message=f"scope {name} carries the marker of mpctl project {project!r}; two projects "
+        "must not manage one scope: declare it in one project only",
+    )
 
 
 def _users(scope: str, clients: ClientOwnership) -> list[str]:
@@ -92,7 +108,8 @@ def _users(scope: str, clients: ClientOwnership) -> list[str]:
 def _scope(desired: DesiredState, scope: Scope, scopes: ScopeOwnership) -> Planned:
     address = f"scope/{scope.name}"
     remote = scopes.managed.get(scope.name)
-    essence = scope_essence(scope, desired.environment)
+    owner = Owner.of(desired)
+    essence = scope_essence(scope, desired.environment, owner)
     changes = diff_fields(observed_scope_essence(remote) if remote else None, essence)
     if remote is not None and not changes:
         return _unchanged(address)
@@ -103,22 +120,45 @@ def _scope(desired: DesiredState, scope: Scope, scopes: ScopeOwnership) -> Plann
         changes=changes,
         reason=_reason(remote is None, changes),
         remote_id=scope.name,
-        body=scope_body(scope, desired.environment, remote),
+        body=scope_body(scope, desired.environment, remote, owner),
     )
     return _changed(step)
 
 
-def plan_access(desired: DesiredState, observed: ObservedState) -> Planned:
-    """Grant and revoke access on declared scopes whose manifest manages `consumers`."""
+def plan_access(desired: DesiredState, observed: ObservedState, scopes: ScopeOwnership) -> Planned:
+    """Grant and revoke access on declared scopes whose manifest manages `consumers`.
+
+    Create before destroy: a scope's revocations depend on its grants, so a refused grant
+    (say, an organisation number Digdir does not know) never leaves a scope with fewer
+    approved consumers than before.
+    """
     parts: list[Planned] = []
     for name, scope in desired.scopes.items():
+        if name in scopes.foreign:
+            continue
         if "consumers" not in scope.model_fields_set and not scope.consumers:
             continue
         states = {a.consumer_orgno: a.state for a in observed.access.get(name, ())}
         approved = {orgno for orgno, state in states.items() if state == _APPROVED}
-        for orgno in sorted(set(scope.consumers) | approved):
-            parts.append(_access(name, orgno, states.get(orgno), wanted=orgno in scope.consumers))
+        wanted = set(scope.consumers)
+        grants = tuple(
+            f"scope/{name}/access/{o}" for o in sorted(wanted) if states.get(o) != _APPROVED
+        )
+        for orgno in sorted(wanted | approved):
+            part = _access(name, orgno, states.get(orgno), wanted=orgno in wanted)
+            parts.append(_after_grants(part, grants))
     return Planned.merge(parts)
+
+
+def _after_grants(part: Planned, grants: tuple[str, ...]) -> Planned:
+    """Make the revocations in `part` wait for `grants`."""
+    steps = tuple(
+        step.model_copy(update={"depends_on": (*step.depends_on, *grants)})
+        if step.kind is StepKind.ACCESS and step.action is Action.DELETE and grants
+        else step
+        for step in part.steps
+    )
+    return Planned(steps, part.diagnostics, part.unchanged, part.considered)
 
 
 def _access(scope: str, orgno: str, state: str | None, *, wanted: bool) -> Planned:
@@ -140,22 +180,31 @@ def _access(scope: str, orgno: str, state: str | None, *, wanted: bool) -> Plann
     return _changed(step)
 
 
-def plan_clients(desired: DesiredState, clients: ClientOwnership) -> Planned:
+def plan_clients(desired: DesiredState, clients: ClientOwnership, links: ClientLinks) -> Planned:
     declared = [
-        _client(desired, client, clients.managed.get(name))
+        _client(desired, client, _remote_client(name, clients, links), adopt=name in links.adopting)
         for name, client in desired.clients.items()
-        if name not in clients.ambiguous
+        if name not in clients.ambiguous and name not in links.held
     ]
     orphans = [
         _orphan(StepKind.CLIENT, name, remote.client_id)
         for name, remote in clients.managed.items()
         if name not in desired.clients
     ]
-    ambiguous = Planned(diagnostics=tuple(_ambiguous(clients)))
-    return Planned.merge([ambiguous, *declared, *orphans])
+    findings = Planned(diagnostics=(*_ambiguous(clients), *links.diagnostics))
+    return Planned.merge([findings, *declared, *orphans])
 
 
-def _client(desired: DesiredState, client: Client, remote: ObservedClient | None) -> Planned:
+def _remote_client(
+    name: str, clients: ClientOwnership, links: ClientLinks
+) -> ObservedClient | None:
+    """The remote client a manifest client is linked to: by its marker, or being adopted."""
+    return clients.managed.get(name) or links.adopting.get(name)
+
+
+def _client(
+    desired: DesiredState, client: Client, remote: ObservedClient | None, *, adopt: bool
+) -> Planned:
     address = f"client/{client.name}"
     essence = client_essence(client, desired)
     changes = diff_fields(observed_client_essence(remote) if remote else None, essence)
@@ -165,13 +214,10 @@ def _client(desired: DesiredState, client: Client, remote: ObservedClient | None
     step = Step(
         address=address,
         kind=StepKind.CLIENT,
-        action=Action.REPLACE if replace else _create_or_update(remote is None),
+        action=_client_action(remote is None, replace=replace, adopt=adopt),
         changes=changes,
         depends_on=tuple(f"scope/{s}" for s in sorted(client.scopes)),
-        reason="integration_type cannot change in place: the client is deleted and created "
-        "again with a new client_id"
-        if replace
-        else _reason(remote is None, changes),
+        reason=_client_reason(remote is None, changes, replace=replace, adopt=adopt),
         remote_id=remote.client_id if remote else None,
         body=client_body(client, desired),
     )
@@ -202,6 +248,7 @@ def plan_keys(
     sinks: Mapping[str, SinkState],
     *,
     clients: ClientOwnership,
+    links: ClientLinks,
     client_steps: Mapping[str, Step],
     now: datetime,
     rotate: frozenset[str] = frozenset(),
@@ -212,11 +259,11 @@ def plan_keys(
     """
     parts: list[Planned] = []
     for name, client in desired.clients.items():
-        if client.keys is None or name in clients.ambiguous:
+        if client.keys is None or name in clients.ambiguous or name in links.held:
             continue
         step = client_steps.get(f"client/{name}")
         new = step is not None and step.action in {Action.CREATE, Action.REPLACE}
-        remote = None if new else clients.managed.get(name)
+        remote = None if new else _remote_client(name, clients, links)
         client_id = remote.client_id if remote else None
         decision = decide_keys(
             KeyInputs(
@@ -235,8 +282,25 @@ def plan_keys(
     return Planned.merge(parts)
 
 
-def _create_or_update(create: bool) -> Action:
+def _client_action(create: bool, *, replace: bool, adopt: bool) -> Action:
+    if replace:
+        return Action.REPLACE
+    if adopt:
+        return Action.ADOPT
     return Action.CREATE if create else Action.UPDATE
+
+
+def _client_reason(
+    create: bool, changes: tuple[FieldChange, ...], *, replace: bool, adopt: bool
+) -> str:
+    if replace:
+        return (
+            "integration_type cannot change in place: the client is deleted and created "
+            "again with a new client_id"
+        )
+    if adopt:
+        return "adopt: takes over this existing client (writes mpctl's marker)"
+    return _reason(create, changes)
 
 
 def _reason(create: bool, changes: tuple[FieldChange, ...]) -> str:
@@ -244,3 +308,32 @@ def _reason(create: bool, changes: tuple[FieldChange, ...]) -> str:
         return "declared in the manifests, not found at Digdir"
     fields = ", ".join(".".join(c.path) for c in changes)
     return f"differs from the manifests in: {fields}"
+
+
+_CREATING = frozenset({Action.CREATE, Action.ADOPT, Action.REPLACE})
+
+
+def deletes_after_creates(steps: Iterable[Step]) -> tuple[Step, ...]:
+    """Create before destroy, as explicit edges: a client delete waits for every client being
+    created, adopted or replaced (and their keys), a scope delete for every scope being
+    created, so a failure on the way in never follows a removal on the way out (a renamed
+    client keeps its old one until the new one works)."""
+    listed = tuple(steps)
+    new_clients = {s.address for s in listed if s.kind is StepKind.CLIENT and s.action in _CREATING}
+    waits = {
+        StepKind.CLIENT: tuple(
+            s.address
+            for s in listed
+            if s.address in new_clients
+            or (s.key is not None and f"client/{s.key.client}" in new_clients)
+        ),
+        StepKind.SCOPE: tuple(
+            s.address for s in listed if s.kind is StepKind.SCOPE and s.action in _CREATING
+        ),
+    }
+    return tuple(
+        step.model_copy(update={"depends_on": (*step.depends_on, *waits[step.kind])})
+        if step.action is Action.DELETE and waits.get(step.kind)
+        else step
+        for step in listed
+    )

@@ -19,10 +19,11 @@ from typing import Any, Literal
 
 from pydantic import Field, JsonValue, model_validator
 
+from mpctl.errors import UserError
 from mpctl.model.base import SpecModel
 from mpctl.model.resources import KeyPolicy
 
-FORMAT_VERSION: Literal["1"] = "1"
+FORMAT_VERSION: Literal["2"] = "2"
 """Bumped for any change a consumer of the plan file or `--format json` must handle."""
 
 
@@ -33,6 +34,7 @@ class Action(StrEnum):
     """
 
     CREATE = "create"
+    ADOPT = "adopt"
     UPDATE = "update"
     REPLACE = "replace"
     DELETE = "delete"
@@ -94,7 +96,8 @@ leaves alone (a key added by hand, a duplicated marker): no step, but drift a sc
 
 
 class Severity(StrEnum):
-    """`error` makes the plan not applyable; `warning` and `note` inform only."""
+    """`error` holds back the steps of the resource it names (the whole plan when it names
+    none); `warning` and `note` inform only."""
 
     ERROR = "error"
     WARNING = "warning"
@@ -135,7 +138,9 @@ class Step(SpecModel):
     depends_on: tuple[str, ...] = Field(default=(), description="Addresses that run first")
     reason: str = Field(default="", description="For people only; apply must never branch on it")
     blocked: bool = Field(
-        default=False, description="Refused by policy; the plan carries an error diagnostic"
+        default=False,
+        description="Held back: the plan carries an error diagnostic for this step's resource "
+        "(a refused delete, a key limit, ...); apply skips it and the steps that depend on it",
     )
     remote_id: str | None = Field(
         default=None,
@@ -201,6 +206,7 @@ class PlanSummary(SpecModel):
     """Counts for the summary line; derived from steps and diagnostics."""
 
     create: int = 0
+    adopt: int = Field(default=0, description="Existing clients taken over (marker written)")
     update: int = 0
     replace: int = 0
     delete: int = 0
@@ -214,7 +220,9 @@ class PlanSummary(SpecModel):
     def of(
         cls, steps: Iterable[Step], diagnostics: Iterable[Diagnostic], *, unchanged: int
     ) -> PlanSummary:
-        counts: dict[str, int] = dict.fromkeys(("create", "update", "replace", "delete"), 0)
+        counts: dict[str, int] = dict.fromkeys(
+            ("create", "adopt", "update", "replace", "delete"), 0
+        )
         key = blocked = 0
         for step in steps:
             key += step.action.is_key_action
@@ -237,7 +245,11 @@ class Plan(SpecModel):
     material or tokens (only kids and policy). Remote free text (old values, client names) is
     kept verbatim; renderers pass everything through `mpctl.render.redact`."""
 
-    format_version: Literal["1"] = FORMAT_VERSION
+    format_version: Literal["2"] = FORMAT_VERSION
+    project: str = Field(
+        description="'<orgno>/<project>' (or '<orgno>' without `project:`): apply refuses a "
+        "plan made for another project"
+    )
     env_name: str
     observed_fingerprint: str = Field(
         description="sha256 of the normalised observed snapshot and sink states; apply "
@@ -268,8 +280,11 @@ class Plan(SpecModel):
 
     @property
     def applyable(self) -> bool:
-        """False when any error diagnostic is present: apply must refuse the plan."""
-        return self.summary.errors == 0
+        """False when an error names no resource: apply must refuse the whole plan.
+
+        Errors that name a resource hold back only that resource's steps (`blocked`).
+        """
+        return not any(d.severity is Severity.ERROR and d.address is None for d in self.diagnostics)
 
     def to_json(self) -> str:
         """Canonical JSON: sorted keys, two-space indent, trailing newline."""
@@ -277,7 +292,25 @@ class Plan(SpecModel):
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Plan:
+        """Parse a saved plan; one of another format version is refused with that reason."""
+        version = _format_version(text)
+        if version is not None and version != FORMAT_VERSION:
+            raise UserError(
+                f"the plan has format_version {version}; this mpctl reads version "
+                f"{FORMAT_VERSION} only",
+                hint="make a new plan with this mpctl (`mpctl plan --out FILE`)",
+            )
         return cls.model_validate_json(text)
+
+
+def _format_version(text: str | bytes) -> str | None:
+    """The `format_version` a plan file claims, when it is a JSON object that has one."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return None
+    version = document.get("format_version") if isinstance(document, dict) else None
+    return str(version) if isinstance(version, str | int) else None
 
 
 def canonical_json(value: Any, *, indent: int | None = None) -> str:

@@ -30,6 +30,7 @@ from mpctl.render.redact import redact_plan
 
 _HEADLINES = {
     Action.CREATE: "will be created",
+    Action.ADOPT: "will be adopted: mpctl's marker is written, nothing is created",
     Action.UPDATE: "will be updated in place",
     Action.REPLACE: "must be replaced (deleted, then created again)",
     Action.DELETE: "will be deleted",
@@ -89,6 +90,21 @@ class PlanDocument:
     def summary(self) -> PlanSummary:
         return self.plan.summary
 
+    @property
+    def error_verdict(self) -> str | None:
+        """What apply does about the plan's errors, for people; None without errors."""
+        errors = self.summary.errors
+        if not errors:
+            return None
+        noun = "error" if errors == 1 else "errors"
+        if not self.plan.applyable:
+            return f"This plan has {errors} {noun}: apply will refuse it."
+        held = self.summary.blocked
+        return (
+            f"This plan has {errors} {noun}: apply holds back the {held} step(s) of the "
+            "clients and scopes they name (and what depends on them) and applies the rest."
+        )
+
 
 def build_document(plan: Plan) -> PlanDocument:
     """Redact `plan` and derive its display data."""
@@ -107,13 +123,21 @@ def summary_line(summary: PlanSummary) -> str:
 
     A replacement counts as one create and one delete, as in Terraform.
     """
-    steps = summary.create + summary.update + summary.replace + summary.delete + summary.key
+    steps = (
+        summary.create
+        + summary.adopt
+        + summary.update
+        + summary.replace
+        + summary.delete
+        + summary.key
+    )
     if steps == 0:
         return "No changes."
     rotations = "key rotation" if summary.key == 1 else "key rotations"
+    adopt = f"{summary.adopt} to adopt, " if summary.adopt else ""
     return (
-        f"Plan: {summary.create + summary.replace} to create, {summary.update} to update, "
-        f"{summary.delete + summary.replace} to delete, {summary.key} {rotations}."
+        f"Plan: {summary.create + summary.replace} to create, {adopt}{summary.update} to "
+        f"update, {summary.delete + summary.replace} to delete, {summary.key} {rotations}."
     )
 
 

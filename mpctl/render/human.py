@@ -1,7 +1,7 @@
 """Terminal text for a plan: Terraform-style glyphs, per-field `old → new`, a summary line.
 
-Owns the glyphs (`+` create, `~` update, `-/+` replace, `-` delete; key steps show their
-effect on the JWKS) and the layout. Colour is ANSI and only when `color=True`: the CLI decides
+Owns the glyphs (`+` create, `<~` adopt, `~` update, `-/+` replace, `-` delete; key steps
+show their effect on the JWKS) and the layout. Colour is ANSI and only when `color=True`: the CLI decides
 it (NO_COLOR, TTY). Every dynamic string comes from the `PlanDocument`, already redacted and
 escaped. Returns a string; must not print or touch a console.
 """
@@ -15,6 +15,7 @@ from mpctl.render.document import ChangeLine, PlanDocument, StepView
 
 GLYPHS = {
     Action.CREATE: "+",
+    Action.ADOPT: "<~",
     Action.UPDATE: "~",
     Action.REPLACE: "-/+",
     Action.DELETE: "-",
@@ -26,7 +27,7 @@ GLYPHS = {
     Action.REREGISTER_KEY: "+",
     Action.RETIRE_KEY: "-",
 }
-_COLOURS = {"+": "32", "~": "33", "-": "31", "-/+": "35", " ": "0"}
+_COLOURS = {"+": "32", "~": "33", "<~": "36", "-": "31", "-/+": "35", " ": "0"}
 _SEVERITY_COLOURS = {Severity.ERROR: "1;31", Severity.WARNING: "33", Severity.NOTE: "36"}
 
 Paint = Callable[[str, str], str]
@@ -37,22 +38,20 @@ def render_human(document: PlanDocument, *, color: bool = False) -> str:
     paint = _ansi if color else _plain
     lines = [f"mpctl plan for environment {document.env_name}", ""]
     if document.steps:
-        lines += ["Symbols: + create   ~ update   -/+ replace   - delete", ""]
+        lines += ["Symbols: + create   <~ adopt   ~ update   -/+ replace   - delete", ""]
     for step in document.steps:
         lines += [*_step_lines(step, paint), ""]
     lines += _diagnostic_lines(document.diagnostics, paint)
     lines += _unmanaged_lines(document.unmanaged)
     lines.append(paint(document.summary_line, "1"))
-    if document.summary.errors:
-        errors = document.summary.errors
-        noun = "error" if errors == 1 else "errors"
-        lines.append(paint(f"This plan has {errors} {noun}: apply will refuse it.", "1;31"))
+    if document.error_verdict:
+        lines.append(paint(document.error_verdict, "1;31"))
     return "\n".join(lines) + "\n"
 
 
 def _step_lines(step: StepView, paint: Paint) -> list[str]:
     glyph = GLYPHS[step.action]
-    blocked = " (BLOCKED: see diagnostics)" if step.blocked else ""
+    blocked = " (HELD BACK: see diagnostics)" if step.blocked else ""
     lines = [paint(f"  # {step.address} {step.headline}{blocked}", "1")]
     if step.reason:
         lines.append(f"  #   {step.reason}")

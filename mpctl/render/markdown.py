@@ -52,6 +52,7 @@ def _header(document: PlanDocument) -> str:
     summary = document.summary
     rows = [
         ("create", summary.create),
+        ("adopt", summary.adopt),
         ("update", summary.update),
         ("replace", summary.replace),
         ("delete", summary.delete),
@@ -69,8 +70,8 @@ def _header(document: PlanDocument) -> str:
         table,
         "",
     ]
-    if summary.errors:
-        lines += [f"> **Apply will refuse this plan:** {summary.errors} error(s) below.", ""]
+    if document.error_verdict:
+        lines += [f"> **{escape(document.error_verdict)}**", ""]
     return "\n".join(lines)
 
 
@@ -88,7 +89,7 @@ def _diagnostics_block(diagnostics: Sequence[Diagnostic]) -> list[str]:
 
 
 def _step_block(step: StepView) -> str:
-    blocked = " **(blocked)**" if step.blocked else ""
+    blocked = " **(held back)**" if step.blocked else ""
     summary = f"{_code(f'{GLYPHS[step.action]} {step.address}')} {escape(step.headline)}"
     lines = [f"<details><summary>{summary}{blocked}</summary>", ""]
     if step.reason:

@@ -1,9 +1,11 @@
-"""`mpctl import`: adopt existing remote clients: write their manifests, then mark them managed.
+"""`mpctl import`: write manifests that adopt existing remote clients; Digdir is only read.
 
-Order matters for safety: the manifest file is written (atomically, never over an existing
-file) before the ownership marker is added at Digdir, so a failure never leaves a marked client
-without a manifest. Imported clients get `keys: null`: mpctl does not take over keys someone
-else registered until the user removes that line.
+Each imported client is limited to the environment it came from (`environments: [<env>]`) and
+carries `adopt: <client_id>`, so the next `mpctl plan` shows an `adopt` step and the marker is
+written by `mpctl apply`: reviewed, confirmed and under the environment lock like any change.
+The file is written atomically and never over an existing one. Imported clients get
+`keys: null`: mpctl does not take over keys someone else registered until the user removes
+that line.
 """
 
 from __future__ import annotations
@@ -19,14 +21,12 @@ from typing import Annotated, Any
 import typer
 from ruamel.yaml import YAML
 
-from mpctl.apply.resources import overlay_client
 from mpctl.cli import console
 from mpctl.cli.environment import Workspace, connect, open_workspace
 from mpctl.cli.options import DEFAULT_MANIFESTS, EnvOption, ManifestsOption
 from mpctl.errors import UserError
 from mpctl.model.observed import ObservedClient
-from mpctl.plan.ownership import CLIENT_SEPARATOR, add_marker, parse_marker, strip_marker
-from mpctl.remote.client import HttpRemote
+from mpctl.plan.ownership import parse_marker, strip_marker
 
 _HEADER = (
     "# yaml-language-server: $schema=../../schemas/manifest.schema.json\n"
@@ -52,7 +52,11 @@ def import_clients(
     target = (out or workspace.directory / "resources" / "imported.yaml").resolve()
     _check_inside_resources(workspace, target)
     names = asyncio.run(_import(workspace, sorted(set(client_id)), target))
-    console.success(f"Imported {', '.join(names)} into {target}; run `mpctl plan` to review.")
+    console.success(
+        f"Wrote {', '.join(names)} to {target} for {workspace.env_name} only; nothing changed "
+        f"at Digdir. Review with `mpctl plan -e {workspace.env_name}`, then `mpctl apply` "
+        "adopts them."
+    )
     return 0
 
 
@@ -73,17 +77,19 @@ async def _import(workspace: Workspace, ids: list[str], target: Path) -> list[st
         raise UserError(f"{target} exists; mpctl import never overwrites a manifest")
     async with connect(workspace) as (remote, _):
         clients = [await remote.get_client(i) for i in ids]
-        taken = set(workspace.desired.clients)
-        documents = [_document(client, taken) for client in clients]
-        _write_documents(target, documents, workspace.env_name)
-        for client, document in zip(clients, documents, strict=True):
-            await _mark(remote, client, str(document["name"]))
+    taken = set(workspace.desired.clients)
+    documents = [_document(client, taken, workspace.env_name) for client in clients]
+    _write_documents(target, documents, workspace.env_name)
     return [str(d["name"]) for d in documents]
 
 
-def _document(client: ObservedClient, taken: set[str]) -> dict[str, Any]:
-    if parse_marker(client.description):
-        raise UserError(f"client {client.client_id} is already managed by mpctl")
+def _document(client: ObservedClient, taken: set[str], env: str) -> dict[str, Any]:
+    found = parse_marker(client.description)
+    if found is not None:
+        raise UserError(
+            f"client {client.client_id} already carries the mpctl marker {found}",
+            hint="it is managed by the manifests that declare that name; nothing to import",
+        )
     name = _unique(_slug(client.client_name or client.client_id), taken)
     taken.add(name)
     document: dict[str, Any] = {
@@ -93,6 +99,8 @@ def _document(client: ObservedClient, taken: set[str]) -> dict[str, Any]:
         **({"client_name": client.client_name} if client.client_name else {}),
         "integration_type": client.integration_type or "maskinporten",
         "scopes": sorted(client.scopes),
+        "environments": [env],
+        "adopt": client.client_id,
     }
     if client.access_token_lifetime:
         document["access_token_lifetime"] = client.access_token_lifetime
@@ -128,8 +136,3 @@ def _write_documents(target: Path, documents: list[dict[str, Any]], env: str) ->
         os.fsync(handle.fileno())
     os.link(temp, target)  # fails if the target appeared meanwhile: never overwrite
     Path(temp).unlink()
-
-
-async def _mark(remote: HttpRemote, client: ObservedClient, name: str) -> None:
-    marked = add_marker(client.description, name, separator=CLIENT_SEPARATOR)
-    await overlay_client(remote, client.client_id, {"description": marked})

@@ -30,6 +30,7 @@ from mpctl.model import (
 )
 from mpctl.plan.keys import jwk_thumbprint
 from mpctl.plan.normalize import client_body, scope_body
+from mpctl.plan.ownership import Owner
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 ORGNO = "910753614"
@@ -48,6 +49,7 @@ PROTECTED_ENV = ENV.model_copy(update={"protected": True})
 def client(name: str = "billing", **fields: Any) -> Client:
     fields.setdefault("description", f"{name} integration")
     fields.setdefault("scopes", ("acme:invoices.read",))
+    fields.setdefault("keys", None)  # most planner tests are about clients, not their keys
     return Client(name=name, **fields)
 
 
@@ -86,7 +88,7 @@ def observed_client(c: Client, state: DesiredState, **changes: Any) -> ObservedC
 
 
 def observed_scope(s: Scope, state: DesiredState, **changes: Any) -> ObservedScope:
-    body = scope_body(s, state.environment, None)
+    body = scope_body(s, state.environment, None, Owner.of(state))
     body.update(name=s.name, owner_orgno=ORGNO, active=True)
     body.update(changes)
     return ObservedScope.model_validate(body)

@@ -64,6 +64,8 @@ def _desired() -> DesiredState:
             client("payroll", keys=KeyPolicy()),
             client("archive", keys=KeyPolicy()),
             client("sync", keys=KeyPolicy(), scopes=("acme:invoices.read", "nope:secret")),
+            client("imported", adopt="id-portal", description="Made in the portal"),
+            client("lost", keys=KeyPolicy()),
             client(
                 "supplier",
                 scopes=("acme:orders", "other:data.read"),
@@ -89,6 +91,17 @@ def _observed(state: DesiredState) -> ObservedState:
         client_name="Legacy app",
         description="made in the portal",
         scopes=("x:y",),
+    )
+    clients["id-portal"] = ObservedClient(
+        client_id="id-portal",
+        client_name="Portal app",
+        description="Made in the portal",
+        scopes=("acme:invoices.read",),
+    )
+    del clients[client_id("imported")]
+    lost = clients.pop(client_id("lost"))
+    clients["id-lost"] = lost.model_copy(
+        update={"client_id": "id-lost", "description": "lost integration"}
     )
     clients["id-old"] = ObservedClient(
         client_id="id-old",
@@ -174,6 +187,7 @@ def shuffled(seed: int) -> Inputs:
             env_name=state.env_name,
             environment=state.environment,
             organisation=state.organisation,
+            project=state.project,
             clients=_shuffle_map(rng, state.clients),
             scopes=_shuffle_map(rng, state.scopes),
         ),

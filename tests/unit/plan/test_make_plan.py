@@ -155,7 +155,7 @@ def test_a_marked_client_no_longer_declared_is_deleted_only_when_allowed() -> No
     blocked = plan_of(state, CONVERGED)
     assert actions(blocked) == [("client/billing", "delete")]
     assert blocked.steps[0].blocked
-    assert not blocked.applyable
+    assert blocked.applyable  # the refused delete is held back; the rest would apply
     allowed = plan_of(state, CONVERGED, allow_delete=True)
     assert not allowed.steps[0].blocked
     assert allowed.applyable

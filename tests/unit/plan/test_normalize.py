@@ -18,8 +18,11 @@ from mpctl.plan.normalize import (
     scope_body,
     scope_essence,
 )
+from mpctl.plan.ownership import Owner
 
 from .builders import ENV, client, desired, scope
+
+OWNER = Owner()
 
 
 @pytest.mark.parametrize(
@@ -98,23 +101,23 @@ def test_client_body_carries_the_marker_in_description_only() -> None:
     ],
 )
 def test_scope_essence(fields: dict[str, Any], field: str, value: Any) -> None:
-    assert scope_essence(scope(**fields), ENV)[field] == value
+    assert scope_essence(scope(**fields), ENV, OWNER)[field] == value
 
 
 @pytest.mark.parametrize("field", ["long_description", "delegation_source"])
 def test_optional_scope_fields_left_out_are_not_managed(field: str) -> None:
-    assert field not in scope_essence(scope(), ENV)
+    assert field not in scope_essence(scope(), ENV, OWNER)
 
 
 def test_scope_body_keeps_remote_long_description_when_unmanaged() -> None:
     remote = ObservedScope(name="acme:invoices.read", long_description="Written in the portal")
-    body = scope_body(scope(), ENV, remote)
+    body = scope_body(scope(), ENV, remote, OWNER)
     assert body["long_description"] == "Written in the portal\n\n[mpctl:acme:invoices.read]"
     assert body["active"] is True
 
 
 def test_scope_create_body_does_not_send_active() -> None:
-    assert "active" not in scope_body(scope(), ENV, None)
+    assert "active" not in scope_body(scope(), ENV, None, OWNER)
 
 
 CLIENTS = [
@@ -145,5 +148,7 @@ def test_a_sent_client_compares_equal(wanted: Client) -> None:
 
 @pytest.mark.parametrize("wanted", SCOPES, ids=lambda s: s.name)
 def test_a_sent_scope_compares_equal(wanted: Scope) -> None:
-    echoed = ObservedScope.model_validate({"name": wanted.name, **scope_body(wanted, ENV, None)})
-    assert diff_fields(observed_scope_essence(echoed), scope_essence(wanted, ENV)) == ()
+    echoed = ObservedScope.model_validate(
+        {"name": wanted.name, **scope_body(wanted, ENV, None, OWNER)}
+    )
+    assert diff_fields(observed_scope_essence(echoed), scope_essence(wanted, ENV, OWNER)) == ()

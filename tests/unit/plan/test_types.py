@@ -28,6 +28,7 @@ from . import scenario
 def test_action_wire_values_are_stable() -> None:
     assert [a.value for a in Action] == [
         "create",
+        "adopt",
         "update",
         "replace",
         "delete",
@@ -102,13 +103,14 @@ def test_steps_must_carry_the_payload_of_their_kind(fields: dict[str, object]) -
 def test_summary_counts_replacements_and_key_steps_apart() -> None:
     assert scenario.plan().summary == PlanSummary(
         create=3,
+        adopt=1,
         update=1,
         replace=1,
         delete=3,
         key=6,
-        blocked=4,
+        blocked=5,
         unchanged=7,
-        errors=6,
+        errors=7,
         warnings=4,
     )
 
@@ -131,7 +133,10 @@ def test_public_api_is_pinned() -> None:
         "Step",
         "StepKind",
         "UnmanagedObject",
+        "error_resource",
         "make_plan",
         "observed_fingerprint",
         "plan_json_schema",
+        "project_identity",
+        "resource_address",
     ]

@@ -65,6 +65,7 @@ def _document(*steps: Step, message: str = "ok") -> Any:
     found = (Diagnostic(severity=Severity.NOTE, code="n", message=message),)
     return build_document(
         Plan(
+            project="910753614",
             env_name="test",
             observed_fingerprint="o",
             manifests_fingerprint="m",

@@ -13,6 +13,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 def _plan(*steps: Step) -> Plan:
     return Plan(
+        project="910753614",
         env_name="test",
         observed_fingerprint="o",
         manifests_fingerprint="m",
@@ -71,6 +72,6 @@ def test_remote_control_characters_never_reach_the_terminal() -> None:
 
 def test_blocked_steps_and_errors_are_called_out() -> None:
     text = render_human(build_document(scenario.plan()))
-    assert "  # client/ledger must be replaced (deleted, then created again) (BLOCKED" in text
+    assert "  # client/ledger must be replaced (deleted, then created again) (HELD BACK" in text
     assert "  -/+ client/ledger\n" in text
-    assert "This plan has 6 errors: apply will refuse it.\n" in text
+    assert "This plan has 7 errors: apply holds back the 5 step(s) of the clients and " in text

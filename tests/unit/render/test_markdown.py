@@ -45,6 +45,7 @@ def _plan(count: int, width: int = 400) -> Plan:
         for i in range(count)
     )
     return Plan(
+        project="910753614",
         env_name="prod",
         observed_fingerprint="o",
         manifests_fingerprint="m",
