@@ -51,9 +51,23 @@ class SinkVariables(SpecModel):
     client_id: str = "MASKINPORTEN_CLIENT_ID"
     kid: str = "MASKINPORTEN_KID"
     private_key: str = "MASKINPORTEN_PRIVATE_KEY"
+    private_key_base64: str = "MASKINPORTEN_PRIVATE_KEY_BASE64"
     token_endpoint: str = "MASKINPORTEN_TOKEN_ENDPOINT"
     issuer: str = "MASKINPORTEN_ISSUER"
     mode: str = "MASKINPORTEN_MODE"
+
+
+DotenvEncoding = Literal["pem", "base64", "jwk-base64"]
+"""How the private key goes into `<client>.env`.
+
+`pem` (default): `MASKINPORTEN_PRIVATE_KEY` as a double-quoted multi-line PEM, seed 002's
+contract; loads with `set -a; . FILE` (bash, dash), python-dotenv, Node's dotenv and Docker
+Compose's `env_file`. `base64`: `MASKINPORTEN_PRIVATE_KEY_BASE64`, the PKCS#8 PEM in standard
+base64 on one line (padded, unwrapped, like `altinn-jwks export key --base64`), and every value
+unquoted: safe for line-based loaders (`docker --env-file`, `kubectl create secret generic
+--from-env-file`). `jwk-base64`: the same variable holding exactly what `altinn-jwks export key
+--base64` prints (base64 of the private JWK; Altinn's .NET client, Azure Key Vault).
+"""
 
 
 class FileSink(SpecModel):
@@ -66,6 +80,13 @@ class FileSink(SpecModel):
         "{env} is substituted",
     )
     write_env_file: bool = True
+    dotenv_encoding: DotenvEncoding = Field(
+        default="pem",
+        description="pem: MASKINPORTEN_PRIVATE_KEY as a multi-line PEM (set -a; . FILE, dotenv "
+        "libraries, Compose env_file); base64: MASKINPORTEN_PRIVATE_KEY_BASE64, one line, for "
+        "docker --env-file and kubectl --from-env-file; jwk-base64: the same variable in "
+        "altinn-jwks' base64 private JWK form",
+    )
     variables: SinkVariables = SinkVariables()
 
     @model_validator(mode="after")

@@ -8,6 +8,7 @@ from mpctl.secrets.file import FileSecretSink
 from mpctl.secrets.keys import (
     ALGORITHMS,
     DEFAULT_KEY_SIZE,
+    MAX_KEY_SIZE,
     MIN_KEY_SIZE,
     KeyMaterialError,
     PrivateKey,
@@ -37,6 +38,7 @@ from mpctl.secrets.protocol import (
 __all__ = [
     "ALGORITHMS",
     "DEFAULT_KEY_SIZE",
+    "MAX_KEY_SIZE",
     "MIN_KEY_SIZE",
     "SINKS",
     "FileSecretSink",

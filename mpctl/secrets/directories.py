@@ -89,11 +89,12 @@ def check_private_file(path: Path) -> None:
 
 
 def check_private_tree(directory: Path, *, root: Path) -> None:
-    """`check_private_directory` for `directory` and each parent below `root` (root excluded)."""
-    for candidate in (directory, *directory.parents):
-        if candidate == root or not _is_below(candidate, root):
+    """`check_private_directory` for `directory` and each of its parents below `root`."""
+    check_private_directory(directory)
+    for parent in directory.parents:
+        if parent == root or not _is_below(parent, root):
             return
-        check_private_directory(candidate)
+        check_private_directory(parent)
 
 
 def _missing_components(directory: Path) -> list[Path]:

@@ -4,8 +4,10 @@ Owns the on-disk format (`<directory>/<client>.json`, `format_version` 1) and th
 the `SecretSink` protocol for it. Files are 0600 and replaced atomically (`mpctl.secrets.atomic`);
 a file that does not parse is an error naming the file, never an empty state. `<client>.env`
 holds seed 002's variables for the *current* key only and is rewritten after every operation,
-so a crash between the two writes heals on the next call. Must not generate keys or decide when
-to rotate; it does no locking (apply holds the environment lock).
+so a crash between the two writes heals on the next call; its dialect follows the spec's
+`dotenv_encoding` (`mpctl.secrets.dotenv`). A sink file or directory that another user owns or
+could write to is refused before anything in it is read (`mpctl.secrets.directories`). Must not
+generate keys or decide when to rotate; it does no locking (apply holds the environment lock).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from mpctl.errors import SecretSinkError
 from mpctl.model import FileSink, KeySlot, SinkSpec, SinkState
 from mpctl.model.identifiers import RESOURCE_NAME_PATTERN
 from mpctl.secrets.atomic import write_private_file
+from mpctl.secrets.directories import check_private_file, check_private_tree
 from mpctl.secrets.dotenv import render_env_file, workload_variables
 from mpctl.secrets.keys import KeyMaterialError, PrivateKey, from_pem, to_pem
 from mpctl.secrets.protocol import SINKS, KidReuseError, RotationInFlightError, SinkContext
@@ -192,6 +195,7 @@ class FileSecretSink:
 
     def _load(self, client: str) -> _Document | None:
         path = self.json_path(client)
+        self._check_ownership(path)
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
@@ -205,6 +209,11 @@ class FileSecretSink:
                 f"it belongs to client {document.client!r} in environment {document.environment!r}",
             )
         return document
+
+    def _check_ownership(self, path: Path) -> None:
+        """Refuse a sink another user could have written to, before anything in it is used."""
+        check_private_tree(self.directory, root=self._context.base_dir)
+        check_private_file(path)
 
     def _save(self, client: str, document: _Document) -> None:
         """Write the `.env` first, then the JSON (the record of truth).
@@ -228,15 +237,17 @@ class FileSecretSink:
             private_key_pem=document.current.private_key_pem.get_secret_value(),
             token_endpoint=self._context.token_endpoint,
             issuer=self._context.issuer,
+            encoding=self._spec.dotenv_encoding,
         )
         header = (
             f"Written by mpctl for client {client} in environment {self._context.environment}.\n"
             "Current key only. Holds a private key: never commit or print this file."
         )
-        data = render_env_file(values, header=header).encode("utf-8")
+        data = render_env_file(values, header=header, encoding=self._spec.dotenv_encoding)
         path = self.env_path(client)
-        if _read_or_none(path) != data:
-            write_private_file(path, data)
+        self._check_ownership(path)
+        if _read_or_none(path) != data.encode("utf-8"):
+            write_private_file(path, data.encode("utf-8"))
 
 
 def _already_staged(document: _Document, kid: str, thumbprint: str) -> bool:

@@ -26,6 +26,8 @@ from mpctl.model.keys import rsa_thumbprint
 Algorithm = Literal["RS256", "RS384", "RS512"]
 ALGORITHMS: Final[tuple[str, ...]] = get_args(Algorithm)
 MIN_KEY_SIZE: Final = 2048
+MAX_KEY_SIZE: Final = 8192
+"""The largest key mpctl reads from outside (a base64 JWK): checking a huge one takes minutes."""
 DEFAULT_KEY_SIZE: Final = 3072
 
 
@@ -253,6 +255,8 @@ def _rsa_from_private_jwk(document: Mapping[str, object]) -> rsa.RSAPrivateKey:
     n, e, d, p, q, dp, dq, qi = (
         _b64url_to_int(document[name]) for name in ("n", "e", "d", "p", "q", "dp", "dq", "qi")
     )
+    if n.bit_length() > MAX_KEY_SIZE:
+        raise ValueError("modulus too large")
     public = rsa.RSAPublicNumbers(e, n)
     return rsa.RSAPrivateNumbers(p, q, d, dp, dq, qi, public).private_key()
 

@@ -93,11 +93,13 @@ def _print_text(result: Readiness, variables: SinkVariables) -> None:
         )
     elif result.status == "ready":
         out.print(
-            f"ready: every variable is set, {variables.private_key} parses and signs a test JWS",
+            "ready: every variable is set, the private key parses and signs a test JWS",
             style="green",
         )
         for field in _FIELDS:
-            out.print(f"  {getattr(variables, field)}: set")
+            name = getattr(variables, field)
+            if os.environ.get(name, "").strip():
+                out.print(f"  {name}: set")
     else:
         out.print(f"not ready: {len(result.failures)} problem(s)", style="bold red")
         for failure in result.failures:

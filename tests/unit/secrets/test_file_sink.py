@@ -34,15 +34,12 @@ Keys = tuple[PrivateKey, PrivateKey, PrivateKey]
 
 
 def parse_env(text: str) -> dict[str, str]:
-    """A strict reader of the dialect the sink writes (what dotenv libraries accept)."""
+    """A strict reader of the dialect the sink writes: `NAME="value"`, line breaks kept inside."""
     values = {}
-    for line in text.splitlines():
-        if line.startswith("#"):
-            continue
-        match = re.fullmatch(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"', line)
-        assert match, f"not a valid .env line: {line[:20]}"
-        raw = match[2]
-        values[match[1]] = re.sub(r"\\(.)", lambda m: "\n" if m[1] == "n" else m[1], raw)
+    body = "".join(line + "\n" for line in text.splitlines() if not line.startswith("#"))
+    for match in re.finditer(r'([A-Za-z_][A-Za-z0-9_]*)="([^"\\$`]*)"\n|(.+)', body):
+        assert match[3] is None, f"not a valid .env line: {match[3][:20]}"
+        values[match[1]] = match[2]
     return values
 
 
