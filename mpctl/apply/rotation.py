@@ -11,7 +11,6 @@ rotate: that is the planner's job (`mpctl.plan.keys`).
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -79,10 +78,25 @@ def _key(rotation: _Rotation) -> PrivateKey:
 
 
 async def _register(rotation: _Rotation, ctx: ApplyContext) -> int:
+    """JWKS := fresh read ∪ new key. An upload whose answer was lost is sent once more, built
+    from a new fresh read, when that read proves the key absent (the upload never arrived);
+    then the set is read back until it shows the key (bounded)."""
     key = _key(rotation)
     fresh = await ctx.api.get_jwks(rotation.client_id)
     if _holds(fresh, key):
         return 0
+    if not await _post_jwks(rotation, ctx, _register_payload(rotation, fresh, key)):
+        again = await ctx.api.get_jwks(rotation.client_id)
+        if not _holds(again, key):
+            await _post_jwks(rotation, ctx, _register_payload(rotation, again, key))
+    await _read_back(rotation, ctx, expect_present=key)
+    return 1
+
+
+def _register_payload(
+    rotation: _Rotation, fresh: ObservedJwks, key: PrivateKey
+) -> list[dict[str, Any]]:
+    """The set to upload: every registered key as it is, plus `key` (S3: nothing removed)."""
     if key.kid in fresh.kids:
         raise ApplyError(
             f"{rotation.name}: kid {key.kid} is registered with other key material",
@@ -96,9 +110,7 @@ async def _register(rotation: _Rotation, ctx: ApplyContext) -> int:
             hint="retire keys first; mpctl never removes keys it does not own",
             safe_to_rerun=False,
         )
-    payload = [*(_republished(k) for k in fresh.keys), dict(key.public_jwk)]
-    await _write_jwks(rotation, ctx, payload, expect_present=key)
-    return 1
+    return [*(_republished(k) for k in fresh.keys), dict(key.public_jwk)]
 
 
 async def _test(rotation: _Rotation, ctx: ApplyContext) -> int:
@@ -184,14 +196,32 @@ async def _write_jwks(
     ctx: ApplyContext,
     payload: list[dict[str, Any]],
     *,
+    expect_absent: str,
+) -> None:
+    """POST the whole set, then read back until it shows (bounded); ambiguous → re-read."""
+    await _post_jwks(rotation, ctx, payload)
+    await _read_back(rotation, ctx, expect_absent=expect_absent)
+
+
+async def _post_jwks(rotation: _Rotation, ctx: ApplyContext, payload: list[dict[str, Any]]) -> bool:
+    """POST the whole set; False when the answer was lost (the write may or may not be done)."""
+    if not payload:
+        raise ApplyError(f"{rotation.name}: refusing to leave no key registered (S4)")
+    try:
+        await ctx.api.put_jwks(rotation.client_id, payload)
+    except AmbiguousWriteError:  # a fresh read decides whether it happened
+        return False
+    return True
+
+
+async def _read_back(
+    rotation: _Rotation,
+    ctx: ApplyContext,
+    *,
     expect_present: PrivateKey | None = None,
     expect_absent: str | None = None,
 ) -> None:
-    """POST the whole set, then read back until it shows (bounded); ambiguous → re-read."""
-    if not payload:
-        raise ApplyError(f"{rotation.name}: refusing to leave no key registered (S4)")
-    with contextlib.suppress(AmbiguousWriteError):  # the read-back decides whether it happened
-        await ctx.api.put_jwks(rotation.client_id, payload)
+    """Read the set until it shows the change (Digdir may lag behind its own writes)."""
     for attempt in range(ctx.settings.read_after_write_attempts):
         seen = await ctx.api.get_jwks(rotation.client_id)
         if (expect_present is None or _holds(seen, expect_present)) and (
