@@ -10,10 +10,18 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictBool, field_validator
+from pydantic import Field, StrictBool, ValidationInfo, field_validator
 
 from mpctl.model.base import SpecModel
-from mpctl.model.identifiers import ClientId, Duration, Kid, OrgNo, ResourceName, ScopeName
+from mpctl.model.identifiers import (
+    ClientId,
+    Duration,
+    Kid,
+    OrgNo,
+    ResourceName,
+    ScopeName,
+    format_duration,
+)
 from mpctl.model.secrets import FileSink, SinkSpec
 
 IntegrationType = Literal[
@@ -44,21 +52,48 @@ def _no_duplicates(values: tuple[str, ...], what: str) -> tuple[str, ...]:
     return values
 
 
+MIN_GRACE = timedelta(hours=1)
+MIN_ROTATE_AFTER = timedelta(days=1)
+MIN_RENEW_BEFORE_EXPIRY = timedelta(days=7)
+MAX_RENEW_BEFORE_EXPIRY = timedelta(days=180)
+_GRACE_REASON = (
+    "workloads need time to pick up the new key (a restart, a secret sync: kubelet sync plus "
+    "cache is minutes) and Digdir's JWKS changes propagate slowly; with 0s every apply retires "
+    "the old key with no overlap"
+)
+_ROTATE_AFTER_REASON = (
+    "more often than daily, every scheduled run rotates and the JWKS (5 keys at most) churns"
+)
+_RENEW_REASON = "a key near expiry must be caught by at least one weekly run before it expires"
+
+
+def _at_least(value: timedelta, minimum: timedelta, name: str, reason: str) -> timedelta:
+    if value < minimum:
+        raise ValueError(
+            f"{name} {format_duration(value)} is below the minimum "
+            f"{format_duration(minimum)}; set {name}: {format_duration(minimum)} or more "
+            f"({reason})"
+        )
+    return value
+
+
 class KeyPolicy(SpecModel):
     """How mpctl makes, rotates and stores a client's signing keys."""
 
     algorithm: SigningAlgorithm = "RS256"
     size: Annotated[int, Field(ge=2048, le=8192, multiple_of=1024)] = 3072
     rotate_after: Duration = Field(
-        default=timedelta(days=90), description="Rotate a key older than this"
+        default=timedelta(days=90),
+        description="Rotate a key older than this (at least 1d, and longer than grace)",
     )
     grace: Duration = Field(
         default=timedelta(days=1),
-        description="Overlap: how long the old key stays registered after promotion",
+        description="Overlap: how long the old key stays registered after promotion (at least 1h)",
     )
     renew_before_expiry: Duration = Field(
         default=timedelta(days=30),
-        description="Rotate when Digdir's key expiry is closer than this",
+        description="Rotate when Digdir's key expiry is closer than this (7d-180d, longer than "
+        "grace)",
     )
     kid_format: Literal["name-env-date", "thumbprint"] = Field(
         default="name-env-date",
@@ -75,6 +110,43 @@ class KeyPolicy(SpecModel):
     @classmethod
     def _unique_preserve(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return _no_duplicates(value, "preserved kid")
+
+    @field_validator("rotate_after")
+    @classmethod
+    def _sane_rotate_after(cls, value: timedelta) -> timedelta:
+        return _at_least(value, MIN_ROTATE_AFTER, "rotate_after", _ROTATE_AFTER_REASON)
+
+    @field_validator("grace")
+    @classmethod
+    def _sane_grace(cls, value: timedelta, info: ValidationInfo) -> timedelta:
+        _at_least(value, MIN_GRACE, "grace", _GRACE_REASON)
+        rotate_after = info.data.get("rotate_after")
+        if isinstance(rotate_after, timedelta) and rotate_after <= value:
+            raise ValueError(
+                f"grace ({format_duration(value)}) must be shorter than rotate_after "
+                f"({format_duration(rotate_after)}); shorten grace or raise rotate_after (else "
+                "the next rotation is due before the old key can be retired)"
+            )
+        return value
+
+    @field_validator("renew_before_expiry")
+    @classmethod
+    def _sane_renewal(cls, value: timedelta, info: ValidationInfo) -> timedelta:
+        _at_least(value, MIN_RENEW_BEFORE_EXPIRY, "renew_before_expiry", _RENEW_REASON)
+        if value > MAX_RENEW_BEFORE_EXPIRY:
+            raise ValueError(
+                f"renew_before_expiry {format_duration(value)} is over the maximum "
+                f"{format_duration(MAX_RENEW_BEFORE_EXPIRY)}; set 30d, as digdirator does "
+                "(Digdir keys live one year: mpctl would rotate keys not half-way to expiry)"
+            )
+        grace = info.data.get("grace")
+        if isinstance(grace, timedelta) and value <= grace:
+            raise ValueError(
+                f"renew_before_expiry ({format_duration(value)}) must be longer than grace "
+                f"({format_duration(grace)}); raise it or shorten grace (else the old key "
+                "expires while still in use)"
+            )
+        return value
 
 
 class Delegation(SpecModel):

@@ -275,7 +275,7 @@ _registered = st.lists(st.sampled_from(KIDS), unique=True).map(lambda kids: jwks
 _policies = st.builds(
     KeyPolicy,
     preserve=st.lists(st.sampled_from(KIDS), unique=True, max_size=3).map(tuple),
-    grace=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=30)),
+    grace=st.timedeltas(min_value=timedelta(hours=1), max_value=timedelta(days=29)),
 )
 
 
