@@ -166,3 +166,16 @@ def test_a_planted_key_is_never_registered(
     assert f"chmod 700 {sink}" in out.out + out.err
     state = project / ".mpctl" / "local" / "emulator-state.json"
     assert not state.exists() or planted_kid not in state.read_text()
+
+
+def test_keys_export_refuses_a_key_file_open_to_others(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "keys"
+    assert main(["keys", "create", "svc", "--dir", str(store), "--size", "2048"]) == 0
+    pem = store / "svc" / "TEST.pem"
+    pem.chmod(0o644)
+    capsys.readouterr()
+    assert main(["keys", "export", "svc", "--dir", str(store)]) == 1
+    captured = capsys.readouterr()
+    assert f"chmod 600 {pem}" in captured.out + captured.err

@@ -1,7 +1,8 @@
 """`mpctl keys create|export`: local signing keys, one per environment, as altinn-jwks makes them.
 
 Owns the local key store (`DIR/NAME/ENV.pem` plus `DIR/NAME/ENV.json` metadata, both 0600 and
-written atomically) and what may leave it: public JWKS and public PEM freely, the private PEM
+written atomically, in directories created 0700; a key file or folder others could write is
+refused before export) and what may leave it: public JWKS and public PEM freely, the private PEM
 or base64 private JWK (Azure Key Vault, seed 001) only with an explicit `--private`. Key
 material, kids and thumbprints come from `mpctl.secrets`; this module must not print a private
 key unless asked to with `--private`, and never overwrites a key without `--force`.
@@ -33,6 +34,7 @@ from mpctl.secrets import (
     to_private_jwk_base64,
 )
 from mpctl.secrets.atomic import write_private_file
+from mpctl.secrets.directories import check_private_directory, check_private_file
 
 DEFAULT_DIRECTORY = Path(".mpctl/keys")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
@@ -232,6 +234,8 @@ def _load(slot: _Slot) -> PrivateKey:
             hint=f"create it with `mpctl keys create {slot.name} --environments "
             f"{slot.environment}` (or pass --dir / --environment)",
         )
+    check_private_directory(slot.pem.parent)
+    check_private_file(slot.pem)
     try:
         metadata = _Metadata.model_validate_json(slot.metadata.read_bytes())
         pem = slot.pem.read_text(encoding="ascii")
