@@ -84,13 +84,15 @@ def _first_difference(plan: Plan, derived: Plan) -> str:
     """Where a plan and the one derived now part, for people."""
     mine = {s.address: s for s in plan.steps}
     theirs = {s.address: s for s in derived.steps}
-    for address in sorted(mine.keys() | theirs.keys()):
-        if address not in theirs:
-            return f"{address} is not called for"
-        if address not in mine:
-            return f"{address} is missing from the plan"
-        if mine[address] != theirs[address]:
-            return f"{address} differs"
+    extra = sorted(mine.keys() - theirs.keys())
+    if extra:
+        return f"{extra[0]} is not called for"
+    missing = sorted(theirs.keys() - mine.keys())
+    if missing:
+        return f"{missing[0]} is missing from the plan"
+    changed = sorted(a for a in mine if mine[a] != theirs[a])
+    if changed:
+        return f"{changed[0]} differs"
     if [s.address for s in plan.steps] != [s.address for s in derived.steps]:
         return "the steps are in another order"
     return "its options, diagnostics or summary differ"

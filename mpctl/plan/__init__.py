@@ -54,6 +54,7 @@ from mpctl.plan.types import (
     UnmanagedObject,
     plan_json_schema,
 )
+from mpctl.redaction import redact_text
 
 __all__ = [
     "DRIFT_CODES",
@@ -183,7 +184,8 @@ _SEVERITY_RANK = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.NOTE: 2}
 
 
 def _sorted_diagnostics(found: tuple[Diagnostic, ...]) -> tuple[Diagnostic, ...]:
-    unique = set(found)
+    """Unique, in severity and address order, with remote text (kids, names) redacted."""
+    unique = {d.model_copy(update={"message": redact_text(d.message)}) for d in found}
     return tuple(
         sorted(
             unique,

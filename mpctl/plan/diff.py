@@ -3,7 +3,9 @@
 Owns `diff_fields`: deepdiff finds what differs; each finding is reported at its field (the
 path up to the first list index), so a list shows as one change with its whole old and new
 value. Only keys of the desired essence are compared: fields the manifest does not manage are
-never reported. Output is sorted by path. Must not decide actions or touch the network.
+never reported. Old values are remote free text, so they pass through `mpctl.redaction` here:
+a token someone pasted into a description at Digdir never reaches a saved plan. Output is
+sorted by path. Must not decide actions or touch the network.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from deepdiff import DeepDiff
 from pydantic import JsonValue
 
 from mpctl.plan.types import FieldChange
+from mpctl.redaction import redact_value
 
 
 def diff_fields(
@@ -33,7 +36,10 @@ def diff_fields(
     found = DeepDiff(old, dict(desired), view="tree", verbose_level=2)
     paths = {_field_path(level) for levels in found.values() for level in levels}
     return tuple(
-        FieldChange(path=path, old=_at(old, path), new=_at(desired, path)) for path in sorted(paths)
+        FieldChange(
+            path=path, old=redact_value(_at(old, path), name=path[-1]), new=_at(desired, path)
+        )
+        for path in sorted(paths)
     )
 
 

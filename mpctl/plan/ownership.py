@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from mpctl.model.observed import ObservedClient, ObservedScope, ObservedState
 from mpctl.model.state import DesiredState
 from mpctl.plan.types import UnmanagedObject
+from mpctl.redaction import redact_text
 
 _MARKER = re.compile(r"\s*\[mpctl:(?P<body>[^\]\s]+)\]\s*\Z")
 _PROJECT = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
@@ -134,9 +135,8 @@ def classify_clients(observed: ObservedState, owner: Owner = Owner()) -> ClientO
 
 
 def _unmanaged_client(client: ObservedClient, reason: str) -> UnmanagedObject:
-    return UnmanagedObject(
-        kind="client", remote_id=client.client_id, name=client.client_name, reason=reason
-    )
+    name = redact_text(client.client_name) if client.client_name else None
+    return UnmanagedObject(kind="client", remote_id=client.client_id, name=name, reason=reason)
 
 
 @dataclass(frozen=True)

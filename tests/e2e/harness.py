@@ -421,10 +421,11 @@ def remote_clients(state: EmulatorState) -> list[RemoteClient]:
         if client.admin or client.client_orgno != ORGNO:
             continue
         keys = {k.kid: thumbprint(k.n, k.e) for k in client.registered_keys()}
+        marker = parse_marker(client.description)
         found.append(
             RemoteClient(
                 client.client_id,
-                parse_marker(client.description),
+                marker.name if marker else None,
                 client.active,
                 tuple(sorted(client.scopes)),
                 keys,
@@ -884,6 +885,7 @@ class World:
                 environment,
                 base_dir=self.directory,
                 environ={},
+                access="write",
                 transport=transport,
                 retry=RetryPolicy.without_waits(),
             ) as remote,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,7 +44,7 @@ def run(project: Path, capsys: pytest.CaptureFixture[str]) -> Run:
 
 def _remote_edit(project: Path, edit: Callable[[HttpRemote], Awaitable[None]]) -> None:
     async def go() -> None:
-        async with connect(open_workspace(project, None)) as (remote, _):
+        async with connect(open_workspace(project, None), access="write") as (remote, _):
             await edit(remote)
 
     asyncio.run(go())
@@ -50,7 +52,7 @@ def _remote_edit(project: Path, edit: Callable[[HttpRemote], Awaitable[None]]) -
 
 async def _client_id(remote: HttpRemote, name: str) -> str:
     for client in await remote.list_clients():
-        if client.description and client.description.endswith(f"[mpctl:{name}]"):
+        if client.description and client.description.endswith(f"/{name}]"):
             return client.client_id
     raise AssertionError(f"no managed client {name}")
 
@@ -114,7 +116,7 @@ def test_edited_description_is_drift(converged: Run, project: Path) -> None:
         body = {
             k: v for k, v in current.items() if k not in {"client_id", "created", "last_updated"}
         }
-        body["description"] = "edited in Samarbeidsportalen [mpctl:saldo-studielan]"
+        body["description"] = "edited in Samarbeidsportalen [mpctl:acme-platform/saldo-studielan]"
         await remote.update_client(client_id, body)
 
     _remote_edit(project, edit)
@@ -259,10 +261,14 @@ def test_verify_from_the_workloads_env_file(
     converged: Run, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     env_file = project / ".mpctl" / "secrets" / "local" / "saldo-studielan.env"
-    for line in env_file.read_text().splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.split("=", 1)
-            monkeypatch.setenv(name, json.loads(value))  # the file's quoting is JSON-compatible
+    dump = "import os, json; print(json.dumps(dict(os.environ)))"
+    script = f'set -a; . "{env_file}"; exec "{sys.executable}" -c "{dump}"'
+    loaded = json.loads(
+        subprocess.run(["sh", "-c", script], capture_output=True, check=True).stdout
+    )
+    for name, value in loaded.items():
+        if name.startswith("MASKINPORTEN_"):
+            monkeypatch.setenv(name, value)  # exactly what a shell loading the file exports
     code, out = converged("verify", "--from-env", "--client", "saldo-studielan")
     assert code == 0, out
     assert "saldo-studielan: token for lanekassen:lan/v1/saldoopplysninger" in out
@@ -286,12 +292,19 @@ def test_import_adopts_a_hand_made_client_without_changing_it(
     imported = (project / "resources" / "imported.yaml").read_text()
     assert "name: acme-manuell-testklient" in imported
     assert "keys: null" in imported  # someone else's keys stay theirs
+    assert f"adopt: {HAND_MADE}" in imported
+    code, out = converged("plan", "--detailed-exitcode")
+    assert code == 2, out  # the marker is written by apply, after review
+    assert "<~ client/acme-manuell-testklient" in out
+    assert "Plan: 0 to create, 1 to adopt, 0 to update" in out
+    code, out = converged("apply", "--auto-approve")
+    assert code == 0, out
     code, out = converged("plan", "--detailed-exitcode")
     assert code == 0, out
     assert HAND_MADE not in out  # managed now, and already matching its manifest
     code, out = converged("import", "--client-id", HAND_MADE)
     assert code == 1
-    assert "never overwrites" in out
+    assert "already carries the mpctl marker" in out
 
 
 def test_import_refuses_a_file_mpctl_would_not_read(converged: Run, tmp_path: Path) -> None:

@@ -62,8 +62,8 @@ def plan(
     if out is not None:
         write_plan(out, result)
         console.stderr().print(f"Saved the plan to {out}; apply it with: mpctl apply --plan {out}")
-    if not result.applyable:
-        return 1
+    if result.summary.errors:
+        return 1  # apply would refuse the plan, or hold back what the errors name
     if result.has_drift and not result.has_changes:
         console.warning("Drift: Digdir differs in ways mpctl leaves alone (see the warnings).")
     return 2 if detailed_exitcode and (result.has_changes or result.has_drift) else 0
