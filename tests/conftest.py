@@ -17,11 +17,13 @@ organisation: {orgno: "313367002", name: ACME AS, scope_prefixes: [acme]}
 default_env: test
 environments:
   test:
+    digdir: test
     api_base_url: https://api.test.samarbeid.digdir.no/api/v1
     issuer: https://test.maskinporten.no/
     token_endpoint: https://test.maskinporten.no/token
     delegation_sources: {altinn: https://tt02.altinn.no/}
   prod:
+    digdir: prod
     api_base_url: https://api.samarbeid.digdir.no/api/v1
     issuer: https://maskinporten.no/
     token_endpoint: https://maskinporten.no/token

@@ -8,6 +8,7 @@ buying one. Everything else goes over HTTPS to the configured URLs. Must not pla
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,13 +18,19 @@ from pathlib import Path
 import httpx
 
 from mpctl.cli import console
+from mpctl.cli.throwaway import (
+    ThrowawayEmulator,
+    seed_time,
+    throwaway_emulator,
+    with_admin_certificate,
+)
 from mpctl.emulator import EmulatorSettings, create_app, issue_business_certificate
 from mpctl.errors import ConfigError, UserError
 from mpctl.manifests import LoadResult, Project, load
-from mpctl.model.config import EmbeddedEmulator, Environment
+from mpctl.model.config import Access, EmbeddedEmulator, Environment
 from mpctl.model.state import DesiredState
 from mpctl.remote.client import HttpRemote
-from mpctl.remote.connect import open_remote
+from mpctl.remote.connect import effective_environment, open_remote
 from mpctl.secrets.directories import ensure_private_directory
 
 
@@ -54,14 +61,39 @@ def open_workspace(manifests: Path, env: str | None) -> Workspace:
         raise UserError(
             f"the manifests have {len(result.errors)} error(s)", hint="run `mpctl validate`"
         )
-    return Workspace(result.project, result.env_name, result.desired, result.fingerprint)
+    return Workspace(
+        result.project,
+        result.env_name,
+        _pinned(result.desired, result.env_name),
+        result.fingerprint,
+    )
 
 
-def transport_for(workspace: Workspace) -> httpx.AsyncBaseTransport | None:
-    """The in-process emulator for an `emulator:` environment, else None (real HTTP)."""
+def _pinned(desired: DesiredState, env_name: str) -> DesiredState:
+    """`desired` with the endpoints every command really uses (Digdir's own for `digdir:`,
+    or the `MPCTL_<ENV>_*` overrides), so verify and apply mint where plan reads."""
+    environment = effective_environment(
+        desired.environment,
+        env_name=env_name,
+        environ=os.environ,
+        in_process=desired.environment.emulator is not None,
+    )
+    return dataclasses.replace(desired, environment=environment)
+
+
+def transport_for(
+    workspace: Workspace, *, writable: bool = False
+) -> httpx.AsyncBaseTransport | None:
+    """The in-process emulator for an `emulator:` environment, else None (real HTTP).
+
+    Only `writable` (apply) uses the state file under `.mpctl/` and issues the admin
+    certificate there; reading commands get a throwaway copy and write nothing.
+    """
     embedded = workspace.environment.emulator
     if embedded is None:
         return None
+    if not writable:
+        return _throwaway(workspace, embedded)
     settings = emulator_settings(workspace, embedded)
     ensure_admin_certificate(workspace, settings)
     return httpx.ASGITransport(app=create_app(settings))
@@ -71,8 +103,12 @@ def emulator_settings(workspace: Workspace, embedded: EmbeddedEmulator) -> Emula
     directory = workspace.directory
     state = directory / embedded.state.format(env=workspace.env_name)
     ensure_private_directory(state.parent)
+    world = directory / embedded.world
     return EmulatorSettings(
-        issuer=workspace.environment.issuer, world=directory / embedded.world, state_path=state
+        issuer=workspace.environment.issuer,
+        world=world,
+        state_path=state,
+        seed_time=seed_time(world),
     )
 
 
@@ -98,16 +134,36 @@ def ensure_admin_certificate(workspace: Workspace, settings: EmulatorSettings) -
     )
 
 
+def _throwaway(workspace: Workspace, embedded: EmbeddedEmulator) -> ThrowawayEmulator:
+    return throwaway_emulator(
+        workspace.directory, workspace.env_name, workspace.environment, embedded
+    )
+
+
 @asynccontextmanager
 async def connect(
-    workspace: Workspace, *, concurrency: int = 16
+    workspace: Workspace, *, access: Access = "read", concurrency: int = 16
 ) -> AsyncIterator[tuple[HttpRemote, httpx.AsyncBaseTransport | None]]:
-    """The admin-authenticated remote for the workspace, and the transport it runs on."""
-    transport = transport_for(workspace)
+    """The admin-authenticated remote for the workspace, and the transport it runs on.
+
+    `access="read"` (plan, drift, import) gets a token with read-only admin scopes, from
+    `admin_readonly` when the environment has one, and writes nothing locally; only
+    `access="write"` (apply) asks for write scopes.
+    """
+    environment = workspace.environment
+    transport: httpx.AsyncBaseTransport | None
+    if access == "read" and environment.emulator is not None:
+        emulator = _throwaway(workspace, environment.emulator)
+        environment = with_admin_certificate(workspace.desired, workspace.directory, emulator)
+        transport = emulator
+    else:
+        transport = transport_for(workspace, writable=access == "write")
     async with open_remote(
-        workspace.environment,
+        environment,
         base_dir=workspace.directory,
         environ=os.environ,
+        access=access,
+        env_name=workspace.env_name,
         transport=transport,
         concurrency=concurrency,
     ) as remote:

@@ -47,7 +47,7 @@ class Emulator:
             self.world,
             environment=self.settings.environment,
             seed=self.settings.seed,
-            now=self.clock.now(),
+            now=self.clock.now() if self.settings.seed_time is None else self.settings.seed_time,
             keep_from=keep_from,
         )
 

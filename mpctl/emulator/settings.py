@@ -50,6 +50,12 @@ class EmulatorSettings(BaseModel):
     )
     control_enabled: bool = False
     seed: int = 0
+    seed_time: float | None = Field(
+        default=None,
+        description="Epoch seconds a fresh state is seeded at (None: now). Two emulators with "
+        "the same world and seed_time start from identical states, so a plan made on a "
+        "throwaway copy matches the state a later apply creates.",
+    )
 
     @field_validator("issuer")
     @classmethod

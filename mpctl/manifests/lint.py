@@ -15,7 +15,15 @@ from urllib.parse import urlsplit
 from mpctl.manifests.diagnostics import Diagnostic, Severity
 from mpctl.manifests.project import Project
 from mpctl.manifests.resolve import LocatedResource
-from mpctl.model.config import DIGDIR_PROD, DIGDIR_TEST, Environment
+from mpctl.model.config import (
+    DIGDIR,
+    DIGDIR_PROD,
+    DIGDIR_TEST,
+    ENDPOINT_FIELDS,
+    Environment,
+    endpoint_variable,
+    is_loopback_host,
+)
 from mpctl.model.resources import (
     MAX_GRANT_LIFETIME_SECONDS,
     MAX_KEYS_PER_CLIENT,
@@ -250,9 +258,49 @@ def _grant_lifetimes(ctx: _Context) -> Iterator[Diagnostic]:
 def _issuers(ctx: _Context) -> Iterator[Diagnostic]:
     lines = ctx.project.document.lines
     for name, environment in sorted(ctx.project.config.environments.items()):
-        for field, message, hint in _issuer_problems(environment):
-            line = lines.get(("environments", name, field), 1)
-            yield Diagnostic(ctx.project.config_file, line, "MPL108", f"{name}: {message}", hint)
+        problems = [*_pinned_host_problems(name, environment), *_issuer_problems(environment)]
+        for field, message, hint in problems:
+            line = lines.get(("environments", name, field)) or lines.get(("environments", name))
+            yield Diagnostic(
+                ctx.project.config_file, line or 1, "MPL108", f"{name}: {message}", hint
+            )
+
+
+def _pinned_host_problems(name: str, environment: Environment) -> Iterator[tuple[str, str, str]]:
+    """Where the admin token may go: Digdir's own hosts, loopback, or the embedded emulator.
+
+    Anything else comes only from `MPCTL_<ENV>_<FIELD>` (never from a manifest), so a pull
+    request that edits `mpctl.yaml` cannot send a token to its own host.
+    """
+    if environment.digdir is not None and environment.emulator is not None:
+        yield (
+            "digdir",
+            "a Digdir environment cannot also run the embedded emulator",
+            ("remove 'emulator:' (or 'digdir:' for a local environment)"),
+        )
+    for field in ENDPOINT_FIELDS:
+        url = str(getattr(environment, field))
+        override = endpoint_variable(name, field)
+        if environment.digdir is not None:
+            pinned = DIGDIR[environment.digdir][field]
+            if url != pinned:
+                yield (
+                    field,
+                    (
+                        f"{field} {url} is not Digdir's {environment.digdir} endpoint {pinned}; "
+                        "a manifest cannot point a Digdir environment elsewhere"
+                    ),
+                    f"remove '{field}:' (Digdir's own is used); for another host set {override}",
+                )
+        elif environment.emulator is None and not is_loopback_host(urlsplit(url).hostname or ""):
+            yield (
+                field,
+                (f"{field} {url} is neither Digdir (no 'digdir: test|prod') nor a loopback host"),
+                (
+                    "for Digdir write 'digdir: test' or 'digdir: prod' and drop the URLs; for "
+                    f"`mpctl emulator serve` use 127.0.0.1; any other host only through {override}"
+                ),
+            )
 
 
 def _issuer_problems(environment: Environment) -> Iterator[tuple[str, str, str]]:
@@ -262,7 +310,8 @@ def _issuer_problems(environment: Environment) -> Iterator[tuple[str, str, str]]
         host = urlsplit(url).hostname or ""
         if host in RETIRED_HOSTS:
             yield field, f"{host} is retired", "use test.maskinporten.no / maskinporten.no"
-        if environment.emulator is None and urlsplit(url).scheme != "https":
+        local = environment.emulator is not None or is_loopback_host(host)
+        if not local and urlsplit(url).scheme != "https":
             yield field, f"{url} does not use https", "Digdir's endpoints are https only"
     if not issuer.endswith("/"):
         yield "issuer", f"issuer {issuer} lacks the trailing slash", f"use {issuer}/"

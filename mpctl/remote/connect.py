@@ -1,10 +1,14 @@
 """Wiring: an `Environment` of `mpctl.yaml` → a ready `HttpRemote` (or a plain HTTP client).
 
 Owns building the one `httpx.AsyncClient` (pool limits, timeouts, optional transport such as the
-embedded emulator's `httpx.ASGITransport`), loading the admin credential, and the token source
-and auth flow on top. URLs always come from the `Environment`, also when a transport is plugged
-in. `open_http` gives the same kind of client without admin auth, for the plain token endpoint
-(verify mints tokens for managed clients through it). Must not import the emulator.
+embedded emulator's `httpx.ASGITransport`), choosing and loading the admin credential for the
+command's access (reading commands: `admin_readonly` if present, else `admin`, asking for read
+scopes only; `apply`: `admin` with every scope), the token source and auth flow on top, and where
+the token may go (`effective_environment`): Digdir's own hosts for `digdir: test|prod`, loopback
+or an in-process transport otherwise, or what `MPCTL_<ENV>_API_BASE_URL` / `_ISSUER` /
+`_TOKEN_ENDPOINT` say, never another host named by a manifest. `open_http` gives the same kind
+of client without admin auth, for the plain token endpoint (verify mints tokens for managed
+clients through it). Must not import the emulator.
 """
 
 from __future__ import annotations
@@ -14,9 +18,18 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
+from pydantic import HttpUrl, ValidationError
 
 from mpctl.errors import ConfigError
-from mpctl.model.config import Environment
+from mpctl.model.config import (
+    DIGDIR,
+    ENDPOINT_FIELDS,
+    Access,
+    AdminCredential,
+    Environment,
+    endpoint_variable,
+    is_loopback_host,
+)
 from mpctl.remote.auth import AdminAuth, AdminTokenSource
 from mpctl.remote.client import DEFAULT_CONCURRENCY, HttpRemote
 from mpctl.remote.credentials import load_admin_credential
@@ -48,6 +61,8 @@ async def open_remote(
     *,
     base_dir: Path,
     environ: Mapping[str, str],
+    access: Access = "read",
+    env_name: str | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     retry: RetryPolicy | None = None,
@@ -55,15 +70,17 @@ async def open_remote(
 ) -> AsyncIterator[HttpRemote]:
     """An `HttpRemote` for `environment`, authenticated as its admin client; closed on exit.
 
-    `base_dir` resolves relative credential file paths (the manifests directory); `environ`
-    resolves `{env: NAME}` credential sources.
+    `access="read"` asks Digdir for read-only admin scopes (plan, drift, import); only
+    `access="write"` (apply) asks for write scopes. `base_dir` resolves relative credential
+    file paths (the manifests directory); `environ` resolves `{env: NAME}` credential sources
+    and, with `env_name`, the endpoint overrides. Without a plugged-in `transport` the
+    endpoints must be Digdir's own, loopback, or overridden (`effective_environment`).
     """
-    if environment.admin is None:
-        raise ConfigError(
-            "this environment has no admin credential",
-            hint="add 'admin: {client_id, private_key, certificate or kid}' to the environment",
-        )
-    key = load_admin_credential(environment.admin, base_dir, environ)
+    environment = effective_environment(
+        environment, env_name=env_name, environ=environ, in_process=transport is not None
+    )
+    credential = admin_credential_for(environment, access)
+    key = load_admin_credential(credential, base_dir, environ, scopes=credential.scopes_for(access))
     policy = retry or RetryPolicy()
     async with open_http(transport=transport, concurrency=concurrency, timeout=timeout) as http:
         tokens = AdminTokenSource(
@@ -80,3 +97,82 @@ async def open_remote(
             retry=policy,
             concurrency=concurrency,
         )
+
+
+def admin_credential_for(environment: Environment, access: Access) -> AdminCredential:
+    """The admin client a command uses: the read-only one to read when there is one."""
+    if access == "read" and environment.admin_readonly is not None:
+        return environment.admin_readonly
+    if environment.admin is not None:
+        return environment.admin
+    if access == "write" and environment.admin_readonly is not None:
+        raise ConfigError(
+            "this environment has only a read-only admin credential; apply needs 'admin:'",
+            hint="add 'admin: {client_id, private_key, certificate or kid}' (write scopes)",
+        )
+    raise ConfigError(
+        "this environment has no admin credential",
+        hint="add 'admin: {client_id, private_key, certificate or kid}' to the environment "
+        "(and 'admin_readonly:' for plan and drift, with read scopes only)",
+    )
+
+
+def effective_environment(
+    environment: Environment,
+    *,
+    env_name: str | None,
+    environ: Mapping[str, str],
+    in_process: bool,
+) -> Environment:
+    """`environment` with the endpoints mpctl really uses, checked before any token moves.
+
+    Per endpoint: `MPCTL_<ENV>_<FIELD>` when set (the only way to go elsewhere); else Digdir's
+    own for `digdir: test|prod`, whatever the manifest says; else the manifest's value, which
+    must be a loopback host unless the requests stay in this process (`in_process`).
+    """
+    values: dict[str, str] = {}
+    for field in ENDPOINT_FIELDS:
+        variable = endpoint_variable(env_name, field) if env_name else None
+        override = environ.get(variable) if variable else None
+        if override and variable:
+            values[field] = _checked_override(field, override, variable)
+        elif environment.digdir is not None:
+            values[field] = DIGDIR[environment.digdir][field]
+        else:
+            values[field] = str(getattr(environment, field))
+            _check_reachable(field, values[field], env_name, in_process=in_process)
+    return environment.model_copy(
+        update={
+            "api_base_url": HttpUrl(values["api_base_url"]),
+            "issuer": values["issuer"],
+            "token_endpoint": HttpUrl(values["token_endpoint"]),
+        }
+    )
+
+
+def _check_reachable(field: str, url: str, env_name: str | None, *, in_process: bool) -> None:
+    host = httpx.URL(url).host
+    if in_process or is_loopback_host(host):
+        return
+    variable = endpoint_variable(env_name or "<env>", field)
+    raise ConfigError(
+        f"refusing to send the admin token to {host}: {field} is neither Digdir's "
+        "(no 'digdir: test|prod') nor a loopback host",
+        hint=f"write 'digdir: test' or 'digdir: prod' for Digdir; another host only through "
+        f"the environment variable {variable}",
+    )
+
+
+def _checked_override(field: str, value: str, variable: str) -> str:
+    try:
+        url = HttpUrl(value)
+    except ValidationError:
+        raise ConfigError(
+            f"{variable} is not an http(s) URL", hint=f"set {variable} to the {field} URL"
+        ) from None
+    if field == "issuer" and not value.endswith("/"):
+        raise ConfigError(
+            f"{variable} must end with '/': the issuer is the grant's aud exactly",
+            hint=f"set {variable}={value}/",
+        )
+    return value if field == "issuer" else str(url)

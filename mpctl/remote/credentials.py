@@ -58,9 +58,17 @@ class AdminKey:
 
 
 def load_admin_credential(
-    cred: AdminCredential, base_dir: Path, environ: Mapping[str, str]
+    cred: AdminCredential,
+    base_dir: Path,
+    environ: Mapping[str, str],
+    *,
+    scopes: tuple[str, ...] | None = None,
 ) -> AdminKey:
-    """Read and parse the admin credential's private key and certificate chain (or kid)."""
+    """Read and parse the admin credential's private key and certificate chain (or kid).
+
+    `scopes` are the ones the grant asks for (default: all the credential's scopes); reading
+    commands pass `cred.scopes_for("read")`.
+    """
     key_pem = _read_source(cred.private_key, base_dir, environ, what="admin private key")
     private_key = _parse_private_key(key_pem, _describe(cred.private_key))
     x5c: tuple[str, ...] = ()
@@ -72,7 +80,7 @@ def load_admin_credential(
     return AdminKey(
         client_id=cred.client_id,
         private_key=private_key,
-        scopes=cred.scopes,
+        scopes=cred.scopes if scopes is None else scopes,
         x5c=x5c,
         kid=cred.kid,
     )

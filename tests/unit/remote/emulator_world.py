@@ -205,6 +205,7 @@ class EmulatorWorld:
             self.environment,
             base_dir=self.workdir,
             environ={},
+            access="write",
             transport=transport or self.transport,
             concurrency=concurrency,
             retry=retry,
