@@ -103,7 +103,10 @@ async def run_apply(
 ) -> ApplyReport | None:
     """Plan (or take the saved plan), confirm, and apply it. None when nothing was to do."""
     environment = workspace.environment
-    async with connect(workspace) as (remote, transport), open_http(transport=transport) as http:
+    async with (
+        connect(workspace, access="write") as (remote, transport),
+        open_http(transport=transport) as http,
+    ):
         sinks = open_sinks(workspace.desired, workspace.directory)
         ctx = ApplyContext(
             api=remote,
