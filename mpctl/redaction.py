@@ -38,8 +38,9 @@ SECRET_FIELD_NAMES = frozenset(
 
 _SECRET_NAME = (
     r"access_token|refresh_token|id_token|client_assertion|assertion|client_secret"
-    r"|private_key|privatekey|passphrase|password|passwd|pwd|api_key|apikey|secret|token"
+    r"|private_key|privatekey|passphrase|password|passwd|pwd|api_key|apikey"
 )
+_GENERIC_NAME = r"secret|token"  # words in prose too: only `token=…` or a quoted `"token": …`
 _QUOTE = r"(?:\\?[\"'])"
 _VALUE = (
     r"(?:\\\"(?:[^\\]|\\[^\"])*(?:\\\")?"  # a string inside JSON-escaped JSON: \"...\"
@@ -68,9 +69,17 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(r"[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"),
         SENSITIVE,
     ),
-    # `client_secret=…`, `"password": "…"`, `private_key: …`, `token=…` (not `token_type`).
+    # `client_secret=…`, `"password": "…"`, `private_key: …`, `token=…` (not `token_type`,
+    # not "no admin token: …").
     (
         re.compile(rf"(?i)({_QUOTE}?\b(?:{_SECRET_NAME}){_QUOTE}?\s*[:=]\s*){_VALUE}"),
+        rf"\1{SENSITIVE}",
+    ),
+    (
+        re.compile(
+            rf"(?i)((?:\b(?:{_GENERIC_NAME})\s*=|{_QUOTE}(?:{_GENERIC_NAME}){_QUOTE}\s*[:=])\s*)"
+            rf"{_VALUE}"
+        ),
         rf"\1{SENSITIVE}",
     ),
     # Private JWK members in JSON or a Python repr: "d": "…", 'qi': '…'.

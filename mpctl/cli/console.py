@@ -1,7 +1,8 @@
 """The only owner of terminal output: two rich consoles and small semantic display helpers.
 
 Colour follows rich's rules (NO_COLOR, non-TTY and TERM=dumb turn it off); markup and highlighting
-are off so remote or user text is never interpreted. Must not decide exit codes.
+are off so remote or user text is never interpreted; error lines pass through `mpctl.redaction`
+(the error boundary also prints unexpected exceptions). Must not decide exit codes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from contextlib import contextmanager, nullcontext
 from functools import cache
 
 from rich.console import Console
+
+from mpctl.redaction import redact_text
 
 
 @cache
@@ -25,10 +28,10 @@ def stderr() -> Console:
 
 
 def error(message: str, hint: str | None = None) -> None:
-    """An error line on stderr, with its hint below it."""
-    stderr().print(f"Error: {message}", style="bold red")
+    """An error line on stderr, with its hint below it (both through `mpctl.redaction`)."""
+    stderr().print(f"Error: {redact_text(message)}", style="bold red")
     if hint:
-        stderr().print(f"  hint: {hint}")
+        stderr().print(f"  hint: {redact_text(hint)}")
 
 
 def success(message: str) -> None:

@@ -1,8 +1,9 @@
-"""One table of samples, one expectation, every caller: the plan renderers and remote errors.
+"""One table of samples, one expectation, every caller: renderers, remote errors, CLI errors.
 
 A sample is text with a secret inside (and the fragments that must never be shown) or ordinary
 text that must survive untouched. `mpctl.redaction` decides; the renderers (`build_document` →
-text, markdown, json) and the remote errors (`error_for_response`: message, excerpt, repr) must
+text, markdown, json), the remote errors (`error_for_response`: message, excerpt, repr) and the
+CLI's error lines (`console.error`, where every failure and unexpected exception is shown) must
 agree with it, so a secret pasted into a description at Digdir or echoed in an error body is
 hidden everywhere the same way.
 """
@@ -10,7 +11,9 @@ hidden everywhere the same way.
 from __future__ import annotations
 
 import base64
+import contextlib
 import importlib
+import io
 import json
 import re
 from collections.abc import Callable
@@ -23,6 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 from jwt.utils import base64url_encode
 
+from mpctl.cli import console
 from mpctl.plan.types import Diagnostic, FieldChange, Plan, PlanSummary, Severity, Step
 from mpctl.redaction import SENSITIVE, is_sensitive_text, redact_text, redact_value
 from mpctl.remote.errors import error_for_response
@@ -142,6 +146,8 @@ def _secret_samples() -> dict[str, Sample]:
         "client-secret-json": Sample('{"client_secret": "hunter2"}', ("hunter2",)),
         "client-secret-yaml": Sample("client_secret: 'hunter 2'", ("hunter 2",)),
         "assertion-form": Sample("assertion=aaaa.bbbb.cccc&x=1", ("aaaa.bbbb.cccc",)),
+        "token-form": Sample("refresh with token=0paqueValue&x=1", ("0paqueValue",)),
+        "token-json": Sample('{"token": "0paque value"}', ("0paque value",)),
         "private-key-json": Sample(
             json.dumps({"private_key": der[:120]}), (der[8:60], der[60:110])
         ),
@@ -168,6 +174,9 @@ CLEAN_SAMPLES = (
     "https://api.test.samarbeid.digdir.no/api/v1/clients",
     "billing-TEST.2026-11-21",
     "token refused: the grant expired",
+    "no admin token: POST /token → 400: invalid_grant",
+    "environment variable MPCTL_TEST_READONLY_ADMIN_PRIVATE_KEY is not set",
+    "the client secret: never stored by mpctl",
 )
 
 SECRET_SAMPLES = _secret_samples()
@@ -218,6 +227,14 @@ def _remote_raw_body(text: str) -> str:
     return "\n".join((str(error), repr(error), error.body_excerpt or ""))
 
 
+def _cli_error(text: str) -> str:
+    """What the CLI's error boundary prints for an error with `text` as message and hint."""
+    shown = io.StringIO()
+    with contextlib.redirect_stderr(shown):
+        console.error(text, text)
+    return shown.getvalue()
+
+
 CALLERS: dict[str, Callable[[str], str]] = {
     "redact_text": redact_text,
     "redact_value": lambda text: json.dumps(redact_value({"description": text})),
@@ -226,6 +243,7 @@ CALLERS: dict[str, Callable[[str], str]] = {
     "render-json": _rendered(lambda p: render_json(build_document(p))),
     "remote-error": _remote_error,
     "remote-body": _remote_raw_body,
+    "cli-error": _cli_error,
 }
 
 
@@ -246,7 +264,7 @@ def test_every_caller_keeps_ordinary_text(caller: str, text: str) -> None:
     assert SENSITIVE not in shown
     words = re.findall(r"[A-Za-z0-9]+", text)
     assert [word for word in words if word not in shown] == []
-    if caller in {"redact_text", "render-text", "remote-error", "remote-body"}:
+    if caller in {"redact_text", "render-text", "remote-error", "remote-body", "cli-error"}:
         assert text in shown
 
 
