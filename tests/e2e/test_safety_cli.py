@@ -388,3 +388,30 @@ def test_a_client_without_keys_gets_a_key_and_verifies(project: Path) -> None:
     code, out = mpctl(project, "verify", "--client", "plain")
     assert code == 1
     assert "has `keys: null`" in out
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 9.7: an error about one client holds back that client only
+
+
+def test_an_error_about_one_client_holds_back_only_that_client(converged: Path) -> None:
+    altinn = converged / "resources" / "clients" / "altinn.yaml"
+    altinn.write_text(
+        altinn.read_text().replace("  - altinn:instances.read\n", "  - nope:secret\n", 1)
+    )
+    lanekassen = converged / "resources" / "clients" / "lanekassen.yaml"
+    text = lanekassen.read_text()
+    description = next(line for line in text.splitlines() if line.startswith("description: "))
+    lanekassen.write_text(text.replace(description, "description: Saldo, reworded", 1))
+
+    code, out = mpctl(converged, "plan")
+    assert code == 1, out  # errors make the plan exit 1 ...
+    assert "apply holds back the 1 step(s)" in out  # ... but they hold back one client only
+
+    code, out = mpctl(converged, "apply", "--auto-approve")
+    assert code == 1, out
+    assert "✓ client/saldo-studielan" in out
+    assert "! client/altinn-sync: held back: client.scope-no-access" in out
+    assert "Held back by the plan's errors (everything else ran): client/altinn-sync" in out
+    descriptions = [c.description or "" for c in observed(converged).clients.values()]
+    assert any(d.startswith("Saldo, reworded [mpctl:") for d in descriptions)

@@ -8,28 +8,30 @@ is). Keys, tokens and grants never reach the output.
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 
 from mpctl.apply import (
     ApplyContext,
     ApplyReport,
     EnvironmentLock,
+    LockInfo,
     Status,
     StepOutcome,
     apply_plan,
     open_sinks,
 )
+from mpctl.apply.engine import check_identity
 from mpctl.apply.observe import observe
 from mpctl.cli import clock, console
 from mpctl.cli.commands.plan import plan_from, show_plan
 from mpctl.cli.environment import Workspace, connect, open_workspace
+from mpctl.cli.interrupts import EXIT_INTERRUPTED, InterruptError, Interrupts
 from mpctl.cli.keytest import TokenKeyTester
 from mpctl.cli.options import (
     DEFAULT_MANIFESTS,
@@ -42,11 +44,17 @@ from mpctl.cli.options import (
     TargetOption,
 )
 from mpctl.cli.output import read_plan
-from mpctl.errors import StalePlanError, UserError
+from mpctl.errors import MpctlError, StalePlanError, UserError
 from mpctl.plan import Plan, PlanOptions, Step
 from mpctl.remote.connect import open_http
 
-_STATUS_MARK = {Status.DONE: "✓", Status.UNCHANGED: "=", Status.FAILED: "✗", Status.SKIPPED: "-"}
+_STATUS_MARK = {
+    Status.DONE: "✓",
+    Status.UNCHANGED: "=",
+    Status.FAILED: "✗",
+    Status.SKIPPED: "-",
+    Status.HELD: "!",
+}
 
 
 def apply(
@@ -67,7 +75,9 @@ def apply(
 ) -> int:
     """Make Digdir match the manifests: the saved plan, or a fresh one."""
     workspace = open_workspace(manifests, env)
-    lock = EnvironmentLock(workspace.directory / ".mpctl" / workspace.env_name / "apply.lock")
+    lock = EnvironmentLock(
+        workspace.directory / ".mpctl" / workspace.env_name / "apply.lock", on_takeover=_took_over
+    )
     if force_unlock is not None:
         lock.force_unlock(force_unlock)
         console.success(f"Released the {workspace.env_name} lock {force_unlock}.")
@@ -81,27 +91,86 @@ def apply(
     )
     saved = read_plan(plan_file) if plan_file else None
     if saved is not None:
-        _check_saved(saved, workspace)
+        _check_saved(saved, workspace, options)
     with lock.held(f"mpctl apply -e {workspace.env_name}"):
-        report = asyncio.run(run_apply(workspace, saved, options, auto_approve=auto_approve))
-    if report is None:
-        return 0
-    _print_report(report)
-    return 0 if report.ok else 1
+        run = asyncio.run(run_apply(workspace, saved, options, auto_approve=auto_approve))
+    return _finish(run)
 
 
-def _check_saved(saved: Plan, workspace: Workspace) -> None:
+def _took_over(holder: LockInfo) -> None:
+    console.warning(f"Took over the environment lock of a run that is gone: {holder.describe()}.")
+
+
+def _check_saved(saved: Plan, workspace: Workspace, given: PlanOptions) -> None:
+    """Refuse a saved plan for another project or manifests, or one that asks for more than
+    the command line allows: its allow flags must be given again, so an edited file cannot
+    grant itself a delete."""
+    check_identity(saved, workspace.desired)
     if saved.manifests_fingerprint != workspace.fingerprint:
         raise StalePlanError(
             "the manifests changed since the plan was made; nothing was written",
             hint="plan again from the commit you are applying",
         )
+    missing = [
+        name
+        for name in ("allow_delete", "allow_replace", "allow_protected")
+        if getattr(saved.options, name) and not getattr(given, name)
+    ]
+    if missing:
+        flags = " ".join(f"--{name.replace('_', '-')}" for name in missing)
+        raise UserError(
+            f"the plan was made with {flags}; apply it with the same flags; nothing was written",
+            hint=f"mpctl apply --plan FILE {flags}",
+        )
+
+
+@dataclass
+class ApplyRun:
+    """What one apply did: its plan, every step it started and finished, whether it stopped."""
+
+    plan: Plan
+    progress: _Progress
+    interrupted: bool = False
+    """A signal stopped it (after the step in flight, or abandoning that step)."""
 
 
 async def run_apply(
     workspace: Workspace, saved: Plan | None, options: PlanOptions, *, auto_approve: bool
-) -> ApplyReport | None:
-    """Plan (or take the saved plan), confirm, and apply it. None when nothing was to do."""
+) -> ApplyRun:
+    """Plan (or take the saved plan), confirm, and apply it, with Terraform's interrupt rules.
+
+    A failure or an interrupt before the first step started says that nothing was written.
+    """
+    task = asyncio.current_task()
+    assert task is not None
+    interrupts = Interrupts(task, console.warning)
+    progress = _Progress()
+    with interrupts.installed():
+        try:
+            return await _plan_and_apply(
+                workspace, saved, options, auto_approve, interrupts, progress
+            )
+        except asyncio.CancelledError:
+            if not interrupts.cancelled:
+                raise
+            task.uncancel()
+            if progress.plan is None or not progress.started:
+                raise InterruptError(_NOTHING_WRITTEN_INTERRUPTED) from None
+            return ApplyRun(progress.plan, progress, interrupted=True)
+        except MpctlError as exc:
+            if progress.started or _NOTHING_WRITTEN in exc.message:
+                raise
+            raise FailedBeforeWritesError(exc) from exc
+
+
+async def _plan_and_apply(
+    workspace: Workspace,
+    saved: Plan | None,
+    options: PlanOptions,
+    auto_approve: bool,
+    interrupts: Interrupts,
+    progress: _Progress,
+) -> ApplyRun:
     environment = workspace.environment
     async with (
         connect(workspace, access="write") as (remote, transport),
@@ -117,35 +186,21 @@ async def run_apply(
             ),
             now=clock.now,
             sleep=asyncio.sleep,
+            stop_requested=interrupts.stop_requested,
         )
         plan = saved or plan_from(
             workspace, await observe(remote, workspace.desired, sinks), options
         )
+        progress.plan = plan
         if saved is None:
             show_plan(plan, "text")
         if not plan.has_changes:
-            return None
-        _confirm(plan, auto_approve)
-        with _stop_on_sigterm() as stopping:
-            ctx.stop_requested = stopping.is_set
-            return await apply_plan(plan, ctx, observer=_Progress())
-
-
-@contextmanager
-def _stop_on_sigterm() -> Iterator[asyncio.Event]:
-    """SIGTERM (a cancelled CI job): finish the step in flight, start no new one."""
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-
-    def request_stop() -> None:
-        console.warning("SIGTERM: finishing the step in flight, then stopping.")
-        stopping.set()
-
-    loop.add_signal_handler(signal.SIGTERM, request_stop)
-    try:
-        yield stopping
-    finally:
-        loop.remove_signal_handler(signal.SIGTERM)
+            return ApplyRun(plan, progress)
+        with interrupts.paused():
+            _confirm(plan, auto_approve)
+        interrupts.begin_writes()
+        await apply_plan(plan, ctx, observer=progress)
+        return ApplyRun(plan, progress, interrupted=interrupts.stop_requested())
 
 
 def _confirm(plan: Plan, auto_approve: bool) -> None:
@@ -155,22 +210,97 @@ def _confirm(plan: Plan, auto_approve: bool) -> None:
         raise UserError(
             "refusing to apply without confirmation", hint="pass --auto-approve in automation"
         )
-    if not typer.confirm(f"Apply {len(plan.steps)} step(s) to {plan.env_name}?"):
+    try:
+        confirmed = typer.confirm(f"Apply {len(plan.steps)} step(s) to {plan.env_name}?")
+    except (click.exceptions.Abort, typer.Abort):
+        raise InterruptError(
+            "interrupted at the confirmation prompt; nothing was written"
+        ) from None
+    if not confirmed:
         raise UserError("apply cancelled; nothing was written")
 
 
+class FailedBeforeWritesError(MpctlError):
+    """A failure before apply's first step: it says that nothing was written (same exit code)."""
+
+    def __init__(self, cause: MpctlError) -> None:
+        super().__init__(f"{cause.message}; {_NOTHING_WRITTEN}; safe to re-run", hint=cause.hint)
+        self.code = cause.code
+        self.exit_code = cause.exit_code
+
+
+_NOTHING_WRITTEN = "nothing was written"
+_NOTHING_WRITTEN_INTERRUPTED = (
+    "interrupted before the first step: nothing was written; safe to re-run"
+)
+
+
 class _Progress:
-    """Prints one line per finished step."""
+    """Prints one line per finished step, and remembers what started and how it ended."""
+
+    def __init__(self) -> None:
+        self.plan: Plan | None = None
+        self.started: list[str] = []
+        self.outcomes: dict[str, StepOutcome] = {}
 
     def step_started(self, step: Step) -> None:
-        del step
+        self.started.append(step.address)
 
     def step_finished(self, step: Step, outcome: StepOutcome) -> None:
-        del step
+        self.outcomes[step.address] = outcome
         line = f"  {_STATUS_MARK[outcome.status]} {outcome.address}"
         if outcome.message:
             line += f": {outcome.message}"
         console.stdout().print(line)
+
+    def report(self) -> ApplyReport:
+        """The outcomes so far, in plan order."""
+        report = ApplyReport()
+        for outcome in self.outcomes.values():
+            report.add(outcome)
+        return report
+
+    def in_flight(self) -> list[str]:
+        """Steps that started and never finished (abandoned by a second interrupt)."""
+        return [address for address in self.started if address not in self.outcomes]
+
+
+def _finish(run: ApplyRun) -> int:
+    """Print the summary; the exit code: 0 done, 1 failures, 130 interrupted."""
+    if not run.plan.has_changes:
+        if run.plan.summary.errors:
+            console.error(
+                f"Nothing to apply, but the plan has {run.plan.summary.errors} error(s) "
+                "holding changes back: fix them (see the diagnostics above)."
+            )
+            return 1
+        return 0
+    if run.interrupted:
+        _print_interrupted(run)
+        return EXIT_INTERRUPTED
+    report = run.progress.report()
+    _print_report(report)
+    return 0 if report.ok else 1
+
+
+def _print_interrupted(run: ApplyRun) -> None:
+    progress = run.progress
+    report = progress.report()
+    done = report.count(Status.DONE) + report.count(Status.UNCHANGED)
+    started = set(progress.started)
+    not_started = sum(1 for step in run.plan.steps if step.address not in started)
+    console.error(
+        f"Apply interrupted: {done} done, {len(report.failed)} failed, "
+        f"{not_started} not started; {report.writes} write(s)."
+    )
+    for address in progress.in_flight():
+        console.stderr().print(
+            f"  Abandoned in flight: {address} (the next plan shows how far it got)."
+        )
+    if report.safe_to_rerun:
+        console.stderr().print("  Safe to re-run: `mpctl apply` continues where this stopped.")
+    else:
+        console.stderr().print("  Fix the failures above before running apply again.")
 
 
 def _print_report(report: ApplyReport) -> None:
@@ -181,6 +311,12 @@ def _print_report(report: ApplyReport) -> None:
         console.success(f"Apply complete: {counts}; {report.writes} write(s).")
         return
     console.error(f"Apply incomplete: {counts}; {report.writes} write(s).")
+    if report.held:
+        held = ", ".join(o.address for o in report.held)
+        console.stderr().print(
+            f"  Held back by the plan's errors (everything else ran): {held}. Fix those "
+            "errors (see the diagnostics), then apply again."
+        )
     if report.safe_to_rerun:
         console.stderr().print("  Safe to re-run: `mpctl apply` continues where this stopped.")
     else:
