@@ -292,7 +292,7 @@ def _pinned_host_problems(name: str, environment: Environment) -> Iterator[tuple
                     ),
                     f"remove '{field}:' (Digdir's own is used); for another host set {override}",
                 )
-        elif environment.emulator is None and not is_loopback_host(urlsplit(url).hostname or ""):
+        elif environment.emulator is None and not is_loopback_host(_split(url)[1]):
             yield (
                 field,
                 (f"{field} {url} is neither Digdir (no 'digdir: test|prod') nor a loopback host"),
@@ -307,11 +307,13 @@ def _issuer_problems(environment: Environment) -> Iterator[tuple[str, str, str]]
     issuer, token = environment.issuer, str(environment.token_endpoint)
     api = str(environment.api_base_url)
     for field, url in (("issuer", issuer), ("token_endpoint", token), ("api_base_url", api)):
-        host = urlsplit(url).hostname or ""
+        scheme, host = _split(url)
+        if not host:
+            yield field, f"{url!r} is not a URL with a host", "write https://<host>/..."
         if host in RETIRED_HOSTS:
             yield field, f"{host} is retired", "use test.maskinporten.no / maskinporten.no"
         local = environment.emulator is not None or is_loopback_host(host)
-        if not local and urlsplit(url).scheme != "https":
+        if host and not local and scheme != "https":
             yield field, f"{url} does not use https", "Digdir's endpoints are https only"
     if not issuer.endswith("/"):
         yield "issuer", f"issuer {issuer} lacks the trailing slash", f"use {issuer}/"
@@ -333,8 +335,17 @@ def _different_environments(first: str, second: str) -> bool:
     return a is not None and b is not None and a != b
 
 
+def _split(url: str) -> tuple[str, str]:
+    """(scheme, host) of `url`; ("", "") when it cannot be parsed (e.g. `https://[::1/`)."""
+    try:
+        parts = urlsplit(url)
+        return parts.scheme, parts.hostname or ""
+    except ValueError:
+        return "", ""
+
+
 def _environment_of(url: str) -> str | None:
-    host = urlsplit(url).hostname or ""
+    host = _split(url)[1]
     if host in _TEST_HOSTS or host == "tt02.altinn.no":
         return "test"
     if host in _PROD_HOSTS or host == "www.altinn.no":

@@ -151,12 +151,17 @@ def effective_environment(
 
 
 def _check_reachable(field: str, url: str, env_name: str | None, *, in_process: bool) -> None:
-    host = httpx.URL(url).host
-    if in_process or is_loopback_host(host):
+    if in_process:
+        return
+    try:
+        host = httpx.URL(url).host
+    except httpx.InvalidURL:
+        host = ""
+    if host and is_loopback_host(host):
         return
     variable = endpoint_variable(env_name or "<env>", field)
     raise ConfigError(
-        f"refusing to send the admin token to {host}: {field} is neither Digdir's "
+        f"refusing to send the admin token to {host or repr(url)}: {field} is neither Digdir's "
         "(no 'digdir: test|prod') nor a loopback host",
         hint=f"write 'digdir: test' or 'digdir: prod' for Digdir; another host only through "
         f"the environment variable {variable}",

@@ -120,6 +120,20 @@ def test_the_old_form_with_any_https_host_no_longer_passes_validate(example_copy
     assert "neither Digdir" in result.stdout
 
 
+def test_an_unparsable_issuer_is_a_located_error_not_a_crash(example_copy: Path) -> None:
+    config = example_copy / "mpctl.yaml"
+    broken = "    issuer: 'https://[::1/'"
+    config.write_text(
+        config.read_text().replace("    digdir: test\n", f"    digdir: test\n{broken}\n")
+    )
+    result = _mpctl(example_copy, "validate", "-e", "test")
+    assert result.returncode == 1
+    assert f"mpctl.yaml:{_line_of(config, broken)}: MPL108 test: 'https://[::1/' is not a URL" in (
+        result.stdout
+    )
+    assert "unexpected" not in result.stdout + result.stderr
+
+
 def test_a_loopback_environment_is_accepted(example_copy: Path) -> None:
     config = example_copy / "mpctl.yaml"
     served = (
