@@ -16,16 +16,20 @@ from typer.exceptions import TyperException
 
 from mpctl.cli import console
 from mpctl.cli.app import app
+from mpctl.cli.interrupts import EXIT_INTERRUPTED, terminate_as_interrupt
 from mpctl.errors import MpctlError
 
-EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run mpctl with `argv` and return the exit code."""
     command = typer.main.get_command(app)
     try:
-        result = command.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+        with terminate_as_interrupt():
+            result = command.main(
+                args=list(argv) if argv is not None else None, standalone_mode=False
+            )
     except (click.exceptions.Exit, typer.Exit) as exc:
         return int(exc.exit_code)
     except (KeyboardInterrupt, click.exceptions.Abort, typer.Abort):

@@ -46,8 +46,8 @@ def test_sigterm_stops_between_steps_and_a_rerun_converges(example_copy: Path) -
             break
     rest, _ = process.communicate(timeout=120)
     output = "".join(lines) + rest
-    assert process.returncode == 1, output
-    assert "SIGTERM: finishing the step in flight" in output
+    assert process.returncode == 130, output
+    assert "Interrupt received: finishing the step in flight" in output
     assert "not started: apply stopped" in output
     assert "Safe to re-run" in output
     assert _mpctl(example_copy, "apply", "--auto-approve").returncode == 0
