@@ -1,19 +1,26 @@
-"""One apply per environment at a time: a lock file with an id, a holder and a start time.
+"""One writer per environment at a time: a lock file with an id, a holder and a start time.
 
 Owns `EnvironmentLock`: created atomically (O_EXCL), released only by its holder, broken only
-by `force_unlock(lock_id)` naming the exact id (Terraform's rule). A lock whose holder process
-is gone is reported as stale with the command that frees it; it is never broken silently. In CI
-the workflow's concurrency group serialises runs on different machines; this file serialises
-runs sharing a checkout (a merge apply and a scheduled run on one runner).
+by `force_unlock(lock_id)` naming the exact id (Terraform's rule), with one exception
+(reliability.md L8): a lock whose holder is *provably* gone is taken over. Provably gone means
+the lock was written on this host during this boot (the kernel's boot id) and its pid is not
+alive, or is alive with another start time (the pid was reused). Anything less certain (another
+host, another boot, an old lock file without these facts, an unreadable file) keeps the rule:
+it is reported with the command that frees it. Takeovers are serialised by an advisory
+`flock` on a guard file, so two runs never both break the same dead holder's lock. In CI the
+workflow's concurrency group serialises runs on different machines; this file serialises runs
+sharing a checkout (a merge apply and a scheduled run on one runner). Must not print: the
+caller is told about a takeover through `on_takeover`.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -22,23 +29,36 @@ from pathlib import Path
 from mpctl.errors import LockedError
 from mpctl.secrets.directories import ensure_private_directory
 
+_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+
 
 @dataclass(frozen=True)
 class LockInfo:
-    """Who holds the lock."""
+    """Who holds the lock. `boot` and `started` are None where the platform cannot tell."""
 
     id: str
     pid: int
     host: str
     created: str
     command: str
+    boot: str | None = None
+    """The kernel's boot id when the lock was taken (Linux); pids are only unique per boot."""
+    started: int | None = None
+    """The holder process's start time (clock ticks after boot), which tells a reused pid."""
+
+    def describe(self) -> str:
+        return (
+            f"{self.command!r} by pid {self.pid} on {self.host} since {self.created} "
+            f"(lock id {self.id})"
+        )
 
 
 class EnvironmentLock:
     """The lock file for one environment."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, on_takeover: Callable[[LockInfo], None] | None = None):
         self.path = path
+        self.on_takeover = on_takeover
 
     @contextmanager
     def held(self, command: str) -> Iterator[LockInfo]:
@@ -49,21 +69,28 @@ class EnvironmentLock:
             self.release(info)
 
     def acquire(self, command: str) -> LockInfo:
+        """Take the lock, or take it over from a provably dead holder; else `LockedError`."""
         info = LockInfo(
             id=str(uuid.uuid4()),
             pid=os.getpid(),
             host=socket.gethostname(),
             created=datetime.now(UTC).isoformat(timespec="seconds"),
             command=command,
+            boot=boot_id(),
+            started=process_start(os.getpid()),
         )
         ensure_private_directory(self.path.parent)
-        try:
-            descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            raise self._locked_error() from None
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(asdict(info), handle, sort_keys=True)
-        return info
+        if self._create(info):
+            return info
+        with self._takeover_guard():
+            holder = self.holder()
+            if holder is not None and holder_is_gone(holder):
+                self.path.unlink(missing_ok=True)
+                if self._create(info):
+                    if self.on_takeover is not None:
+                        self.on_takeover(holder)
+                    return info
+        raise self._locked_error()
 
     def release(self, info: LockInfo) -> None:
         holder = self.holder()
@@ -89,6 +116,27 @@ class EnvironmentLock:
         except (ValueError, TypeError):
             return LockInfo(id="unreadable", pid=0, host="?", created="?", command="?")
 
+    def _create(self, info: LockInfo) -> bool:
+        """Write the lock file if there is none (atomic); False when one exists."""
+        try:
+            descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return False
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            json.dump(asdict(info), handle, sort_keys=True)
+        return True
+
+    @contextmanager
+    def _takeover_guard(self) -> Iterator[None]:
+        """An exclusive flock on a guard file; the kernel drops it when its process dies."""
+        guard = self.path.with_name(self.path.name + ".guard")
+        descriptor = os.open(guard, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(descriptor)
+
     def _locked_error(self) -> LockedError:
         holder = self.holder()
         if holder is None:
@@ -96,10 +144,49 @@ class EnvironmentLock:
         stale = holder.host == socket.gethostname() and not _alive(holder.pid)
         state = "stale (its process is gone)" if stale else "held"
         return LockedError(
-            f"the environment lock is {state}: {holder.command!r} by pid {holder.pid} on "
-            f"{holder.host} since {holder.created} (lock id {holder.id})",
+            f"the environment lock is {state}: {holder.describe()}",
             hint=f"wait for it, or if it is dead: mpctl apply --force-unlock {holder.id}",
         )
+
+
+def holder_is_gone(holder: LockInfo) -> bool:
+    """True only when the holder provably died: same host and boot, its process is gone."""
+    here = boot_id()
+    if here is None or holder.boot != here or holder.host != socket.gethostname():
+        return False
+    if not _alive(holder.pid):
+        return True
+    state, started = _process_stat(holder.pid)
+    if state in ("Z", "X"):  # dead, waiting for its parent to collect it
+        return True
+    return holder.started is not None and started is not None and started != holder.started
+
+
+def boot_id() -> str | None:
+    """This boot's id (Linux), or None where there is no such thing."""
+    try:
+        return _BOOT_ID.read_text(encoding="ascii").strip() or None
+    except OSError:
+        return None
+
+
+def process_start(pid: int) -> int | None:
+    """The start time of `pid` in clock ticks after boot (/proc/PID/stat field 22), or None."""
+    return _process_stat(pid)[1]
+
+
+def _process_stat(pid: int) -> tuple[str | None, int | None]:
+    """(state, start time) of `pid` from /proc/PID/stat, each None when unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None, None
+    fields = stat.rpartition(")")[2].split()  # the command name may hold spaces and ')'
+    state = fields[0] if fields else None
+    try:
+        return state, int(fields[19])
+    except (IndexError, ValueError):
+        return state, None
 
 
 def _alive(pid: int) -> bool:

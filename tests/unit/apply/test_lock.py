@@ -1,4 +1,4 @@
-"""The environment lock: one holder, released only by it, broken only by its exact id."""
+"""The environment lock: released by its holder, broken by its exact id, taken from the dead."""
 
 from __future__ import annotations
 
@@ -11,8 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from mpctl.apply.lock import EnvironmentLock
+from mpctl.apply.lock import EnvironmentLock, LockInfo, boot_id, process_start
 from mpctl.errors import LockedError
+
+needs_proc = pytest.mark.skipif(
+    boot_id() is None or process_start(os.getpid()) is None,
+    reason="proving a holder gone needs Linux's boot id and /proc",
+)
 
 
 @pytest.fixture
@@ -66,19 +71,72 @@ def test_force_unlock_of_an_unlocked_environment_says_so(lock: EnvironmentLock) 
         lock.force_unlock("anything")
 
 
-def test_a_dead_holder_is_reported_as_stale_not_broken(lock: EnvironmentLock) -> None:
+def _dead_pid() -> int:
     child = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
         capture_output=True,
         text=True,
         check=True,
     )
-    dead_pid = int(child.stdout)
+    return int(child.stdout)
+
+
+def _rewrite(lock: EnvironmentLock, **fields: object) -> None:
+    lock.path.write_text(json.dumps({**json.loads(lock.path.read_text()), **fields}))
+
+
+@needs_proc
+def test_a_provably_dead_holder_is_taken_over_and_named(tmp_path: Path) -> None:
+    taken: list[LockInfo] = []
+    lock = EnvironmentLock(tmp_path / "apply.lock", on_takeover=taken.append)
+    dead = lock.acquire("mpctl apply -e test")
+    _rewrite(lock, pid=_dead_pid())  # same host, same boot, its process is gone
+    mine = lock.acquire("mpctl apply -e test")
+    assert lock.holder() == mine
+    assert [t.id for t in taken] == [dead.id]
+    assert f"lock id {dead.id}" in taken[0].describe()
+
+
+@needs_proc
+def test_a_reused_pid_is_a_dead_holder(tmp_path: Path) -> None:
+    """The pid is alive, but it is another process: its start time differs from the lock's."""
+    taken: list[LockInfo] = []
+    lock = EnvironmentLock(tmp_path / "apply.lock", on_takeover=taken.append)
     held = lock.acquire("apply")
-    lock.path.write_text(json.dumps({**json.loads(lock.path.read_text()), "pid": dead_pid}))
-    with pytest.raises(LockedError, match="stale"):
+    assert held.started == process_start(os.getpid())
+    _rewrite(lock, started=(held.started or 0) + 1)
+    lock.acquire("apply")
+    assert [t.id for t in taken] == [held.id]
+
+
+@needs_proc
+def test_a_live_holder_is_never_taken_over(lock: EnvironmentLock) -> None:
+    held = lock.acquire("apply")
+    with pytest.raises(LockedError, match="is held"):
         lock.acquire("apply")
-    assert lock.holder() is not None  # never broken silently
+    assert lock.holder() == held
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"boot": "another-boot"},  # pids of another boot say nothing about this one
+        {"boot": None, "started": None},  # a lock file from before these facts were recorded
+        {"host": "another-host"},  # a shared checkout seen from another machine
+    ],
+    ids=["other-boot", "old-lock-file", "other-host"],
+)
+def test_a_dead_holder_that_cannot_be_proven_gone_keeps_the_rule(
+    lock: EnvironmentLock, fields: dict[str, object]
+) -> None:
+    held = lock.acquire("apply")
+    _rewrite(lock, pid=_dead_pid(), **fields)
+    with pytest.raises(LockedError) as refused:
+        lock.acquire("apply")
+    assert f"--force-unlock {held.id}" in (refused.value.hint or "")
+    holder = lock.holder()
+    assert holder is not None
+    assert holder.id == held.id  # never broken silently
     lock.force_unlock(held.id)
 
 
