@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from mpctl import __version__
+from mpctl.cli import logs
 from mpctl.cli.commands import explain as explain_cmd
 from mpctl.cli.commands.apply import apply
 from mpctl.cli.commands.emulator import app as emulator_app
@@ -37,8 +38,12 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version."
     ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Also show each retried request (method, path, wait)."
+    ),
 ) -> None:
     """Declarative Maskinporten: manifests → plan → apply → verify."""
+    logs.configure(verbose=verbose)
 
 
 app.command()(validate)

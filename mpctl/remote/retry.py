@@ -1,8 +1,9 @@
 """When a failed call to Digdir is tried again, how long to wait, and how often (seed 002).
 
 Owns `RetryPolicy` and `with_retries`, which runs one HTTP exchange under stamina (the loop,
-the jittered exponential backoff and the attempt budget are stamina's; this module only decides
-which failures qualify). Budget: 4 attempts in all (1 + 3 retries).
+the timeout and the attempt budget are stamina's; this module decides which failures qualify
+and how long to wait: jittered exponential backoff, or the server's Retry-After, so each retry
+can be reported with its real wait). Budget: 4 attempts in all (1 + 3 retries).
 
 How safe a resend is depends on the call (`Replay`):
 
@@ -26,7 +27,9 @@ list and match; a key set: a fresh read before computing the next set). Resendin
 create a second client, or overwrite a key set someone else changed in between.
 
 Tests make waits zero with `stamina.set_testing(True, attempts=4, cap=True)` or a policy whose
-waits are 0; `on_retry` reports each scheduled retry with the wait the server asked for.
+waits are 0. Each scheduled retry is reported once, in mpctl's words: an INFO line on the
+`mpctl.remote` logger (method, path, status, attempt, wait; the CLI shows it with -v) and a
+`RetryNotice` to `on_retry`.
 Must not do I/O itself, and must not decide anything about the request's content.
 """
 
@@ -65,8 +68,12 @@ class RetryNotice:
     method: str
     path: str
     attempt: int
+    """The attempt that failed (1 = the first send)."""
     reason: str
     retry_after: float | None
+    """The wait the server asked for (429 Retry-After), if any."""
+    wait: float = 0.0
+    """Seconds until the next attempt (backoff with jitter, or Retry-After plus jitter)."""
 
 
 @dataclass(frozen=True)
@@ -99,16 +106,27 @@ def retry_decision(exc: Exception, policy: RetryPolicy) -> bool | float:
     return isinstance(exc, ServerError | TransportError)
 
 
+def backoff(policy: RetryPolicy, attempt: int) -> float:
+    """Jittered exponential backoff after failed attempt number `attempt` (1-based), capped."""
+    jitter = random.uniform(0.0, policy.wait_jitter) if policy.wait_jitter else 0.0  # noqa: S311
+    try:
+        return min(policy.wait_max, policy.wait_initial * 2.0 ** (attempt - 1) + jitter)
+    except OverflowError:
+        return policy.wait_max
+
+
 async def with_retries(policy: RetryPolicy, exchange: Callable[[], Awaitable[T]]) -> T:
     """Run `exchange` until it succeeds, fails for good, or the policy's budget is spent."""
     attempt_number = 0
 
     def decide(exc: Exception) -> bool | float:
         decision = retry_decision(exc, policy)
-        will_retry = decision is not False and attempt_number < policy.attempts
-        if will_retry and isinstance(exc, RemoteCallError):
-            _notify(policy, exc, attempt_number)
-        return decision
+        if decision is False:
+            return False
+        wait = backoff(policy, attempt_number) if decision is True else decision
+        if attempt_number < policy.attempts and isinstance(exc, RemoteCallError):
+            _notify(policy, exc, attempt_number, wait)
+        return wait
 
     async for attempt in stamina.retry_context(
         on=decide,
@@ -124,10 +142,18 @@ async def with_retries(policy: RetryPolicy, exchange: Callable[[], Awaitable[T]]
     raise AssertionError("unreachable: stamina re-raises the last failure")
 
 
-def _notify(policy: RetryPolicy, exc: RemoteCallError, attempt: int) -> None:
+def _notify(policy: RetryPolicy, exc: RemoteCallError, attempt: int, wait: float) -> None:
     retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
     reason = f"status {exc.status}" if exc.status is not None else type(exc).__name__
-    notice = RetryNotice(exc.method, exc.path, attempt, reason, retry_after)
-    _log.info("retrying %s %s after %s (attempt %d failed)", exc.method, exc.path, reason, attempt)
+    notice = RetryNotice(exc.method, exc.path, attempt, reason, retry_after, wait)
+    _log.info(
+        "retry: %s %s failed with %s on attempt %d of %d; next attempt in %.1f s",
+        exc.method,
+        exc.path,
+        reason,
+        attempt,
+        policy.attempts,
+        wait,
+    )
     if policy.on_retry is not None:
         policy.on_retry(notice)
