@@ -304,6 +304,10 @@ def test_import_adopts_a_hand_made_client_without_changing_it(
     assert HAND_MADE not in out  # managed now, and already matching its manifest
     code, out = converged("import", "--client-id", HAND_MADE)
     assert code == 1
+    assert "never overwrites" in out
+    again = project / "resources" / "again.yaml"
+    code, out = converged("import", "--client-id", HAND_MADE, "--out", str(again))
+    assert code == 1
     assert "already carries the mpctl marker" in out
 
 

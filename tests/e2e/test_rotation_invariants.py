@@ -12,8 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+import mpctl.apply.engine
 import mpctl.apply.rotation
 from mpctl.apply import ApplyContext, ApplyError, Verdict
+from mpctl.errors import StalePlanError
 from mpctl.model.keys import KeySlot, SinkState
 from mpctl.plan import Action, KeyPhase, Plan
 from mpctl.secrets import PrivateKey
@@ -314,6 +316,13 @@ async def test_live_checker_stops_a_retire_of_the_current_key(
     monkeypatch.setattr(mpctl.apply.rotation, "_guard_retire", lambda *args: None)
     sabotaged = retarget(plan, current.kid)
     before = world.remote_state()
+    with pytest.raises(StalePlanError, match="is not what these manifests"):
+        await world.run(plan=sabotaged)  # first line of defence: the plan is derived again
+
+    async def trusting(plan: Plan, ctx: ApplyContext) -> None:
+        del plan, ctx
+
+    monkeypatch.setattr(mpctl.apply.engine, "check_fresh", trusting)
     with pytest.raises(InvariantViolation, match=r"S3 removed .* not the sink's previous key"):
         await world.run(plan=sabotaged)
     assert world.remote_state() == before
