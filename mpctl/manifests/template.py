@@ -1,7 +1,10 @@
-"""Jinja2 templating of manifest text: `(text, variables) -> text`.
+"""Jinja2 templating of manifest text: `(text, variables) -> text`, or a located problem.
 
-Owns the sandboxed Jinja environment (undefined variables are errors, no autoescape) and
-locating template errors on a line. Pure: no files, no environment reads.
+Owns the steps of one render (parse, refuse what a manifest may not use, instrument, compile,
+run in `ManifestSandbox` under a fresh `RenderBudget`) and locating every failure on a source
+line. A template is code written by the user, so any error it raises, of any type, is the
+user's problem to fix and becomes a `TemplateProblemError`; only `MemoryError` passes through
+(the budget exists so that it never happens). Pure: no files, no environment reads.
 """
 
 from __future__ import annotations
@@ -10,20 +13,42 @@ import traceback
 from collections.abc import Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import TemplateSyntaxError, nodes
+from jinja2.parser import Parser
+
+from mpctl.manifests.budget import (
+    MAX_OUTPUT,
+    MAX_STEPS,
+    MAX_VALUE,
+    BudgetExceededError,
+    RenderBudget,
+)
+from mpctl.manifests.sandbox import ManifestSandbox, instrument
 
 _MARKERS = ("{{", "{%", "{#")
 _JINJA_SOURCE_NAME = "<template>"
-"""The filename Jinja gives code compiled by `from_string`; its traceback frames carry it."""
+"""The filename Jinja gives code compiled without a name; its traceback frames carry it."""
+MAX_TEMPLATE_DEPTH = 40
+"""Levels of nested tags and expressions (Jinja and Python compile recursively)."""
+_MAX_MESSAGE = 300
+_BUDGET_HINT = (
+    f"a manifest template may spend {MAX_STEPS} operations, {MAX_OUTPUT // 1024} KiB of output "
+    f"and {MAX_VALUE // 1024} Ki characters per value: loop over less, or split the file"
+)
+_NOT_HERE = {
+    nodes.Include: "include",
+    nodes.Import: "import",
+    nodes.FromImport: "from ... import",
+    nodes.Extends: "extends",
+}
 
 
 class TemplateProblemError(Exception):
     """A template that does not render; `line` is in the source file."""
 
-    def __init__(self, line: int, message: str) -> None:
+    def __init__(self, line: int, message: str, hint: str = "") -> None:
         super().__init__(message)
-        self.line, self.message = line, message
+        self.line, self.message, self.hint = line, message, hint
 
 
 def is_template(text: str) -> bool:
@@ -33,15 +58,77 @@ def is_template(text: str) -> bool:
 
 def render(text: str, variables: Mapping[str, Any]) -> str:
     """Render `text` with `variables`; raise `TemplateProblemError` with the failing source line."""
-    environment = SandboxedEnvironment(
-        undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False
-    )
+    environment = ManifestSandbox(RenderBudget())
+    tree = _parse(environment, text)
+    _refuse_unsupported(tree)
     try:
-        return environment.from_string(text).render(**variables)
+        template = environment.from_string(instrument(tree))
+    except (RecursionError, SyntaxError) as exc:
+        raise _too_deep(_deepest(tree)[1]) from exc
+    try:
+        return template.render(**variables)
+    except MemoryError:
+        raise
+    except Exception as exc:  # a template is user code: its errors are the user's
+        hint = _BUDGET_HINT if isinstance(exc, BudgetExceededError) else ""
+        raise TemplateProblemError(_failing_line(exc), _describe(exc), hint) from exc
+
+
+def _parse(environment: ManifestSandbox, text: str) -> nodes.Template:
+    parser = Parser(environment, text)
+    try:
+        tree = parser.parse()
     except TemplateSyntaxError as exc:
         raise TemplateProblemError(exc.lineno or 1, f"template syntax: {exc.message}") from exc
-    except TemplateError as exc:
-        raise TemplateProblemError(_failing_line(exc), f"template: {exc.message}") from exc
+    except RecursionError as exc:
+        raise _too_deep(parser.stream.current.lineno) from exc
+    depth, line = _deepest(tree)
+    if depth > MAX_TEMPLATE_DEPTH:
+        raise _too_deep(line)
+    return tree
+
+
+def _refuse_unsupported(tree: nodes.Template) -> None:
+    for node_type, tag in _NOT_HERE.items():
+        for node in tree.find_all(node_type):
+            raise TemplateProblemError(
+                node.lineno,
+                f"template: {{% {tag} %}} is not supported",
+                "each manifest renders on its own: share values through 'variables' in mpctl.yaml",
+            )
+
+
+def _deepest(tree: nodes.Node) -> tuple[int, int]:
+    """(depth, line) of the most deeply nested node, without recursion."""
+    deepest, line = 0, 1
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > deepest:
+            deepest, line = depth, getattr(node, "lineno", line) or line
+        if depth <= MAX_TEMPLATE_DEPTH:
+            stack.extend((child, depth + 1) for child in node.iter_child_nodes())
+    return deepest, line
+
+
+def _too_deep(line: int) -> TemplateProblemError:
+    return TemplateProblemError(
+        line,
+        f"template: tags or expressions nested deeper than {MAX_TEMPLATE_DEPTH} levels",
+        "split the expression with {% set %} or move logic into variables",
+    )
+
+
+def _describe(exc: Exception) -> str:
+    message = getattr(exc, "message", None) or str(exc)
+    if len(message) > _MAX_MESSAGE:
+        message = message[:_MAX_MESSAGE] + "…"
+    kind = "" if _is_jinja_error(exc) else f"{type(exc).__name__}: "
+    return f"template: {kind}{message}"
+
+
+def _is_jinja_error(exc: Exception) -> bool:
+    return type(exc).__module__.startswith(("jinja2", "mpctl"))
 
 
 def _failing_line(exc: BaseException) -> int:
