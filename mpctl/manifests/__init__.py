@@ -2,7 +2,9 @@
 
 Owns the order of loading (project file, discovery, templating, YAML, merge, validation, lint)
 and the manifests fingerprint that saved plans carry. Every problem is collected, none stops the
-others; the caller decides what to print. Must not talk to Digdir.
+others; the caller decides what to print. Each stage is an error boundary: an error mpctl did
+not expect becomes a located MPL009 diagnostic, never a traceback that hides the rest. Must not
+talk to Digdir.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mpctl.manifests.diagnostics import CODES, Diagnostic, Severity
+from mpctl.manifests.diagnostics import CODES, Diagnostic, Severity, internal_error
 from mpctl.manifests.lint import lint
-from mpctl.manifests.project import PROJECT_FILE, Project, discover, load_project
+from mpctl.manifests.project import PROJECT_FILE, Project, discover, display_path
+from mpctl.manifests.project import load_project as _load_project
 from mpctl.manifests.resolve import LocatedResource, read_sources, resolve, template_variables
 from mpctl.model.resources import Client, Scope
 from mpctl.model.state import DesiredState
@@ -37,6 +40,16 @@ class LoadResult:
         return [d for d in self.diagnostics if d.severity is Severity.ERROR]
 
 
+def load_project(directory: Path) -> tuple[Project | None, list[Diagnostic]]:
+    """Parse `directory/mpctl.yaml`; on failure (expected or not) return diagnostics instead."""
+    try:
+        return _load_project(directory)
+    except MemoryError:
+        raise
+    except Exception as exc:  # the project file's boundary
+        return None, [internal_error(display_path(directory / PROJECT_FILE), 1, exc)]
+
+
 def load(directory: Path, env_name: str | None = None) -> LoadResult:
     """Load and check every manifest for `env_name` (default: the project's default_env)."""
     project, problems = load_project(directory)
@@ -52,7 +65,7 @@ def load(directory: Path, env_name: str | None = None) -> LoadResult:
     sources, read_problems = read_sources(files, template_variables(project, env))
     resources, resolve_problems = resolve(project, env, sources)
     diagnostics = sorted(
-        {*problems, *read_problems, *resolve_problems, *lint(project, env, resources)}
+        {*problems, *read_problems, *resolve_problems, *_lint(project, env, resources)}
     )
     fingerprint = manifests_fingerprint(project.directory, files)
     if any(d.severity is Severity.ERROR for d in diagnostics):
@@ -60,6 +73,17 @@ def load(directory: Path, env_name: str | None = None) -> LoadResult:
     return LoadResult(
         env, project, _desired(project, env, resources), diagnostics, resources, fingerprint
     )
+
+
+def _lint(
+    project: Project, env: str, resources: list[LocatedResource[Client | Scope]]
+) -> list[Diagnostic]:
+    try:
+        return lint(project, env, resources)
+    except MemoryError:
+        raise
+    except Exception as exc:  # the cross-document rules' boundary
+        return [internal_error(project.config_file, 1, exc)]
 
 
 def _desired(
@@ -78,10 +102,17 @@ def _desired(
 
 
 def manifests_fingerprint(directory: Path, files: list[Path]) -> str:
-    """sha256 over the project file and every manifest (relative path and bytes), sorted."""
+    """sha256 over the project file and every manifest (relative path and bytes), sorted.
+
+    A file that cannot be read (already reported by the load) counts as its error text.
+    """
     digest = hashlib.sha256()
     base = directory.resolve()
     for path in sorted({base / PROJECT_FILE, *files}):
         name = path.relative_to(base).as_posix() if path.is_relative_to(base) else path.as_posix()
-        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            content = f"unreadable: {exc.strerror}".encode()
+        digest.update(name.encode() + b"\0" + content + b"\0")
     return digest.hexdigest()

@@ -32,6 +32,19 @@ class Diagnostic:
         return f"{text}\n    hint: {self.hint}" if self.hint else text
 
 
+def internal_error(file: str, line: int, exc: Exception) -> Diagnostic:
+    """A located diagnostic for an error mpctl did not expect while checking `file`."""
+    detail = str(exc)
+    detail = detail if len(detail) <= 200 else detail[:200] + "…"
+    return Diagnostic(
+        file,
+        line,
+        "MPL009",
+        f"internal error while checking this file: {type(exc).__name__}: {detail}",
+        "the other files were still checked; please report this with the file attached",
+    )
+
+
 CODES: dict[str, tuple[str, str]] = {
     # code: (what it catches, what it prevents at Digdir or Maskinporten)
     "MPL001": ("YAML syntax error", "a manifest that cannot be read"),
@@ -42,6 +55,10 @@ CODES: dict[str, tuple[str, str]] = {
     "MPL006": ("template error (syntax or undefined variable)", "a half-rendered manifest"),
     "MPL007": ("file not found or unreadable", "a resource silently left out"),
     "MPL008": ("unknown environment name", "a resource missing from an environment"),
+    "MPL009": (
+        "internal error while checking one file (a bug in mpctl: please report it)",
+        "one file's crash hiding every other file's problems",
+    ),
     "MPL101": ("organisation number fails format or mod-11", "400 on access grants; MP-250"),
     "MPL102": (
         "consumer_org equals the client's own organisation",

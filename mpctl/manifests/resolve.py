@@ -2,7 +2,10 @@
 
 Owns reading (and templating) each manifest file, the merge order `mpctl.yaml defaults < document
 < overrides[env]`, the `environments:` filter, and validation into `Client`/`Scope`. Lists are
-replaced by overrides, mappings are merged. Must not apply cross-document rules (see `lint`).
+replaced by overrides, mappings are merged. Each file and each document is an error boundary:
+whatever goes wrong in one becomes a located diagnostic for it alone (MPL009 when it is a bug in
+mpctl rather than in the manifest), so one bad file never hides the others' problems. Must not
+apply cross-document rules (see `lint`).
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
-from mpctl.manifests.diagnostics import Diagnostic
+from mpctl.manifests.diagnostics import Diagnostic, internal_error
 from mpctl.manifests.errors import Located, diagnostics_from_validation
-from mpctl.manifests.project import Project, display_path, read_text
+from mpctl.manifests.project import Project, UnreadableFileError, display_path, read_text
 from mpctl.manifests.template import TemplateProblemError, is_template, render
 from mpctl.manifests.yaml import Path as DataPath
 from mpctl.manifests.yaml import YamlDocument, load_documents
@@ -70,17 +73,33 @@ def read_sources(
     for path in files:
         shown = display_path(path)
         try:
-            text = read_text(path)
-            text = render(text, variables) if is_template(text) else text
-            parsed, refused = load_documents(text)
-            documents.extend(SourceDocument(shown, d) for d in parsed)
-            problems.extend(Diagnostic(shown, p.line, p.code, p.message, p.hint) for p in refused)
-        except (OSError, ValueError) as exc:
-            problems.append(Diagnostic(shown, 1, "MPL007", f"cannot read: {exc}"))
-        except TemplateProblemError as exc:
-            hint = "define it under 'variables' in mpctl.yaml" if "undefined" in exc.message else ""
-            problems.append(Diagnostic(shown, exc.line, "MPL006", exc.message, hint))
+            parsed, refused = _read_one(path, shown, variables)
+        except MemoryError:
+            raise
+        except Exception as exc:  # the per-file boundary
+            parsed, refused = [], [internal_error(shown, 1, exc)]
+        documents.extend(parsed)
+        problems.extend(refused)
     return documents, problems
+
+
+def _read_one(
+    path: Path, shown: str, variables: Mapping[str, Any]
+) -> tuple[list[SourceDocument], list[Diagnostic]]:
+    try:
+        text = read_text(path)
+        text = render(text, variables) if is_template(text) else text
+    except UnreadableFileError as exc:
+        return [], [Diagnostic(shown, exc.line, "MPL007", exc.message, exc.hint)]
+    except TemplateProblemError as exc:
+        hint = exc.hint or (
+            "define it under 'variables' in mpctl.yaml" if "undefined" in exc.message else ""
+        )
+        return [], [Diagnostic(shown, exc.line, "MPL006", exc.message, hint)]
+    parsed, refused = load_documents(text)
+    return [SourceDocument(shown, d) for d in parsed], [
+        Diagnostic(shown, p.line, p.code, p.message, p.hint) for p in refused
+    ]
 
 
 def resolve(
@@ -90,7 +109,12 @@ def resolve(
     resources: list[LocatedResource[Client | Scope]] = []
     problems: list[Diagnostic] = []
     for source in sources:
-        found, source_problems = _resolve_one(project, env_name, source)
+        try:
+            found, source_problems = _resolve_one(project, env_name, source)
+        except MemoryError:
+            raise
+        except Exception as exc:  # the per-document boundary
+            found, source_problems = None, [internal_error(source.file, source.document.line, exc)]
         problems.extend(source_problems)
         if found is not None:
             resources.append(found)
@@ -102,9 +126,12 @@ def _resolve_one(
 ) -> tuple[LocatedResource[Client | Scope] | None, list[Diagnostic]]:
     data, file = source.document.data, source.file
     kind = data.get("kind") if isinstance(data, dict) else None
-    if kind not in _KINDS:
-        message = f"document must be a mapping with 'kind: Client' or 'kind: Scope', got {kind!r}"
-        return None, [Diagnostic(file, source.document.line, "MPL005", message)]
+    if not isinstance(kind, str) or kind not in _KINDS:
+        line = source.document.lines.get(("kind",), source.document.line)
+        message = (
+            f"document must be a mapping with 'kind: Client' or 'kind: Scope', got {_short(kind)}"
+        )
+        return None, [Diagnostic(file, line, "MPL005", message)]
     problems = _environment_names(project, source, data)
     if not _exists_in(data, env_name):
         return None, problems
@@ -140,12 +167,19 @@ def _environment_names(
             source.file,
             source.document.lines.get(path, source.document.line),
             "MPL008",
-            f"unknown environment {name!r}",
+            f"unknown environment {_short(name)}",
             hint,
         )
         for path, name in named
-        if name not in known
+        if not isinstance(name, str) or name not in known
     ]
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = (
+        repr(value) if isinstance(value, str | int | float | bool | None) else type(value).__name__
+    )
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _merge(
