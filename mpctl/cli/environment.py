@@ -24,6 +24,7 @@ from mpctl.cli.throwaway import (
     throwaway_emulator,
     with_admin_certificate,
 )
+from mpctl.cli.yielding import YieldingTransport
 from mpctl.emulator import EmulatorSettings, create_app, issue_business_certificate
 from mpctl.errors import ConfigError, UserError
 from mpctl.manifests import LoadResult, Project, load
@@ -93,10 +94,10 @@ def transport_for(
     if embedded is None:
         return None
     if not writable:
-        return _throwaway(workspace, embedded)
+        return YieldingTransport(_throwaway(workspace, embedded))
     settings = emulator_settings(workspace, embedded)
     ensure_admin_certificate(workspace, settings)
-    return httpx.ASGITransport(app=create_app(settings))
+    return YieldingTransport(httpx.ASGITransport(app=create_app(settings)))
 
 
 def emulator_settings(workspace: Workspace, embedded: EmbeddedEmulator) -> EmulatorSettings:
@@ -155,7 +156,7 @@ async def connect(
     if access == "read" and environment.emulator is not None:
         emulator = _throwaway(workspace, environment.emulator)
         environment = with_admin_certificate(workspace.desired, workspace.directory, emulator)
-        transport = emulator
+        transport = YieldingTransport(emulator)
     else:
         transport = transport_for(workspace, writable=access == "write")
     async with open_remote(

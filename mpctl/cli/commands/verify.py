@@ -74,7 +74,11 @@ def verify(
     workspace = open_workspace(manifests, env)
     checks = _from_env(workspace, client) if from_env else _from_sinks(workspace, client)
     if not checks:
-        raise UserError("nothing to verify", hint="no managed client has a current key yet")
+        raise UserError(
+            "nothing to verify",
+            hint="no selected client has both a key mpctl manages (not `keys: null`) and a "
+            "scope to ask for",
+        )
     with ExitStack() as stack:
         stream: TextIO | None = None
         if log_json is not None:
@@ -101,6 +105,13 @@ def _from_sinks(workspace: Workspace, names: list[str] | None) -> list[Check]:
     checks: list[Check] = []
     for name, client in _selected(workspace, names):
         if name not in sinks:
+            if names:
+                raise UserError(
+                    f"client {name!r} has `keys: null`: mpctl manages no key for it, so "
+                    "verify cannot mint its token",
+                    hint="remove `keys: null` (the default key policy applies) and run "
+                    "`mpctl apply`, or verify it with the workload's key: --from-env",
+                )
             continue
         state = sinks[name].read_state(name)
         if state.current is None or state.client_id is None:
