@@ -89,14 +89,13 @@ class ManifestSandbox(ImmutableSandboxedEnvironment):
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         """`str.format`/`format_map` through a formatter that checks every field it fills."""
-        wrapped = super().wrap_str_format(value)
-        if wrapped is None:
+        if super().wrap_str_format(value) is None:
             return None
         template: str = value.__self__
-        formatter = _BudgetedFormatter(self)
         is_map = value.__name__ == "format_map"
 
         def formatted(*args: Any, **kwargs: Any) -> str:
+            formatter = _BudgetedFormatter(self)  # one per call: it counts this result's size
             if is_map:
                 return formatter.vformat(template, (), args[0] if args else {})
             return formatter.vformat(template, args, kwargs)
@@ -119,8 +118,12 @@ class ManifestSandbox(ImmutableSandboxedEnvironment):
     def bounded_range(self, *args: int) -> range:
         self.budget.step()
         numbers = range(*args)
-        if len(numbers) > MAX_VALUE:
-            raise BudgetExceededError(f"range of {len(numbers)} numbers (the limit is {MAX_VALUE})")
+        try:
+            count = len(numbers)
+        except OverflowError:  # more than fits a machine word
+            count = MAX_VALUE + 1
+        if count > MAX_VALUE:
+            raise BudgetExceededError(f"range of more than {MAX_VALUE} numbers")
         return numbers
 
     # filters ---------------------------------------------------------------------------------
