@@ -30,6 +30,9 @@ _JINJA_SOURCE_NAME = "<template>"
 """The filename Jinja gives code compiled without a name; its traceback frames carry it."""
 MAX_TEMPLATE_DEPTH = 40
 """Levels of nested tags and expressions (Jinja and Python compile recursively)."""
+MAX_TEMPLATE_TOKENS = 20_000
+MAX_TEMPLATE_NODES = 5_000
+"""Parsing costs about 20 µs per token and compiling 100 µs per node: both are bounded first."""
 _MAX_MESSAGE = 300
 _BUDGET_HINT = (
     f"a manifest template may spend {MAX_STEPS} operations, {MAX_OUTPUT // 1024} KiB of output "
@@ -77,6 +80,7 @@ def render(text: str, variables: Mapping[str, Any]) -> str:
 def _parse(environment: ManifestSandbox, text: str) -> nodes.Template:
     parser = Parser(environment, text)
     try:
+        _check_token_count(environment, text)
         tree = parser.parse()
     except TemplateSyntaxError as exc:
         raise TemplateProblemError(exc.lineno or 1, f"template syntax: {exc.message}") from exc
@@ -85,7 +89,29 @@ def _parse(environment: ManifestSandbox, text: str) -> nodes.Template:
     depth, line = _deepest(tree)
     if depth > MAX_TEMPLATE_DEPTH:
         raise _too_deep(line)
+    _check_node_count(tree)
     return tree
+
+
+def _check_token_count(environment: ManifestSandbox, text: str) -> None:
+    """Refuse a template of more than `MAX_TEMPLATE_TOKENS` tokens before parsing it."""
+    for count, (line, _, _) in enumerate(environment.lexer.tokeniter(text, None), start=1):
+        if count > MAX_TEMPLATE_TOKENS:
+            raise _too_big(line, f"{MAX_TEMPLATE_TOKENS} template tokens")
+
+
+def _check_node_count(tree: nodes.Template) -> None:
+    for count, node in enumerate(tree.find_all(nodes.Node), start=1):
+        if count > MAX_TEMPLATE_NODES:
+            raise _too_big(node.lineno, f"{MAX_TEMPLATE_NODES} expressions and statements")
+
+
+def _too_big(line: int, what: str) -> TemplateProblemError:
+    return TemplateProblemError(
+        line,
+        f"template: more than {what}",
+        "move repeated text into a loop over 'variables', or split the file",
+    )
 
 
 def _refuse_unsupported(tree: nodes.Template) -> None:

@@ -194,7 +194,11 @@ _FIELDS = [
 @st.composite
 def big_file(draw: st.DrawFn) -> bytes:
     count = draw(st.sampled_from([500, 3000, 12000]))
-    shape = draw(st.sampled_from(["documents", "flow", "scalar", "keys"]))
+    shape = draw(st.sampled_from(["documents", "flow", "scalar", "keys", "tags", "literal"]))
+    if shape == "tags":
+        return ("kind: Client\n" + "{{ x.y }}\n" * count * 5).encode()
+    if shape == "literal":
+        return ("kind: Client\nname: {{ [" + "[1], " * count * 2 + "1] }}\n").encode()
     if shape == "documents":
         return ("---\n".join([CLIENT.replace("billing", f"c{i}") for i in range(count)])).encode()
     if shape == "flow":
