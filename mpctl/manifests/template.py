@@ -78,12 +78,15 @@ def render(text: str, variables: Mapping[str, Any]) -> str:
 
 
 def _parse(environment: ManifestSandbox, text: str) -> nodes.Template:
-    parser = Parser(environment, text)
     try:
         _check_token_count(environment, text)
+        parser = Parser(environment, text)  # lexes the first token: may raise a syntax error
+    except TemplateSyntaxError as exc:
+        raise _syntax(exc) from exc
+    try:
         tree = parser.parse()
     except TemplateSyntaxError as exc:
-        raise TemplateProblemError(exc.lineno or 1, f"template syntax: {exc.message}") from exc
+        raise _syntax(exc) from exc
     except RecursionError as exc:
         raise _too_deep(parser.stream.current.lineno) from exc
     depth, line = _deepest(tree)
@@ -91,6 +94,10 @@ def _parse(environment: ManifestSandbox, text: str) -> nodes.Template:
         raise _too_deep(line)
     _check_node_count(tree)
     return tree
+
+
+def _syntax(exc: TemplateSyntaxError) -> TemplateProblemError:
+    return TemplateProblemError(exc.lineno or 1, f"template syntax: {exc.message}")
 
 
 def _check_token_count(environment: ManifestSandbox, text: str) -> None:

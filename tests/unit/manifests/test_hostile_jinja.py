@@ -58,6 +58,8 @@ HEAD = "kind: Client\nname: x\n"
         ("{{ lipsum(1000000) }}", "'lipsum' is undefined"),
         ("{{ " + "(" * 100 + "1" + ")" * 100 + " }}", "nested deeper than 40 levels"),
         ("{{ teams.__class__ }}", "unsafe"),
+        ("{# never closed", "template syntax: Missing end of comment tag"),
+        ("{{ 'never closed", "template syntax: unexpected char"),
         ("{{ [" + "1, " * 30000 + "1] }}", "more than 20000 template tokens"),
         ("{{ [" + "[1], " * 3000 + "1] }}", "more than 5000 expressions and statements"),
     ],
