@@ -138,11 +138,28 @@ def redact_value(value: JsonValue, *, name: str | None = None) -> JsonValue:
 
 
 def _long_run(match: re.Match[str]) -> str:
-    """A long base64 run is hidden when it mixes upper, lower and digits (hex stays)."""
+    """A long base64 run is hidden when it mixes upper, lower and digits (hex stays), unless
+    it is a file path."""
     run = match.group(0)
+    if _is_path(match):
+        return run
     mixed = (
         any(c.isupper() for c in run)
         and any(c.islower() for c in run)
         and any(c.isdigit() for c in run)
     )
     return SENSITIVE if mixed else run
+
+
+def _is_path(match: re.Match[str]) -> bool:
+    """True for `/tmp/x/keys/svc/TEST` in "file /tmp/x/keys/svc/TEST.pem": an absolute path
+    after a space, quote or '=', with at least two parts and none of them a long run."""
+    run, start = match.group(0), match.start()
+    before = match.string[start - 1] if start else " "
+    parts = run.split("/")
+    return (
+        run.startswith("/")
+        and before in " \t\n'\"(=:"
+        and len(parts) > 2
+        and all(len(part) < 40 for part in parts)
+    )

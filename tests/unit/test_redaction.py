@@ -177,6 +177,8 @@ CLEAN_SAMPLES = (
     "no admin token: POST /token → 400: invalid_grant",
     "environment variable MPCTL_TEST_READONLY_ADMIN_PRIVATE_KEY is not set",
     "the client secret: never stored by mpctl",
+    "secret file /tmp/pytest-of-root/pytest-96/test_keys_export_refuses_a_key0/keys/svc/TEST.pem "
+    "is open to group or others",
 )
 
 SECRET_SAMPLES = _secret_samples()
