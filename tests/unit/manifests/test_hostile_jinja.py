@@ -48,7 +48,7 @@ HEAD = "kind: Client\nname: x\n"
         (
             "{% set ns = namespace(s='a') %}{% for i in range(60) %}"
             "{% set ns.s %}{{ ns.s }}{{ ns.s }}{% endset %}{% endfor %}",
-            "output is larger than",
+            "output is larger than|more than 256 Ki characters",
         ),
         (
             "{% set ns = namespace(l=[1]) %}{% for i in range(100) %}"
