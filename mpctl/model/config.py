@@ -11,7 +11,7 @@ import ipaddress
 import re
 from typing import Any, Literal
 
-from pydantic import Field, HttpUrl, field_validator, model_validator
+from pydantic import ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from mpctl.model.base import SpecModel
 from mpctl.model.identifiers import OrgNo, ResourceName
@@ -131,6 +131,10 @@ class Environment(SpecModel):
     hosts only (`mpctl emulator serve`), or run the embedded emulator (`emulator:`).
     """
 
+    model_config = SpecModel.model_config | ConfigDict(
+        json_schema_extra=lambda schema: _endpoints_or_digdir(schema)
+    )
+
     digdir: Literal["test", "prod"] | None = Field(
         default=None,
         description="Which Digdir environment this is; its endpoints are then Digdir's own",
@@ -160,6 +164,16 @@ class Environment(SpecModel):
             missing = {f: pinned[f] for f in ENDPOINT_FIELDS if f in pinned and f not in data}
             return {**data, **missing}
         return data
+
+
+def _endpoints_or_digdir(schema: dict[str, Any]) -> None:
+    """Editors see what validation does: `digdir:` stands in for the three endpoints."""
+    endpoints = ["api_base_url", "issuer", "token_endpoint"]
+    required = schema.get("required", [])
+    schema["required"] = [name for name in required if name not in endpoints]
+    if not schema["required"]:
+        del schema["required"]
+    schema["anyOf"] = [{"required": ["digdir"]}, {"required": endpoints}]
 
 
 class Defaults(SpecModel):

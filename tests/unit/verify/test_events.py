@@ -105,6 +105,7 @@ def test_secrets_exports() -> None:
     assert set(mpctl.secrets.__all__) == {
         "ALGORITHMS",
         "DEFAULT_KEY_SIZE",
+        "MAX_KEY_SIZE",
         "MIN_KEY_SIZE",
         "SINKS",
         "FileSecretSink",
