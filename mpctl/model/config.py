@@ -122,6 +122,16 @@ class EmbeddedEmulator(SpecModel):
     )
 
 
+def _endpoints_or_digdir(schema: dict[str, Any]) -> None:
+    """Editors see what validation does: `digdir:` stands in for the three endpoints."""
+    endpoints = ["api_base_url", "issuer", "token_endpoint"]
+    required = schema.get("required", [])
+    schema["required"] = [name for name in required if name not in endpoints]
+    if not schema["required"]:
+        del schema["required"]
+    schema["anyOf"] = [{"required": ["digdir"]}, {"required": endpoints}]
+
+
 class Environment(SpecModel):
     """One Digdir environment (or the embedded emulator) and how to reach it.
 
@@ -132,7 +142,7 @@ class Environment(SpecModel):
     """
 
     model_config = SpecModel.model_config | ConfigDict(
-        json_schema_extra=lambda schema: _endpoints_or_digdir(schema)
+        json_schema_extra=_endpoints_or_digdir
     )
 
     digdir: Literal["test", "prod"] | None = Field(
@@ -164,16 +174,6 @@ class Environment(SpecModel):
             missing = {f: pinned[f] for f in ENDPOINT_FIELDS if f in pinned and f not in data}
             return {**data, **missing}
         return data
-
-
-def _endpoints_or_digdir(schema: dict[str, Any]) -> None:
-    """Editors see what validation does: `digdir:` stands in for the three endpoints."""
-    endpoints = ["api_base_url", "issuer", "token_endpoint"]
-    required = schema.get("required", [])
-    schema["required"] = [name for name in required if name not in endpoints]
-    if not schema["required"]:
-        del schema["required"]
-    schema["anyOf"] = [{"required": ["digdir"]}, {"required": endpoints}]
 
 
 class Defaults(SpecModel):

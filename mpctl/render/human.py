@@ -1,8 +1,8 @@
 """Terminal text for a plan: Terraform-style glyphs, per-field `old → new`, a summary line.
 
 Owns the glyphs (`+` create, `<~` adopt, `~` update, `-/+` replace, `-` delete; key steps
-show their effect on the JWKS) and the layout. Colour is ANSI and only when `color=True`: the CLI decides
-it (NO_COLOR, TTY). Every dynamic string comes from the `PlanDocument`, already redacted and
+show their effect on the JWKS) and the layout. Colour is ANSI and only when `color=True`: the
+CLI decides it (NO_COLOR, TTY). Every dynamic string comes from the `PlanDocument`, already redacted and
 escaped. Returns a string; must not print or touch a console.
 """
 
