@@ -2,8 +2,8 @@
 
 Owns the glyphs (`+` create, `<~` adopt, `~` update, `-/+` replace, `-` delete; key steps
 show their effect on the JWKS) and the layout. Colour is ANSI and only when `color=True`: the
-CLI decides it (NO_COLOR, TTY). Every dynamic string comes from the `PlanDocument`, already redacted and
-escaped. Returns a string; must not print or touch a console.
+CLI decides it (NO_COLOR, TTY). Every dynamic string comes from the `PlanDocument`, already
+redacted and escaped. Returns a string; must not print or touch a console.
 """
 
 from __future__ import annotations
