@@ -141,9 +141,7 @@ class Environment(SpecModel):
     hosts only (`mpctl emulator serve`), or run the embedded emulator (`emulator:`).
     """
 
-    model_config = SpecModel.model_config | ConfigDict(
-        json_schema_extra=_endpoints_or_digdir
-    )
+    model_config = SpecModel.model_config | ConfigDict(json_schema_extra=_endpoints_or_digdir)
 
     digdir: Literal["test", "prod"] | None = Field(
         default=None,
