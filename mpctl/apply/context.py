@@ -83,6 +83,9 @@ class ApplyContext:
     """Measures waiting (propagation polling) on the same clock as `sleep` waits on."""
     settings: ApplySettings = field(default_factory=ApplySettings)
     client_ids: dict[str, str] = field(default_factory=dict)
+    allowed: frozenset[str] = frozenset()
+    """The allow options the operator gave for this run (`PlanOptions.allows`): a plan that
+    carries one more is refused, so an edited plan file cannot grant itself a delete."""
     stop_requested: Callable[[], bool] = lambda: False
     """Checked between steps: once true (e.g. SIGTERM), the in-flight step finishes and no new
     step starts (Terraform's interrupt rule)."""

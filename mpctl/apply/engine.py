@@ -54,9 +54,22 @@ def check_identity(plan: Plan, desired: DesiredState) -> None:
         )
 
 
+def check_allowed(plan: Plan, allowed: frozenset[str]) -> None:
+    """Refuse a plan made with allow options the operator did not give for this run."""
+    missing = sorted(plan.options.allows - allowed)
+    if missing:
+        flags = " ".join(f"--{name.replace('_', '-')}" for name in missing)
+        raise UserError(
+            f"the plan was made with {flags}; apply it with the same flags; nothing was written",
+            hint=f"mpctl apply --plan FILE {flags}",
+        )
+
+
 async def check_fresh(plan: Plan, ctx: ApplyContext) -> None:
-    """Refuse (before any write) a plan for another project, environment, state or steps."""
+    """Refuse (before any write) a plan for another project, environment, state or steps, or
+    one that allows more than the operator did."""
     check_identity(plan, ctx.desired)
+    check_allowed(plan, ctx.allowed)
     snapshot = await observe(ctx.api, ctx.desired, ctx.sinks)
     if snapshot.fingerprint != plan.observed_fingerprint:
         raise StalePlanError(

@@ -201,6 +201,12 @@ class PlanOptions(SpecModel):
         description="On an environment marked protected, deletes and replacements also need this",
     )
 
+    @property
+    def allows(self) -> frozenset[str]:
+        """The allow options that are on, by name ('allow_delete', ...)."""
+        names = ("allow_delete", "allow_replace", "allow_protected")
+        return frozenset(name for name in names if getattr(self, name))
+
 
 class PlanSummary(SpecModel):
     """Counts for the summary line; derived from steps and diagnostics."""

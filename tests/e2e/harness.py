@@ -906,8 +906,10 @@ class World:
         sinks: Mapping[str, SecretSink],
         tester: TokenKeyTester,
         settings: ApplySettings = FAST,
+        allowed: frozenset[str] = frozenset(),
     ) -> ApplyContext:
         return ApplyContext(
+            allowed=allowed,
             api=api,
             desired=self.workspace.desired,
             sinks=sinks,
@@ -948,7 +950,9 @@ class World:
             if plan.steps:
                 assert plan.applyable, [d.message for d in plan.diagnostics]
                 try:
-                    run.report = await apply_plan(plan, self.context(api, sinks, tester, settings))
+                    allowed = (options or PlanOptions()).allows
+                    context = self.context(api, sinks, tester, settings, allowed)
+                    run.report = await apply_plan(plan, context)
                 except Crash as crash:
                     run.crashed = crash
         run.writes = self.writes[first:]

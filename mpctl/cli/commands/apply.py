@@ -26,7 +26,7 @@ from mpctl.apply import (
     apply_plan,
     open_sinks,
 )
-from mpctl.apply.engine import check_identity
+from mpctl.apply.engine import check_allowed, check_identity
 from mpctl.apply.observe import observe
 from mpctl.cli import clock, console
 from mpctl.cli.commands.plan import plan_from, show_plan
@@ -111,17 +111,7 @@ def _check_saved(saved: Plan, workspace: Workspace, given: PlanOptions) -> None:
             "the manifests changed since the plan was made; nothing was written",
             hint="plan again from the commit you are applying",
         )
-    missing = [
-        name
-        for name in ("allow_delete", "allow_replace", "allow_protected")
-        if getattr(saved.options, name) and not getattr(given, name)
-    ]
-    if missing:
-        flags = " ".join(f"--{name.replace('_', '-')}" for name in missing)
-        raise UserError(
-            f"the plan was made with {flags}; apply it with the same flags; nothing was written",
-            hint=f"mpctl apply --plan FILE {flags}",
-        )
+    check_allowed(saved, given.allows)  # early, before the lock; the engine checks again
 
 
 @dataclass
@@ -186,6 +176,7 @@ async def _plan_and_apply(
             ),
             now=clock.now,
             sleep=asyncio.sleep,
+            allowed=options.allows,
             stop_requested=interrupts.stop_requested,
         )
         plan = saved or plan_from(
