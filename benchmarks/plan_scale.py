@@ -223,7 +223,20 @@ def project_file(port: int) -> str:
     return json.dumps(config, indent=1) + "\n"
 
 
-def manifests(names: Sequence[str]) -> str:
+CLIENTS_PER_FILE = 250
+"""Manifest files stay well inside mpctl's per-file limits (20,000 YAML tokens, 512 KiB)."""
+
+
+def manifest_files(names: Sequence[str]) -> dict[str, str]:
+    """File name → text: the scope and the first clients, then CLIENTS_PER_FILE per file."""
+    chunks = [names[i : i + CLIENTS_PER_FILE] for i in range(0, len(names), CLIENTS_PER_FILE)]
+    return {
+        f"clients-{index:03d}.yaml": manifests(chunk, with_scope=index == 0)
+        for index, chunk in enumerate(chunks or [[]])
+    }
+
+
+def manifests(names: Sequence[str], *, with_scope: bool = True) -> str:
     scope = {
         "kind": "Scope",
         "name": OWN_SCOPE,
@@ -231,7 +244,7 @@ def manifests(names: Sequence[str]) -> str:
         "allowed_integration_types": ["maskinporten"],
         "consumers": [CONSUMER_ORGNO],
     }
-    documents = [json.dumps(scope)]
+    documents = [json.dumps(scope)] if with_scope else []
     documents += [
         json.dumps(
             {
@@ -314,7 +327,8 @@ def build_project(
 
     (directory / "mpctl.yaml").write_text(project_file(port))
     (directory / "resources").mkdir()
-    (directory / "resources" / "clients.yaml").write_text(manifests(names))
+    for file_name, text in manifest_files(names).items():
+        (directory / "resources" / file_name).write_text(text)
     world = directory / "world.yaml"
     world.write_text(world_file(client_ids, jwk, created, latency_ms, inject))
     state = directory / "emulator" / "state.json"

@@ -18,11 +18,11 @@ from typing import Any
 from jinja2.exceptions import SecurityError
 from jinja2.utils import Namespace
 
-MAX_STEPS = 2_000_000
+MAX_STEPS = 50_000
 """Calls, lookups, operators, loop iterations and output pieces in one render."""
 MAX_SECONDS = 2.0
 """Wall-clock backstop for one render; the step budget normally ends a runaway first."""
-MAX_OUTPUT = 16 * 1024 * 1024
+MAX_OUTPUT = 512 * 1024
 """Characters one render may emit, `{% set %}` captures included."""
 MAX_VALUE = 256 * 1024
 """Longest string, list or mapping (counted through nesting) a template may make."""

@@ -24,8 +24,8 @@ from mpctl.model.config import ProjectConfig
 
 PROJECT_FILE = "mpctl.yaml"
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".yaml.j2", ".yml.j2")
-MAX_FILE_BYTES = 16 * 1024 * 1024
-MAX_WALK_ENTRIES = 200_000
+MAX_FILE_BYTES = 512 * 1024
+MAX_WALK_ENTRIES = 20_000
 
 
 @dataclass(frozen=True)

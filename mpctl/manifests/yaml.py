@@ -22,9 +22,9 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.scanner import Scanner
 
 Path = tuple[str | int, ...]
-MAX_EXPANDED_NODES = 1_000_000
+MAX_EXPANDED_NODES = 100_000
 MAX_DEPTH = 64
-MAX_TOKENS = 400_000
+MAX_TOKENS = 20_000
 _TOO_DEEP = (
     f"nesting deeper than {MAX_DEPTH} levels",
     "flatten the structure; manifests need only a few levels",
