@@ -313,7 +313,7 @@ def _format_version(text: str | bytes) -> str | None:
     """The `format_version` a plan file claims, when it is a JSON object that has one."""
     try:
         document = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # pydantic's own parser reports these precisely
         return None
     version = document.get("format_version") if isinstance(document, dict) else None
     return str(version) if isinstance(version, str | int) else None

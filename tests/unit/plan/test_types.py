@@ -140,3 +140,8 @@ def test_public_api_is_pinned() -> None:
         "project_identity",
         "resource_address",
     ]
+
+
+def test_a_deeply_nested_plan_file_is_a_validation_error_not_a_recursion_error() -> None:
+    with pytest.raises(ValueError, match="recursion limit"):
+        Plan.from_json("[" * 100_000 + "]" * 100_000)
