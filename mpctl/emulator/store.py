@@ -137,4 +137,4 @@ class FileStateStore:
 
 def _read_generation(lock_fd: int) -> int:
     text = os.pread(lock_fd, 32, 0).decode(errors="replace").strip()
-    return int(text) if text.isdigit() else 0
+    return int(text) if text.isascii() and text.isdigit() else 0  # "²".isdigit() is True
