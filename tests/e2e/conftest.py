@@ -97,3 +97,12 @@ def fast_crypto(monkeypatch: pytest.MonkeyPatch, key_pool: list[rsa.RSAPrivateKe
     monkeypatch.setattr(serialization, "load_pem_private_key", cached)
     monkeypatch.setattr(mpctl.remote.credentials, "load_pem_private_key", cached)
     monkeypatch.setattr(os, "fsync", lambda descriptor: None)
+
+
+@pytest.fixture
+def project(example_copy: Path) -> Path:
+    """The example project with 2048-bit keys (fast) and its own emulator state; tests in this
+    directory that need another project define their own `project`."""
+    config = example_copy / "mpctl.yaml"
+    config.write_text(config.read_text().replace("size: 3072", "size: 2048"))
+    return example_copy

@@ -25,14 +25,6 @@ Run = Callable[..., tuple[int, str]]
 
 
 @pytest.fixture
-def project(example_copy: Path) -> Path:
-    """The example project with 2048-bit keys (fast) and its own emulator state."""
-    config = example_copy / "mpctl.yaml"
-    config.write_text(config.read_text().replace("size: 3072", "size: 2048"))
-    return example_copy
-
-
-@pytest.fixture
 def run(project: Path, capsys: pytest.CaptureFixture[str]) -> Run:
     def invoke(*args: str) -> tuple[int, str]:
         code = main([args[0], "--manifests", str(project), *args[1:]])

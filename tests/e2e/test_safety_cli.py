@@ -87,13 +87,6 @@ def digdir_objects(project: Path) -> str:
 
 
 @pytest.fixture
-def project(example_copy: Path) -> Path:
-    config = example_copy / "mpctl.yaml"
-    config.write_text(config.read_text().replace("size: 3072", "size: 2048"))
-    return example_copy
-
-
-@pytest.fixture
 def converged(project: Path) -> Path:
     code, out = mpctl(project, "apply", "--auto-approve")
     assert code == 0, out
