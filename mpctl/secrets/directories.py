@@ -3,11 +3,11 @@
 Owns three rules. Every directory mpctl creates for keys, sinks or its own state is 0700
 whatever the umask, intermediate parents included (each missing component is made and then
 `chmod`ed, because `mkdir(parents=True)` gives parents the umask's mode). The first time mpctl
-creates a `.mpctl/` directory it writes `.mpctl/.gitignore` ignoring everything, so `git add -A`
-never stages a private key; an existing `.gitignore` is never touched. And a secret file or
-directory that another user owns, or that group/others can write to, is refused with the path
-and the `chmod` that fixes it, before anything in it is read. Must not read or write the
-secrets themselves.
+makes a private directory in `.mpctl/` it writes `.mpctl/.gitignore` ignoring everything, so
+`git add -A` never stages a private key; an existing `.gitignore` is never touched. And a
+secret file or directory that another user owns, or that group/others can write to, is refused
+with the path and the `chmod` that fixes it, before anything in it is read. Must not read or
+write the secrets themselves.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def ensure_private_directory(directory: Path) -> None:
     """Create `directory` and every missing parent 0700; refuse an existing leaf that is unsafe.
 
     A `.mpctl` directory created here gets its `.gitignore` at once, before anything else is
-    written inside it.
+    written inside it; one that already existed without it gets it before the first secret.
     """
     missing = _missing_components(directory)
     for component in missing:
@@ -41,6 +41,17 @@ def ensure_private_directory(directory: Path) -> None:
             write_gitignore(component)
     if not missing:
         check_private_directory(directory)
+    state = _state_directory(directory)
+    if state is not None:  # made earlier by something that holds no secret (plan --out)
+        write_gitignore(state)
+
+
+def _state_directory(directory: Path) -> Path | None:
+    """The `.mpctl` directory `directory` is (or lies in), if any."""
+    for candidate in (directory, *directory.parents):
+        if candidate.name == STATE_DIRECTORY:
+            return candidate
+    return None
 
 
 def write_gitignore(state_directory: Path) -> None:

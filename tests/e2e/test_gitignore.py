@@ -86,3 +86,15 @@ def test_an_existing_gitignore_is_never_overwritten(repo: Path) -> None:
     (state / ".gitignore").write_text("# mine\n*.pem\n")
     assert main(["apply", "--manifests", str(repo / "manifests"), "--auto-approve"]) == 0
     assert (state / ".gitignore").read_text() == "# mine\n*.pem\n"
+
+
+def test_a_saved_plan_first_then_apply_still_ignores_the_keys(repo: Path) -> None:
+    """The demo's order: `plan --out .mpctl/plan.json` makes `.mpctl/` before any key."""
+    manifests = repo / "manifests"
+    plan = manifests / ".mpctl" / "plan.json"
+    assert main(["plan", "--manifests", str(manifests), "--out", str(plan)]) == 0
+    assert (
+        main(["apply", "--manifests", str(manifests), "--plan", str(plan), "--auto-approve"]) == 0
+    )
+    assert (manifests / ".mpctl" / ".gitignore").read_text() == GITIGNORE_TEXT
+    assert untracked_under_state(repo) == []
