@@ -21,7 +21,7 @@ from mpctl.model.keys import SinkState
 from mpctl.model.observed import ObservedClient, ObservedState
 from mpctl.model.resources import Client
 from mpctl.model.state import DesiredState
-from mpctl.plan.normalize import client_essence
+from mpctl.plan.normalize import default_client_name
 from mpctl.plan.ownership import ClientOwnership, Owner, parse_marker
 from mpctl.plan.types import Diagnostic, Severity
 
@@ -48,6 +48,7 @@ def link_clients(
     held: set[str] = set()
     found: list[Diagnostic] = []
     claimed: dict[str, str] = {}
+    unmarked = _Unmarked.of(observed)
     for name, client in desired.clients.items():
         if name in ownership.ambiguous:
             continue
@@ -64,7 +65,7 @@ def link_clients(
                 adopting[name] = observed.clients[client.adopt]
             claimed.setdefault(client.adopt, name)
         elif name not in ownership.managed:
-            problem = _lookalike_problem(name, client, desired, observed, sinks.get(name))
+            problem = _lookalike_problem(name, client, desired, unmarked, sinks.get(name))
         else:
             problem = None
         if problem is not None:
@@ -119,33 +120,56 @@ def _adoption_problem(
     return None
 
 
+@dataclass(frozen=True)
+class _Unmarked:
+    """Active remote clients without any mpctl marker, indexed once per plan."""
+
+    ids: frozenset[str]
+    by_name: Mapping[str, tuple[str, ...]]
+
+    @classmethod
+    def of(cls, observed: ObservedState) -> _Unmarked:
+        ids = sorted(
+            client_id
+            for client_id, remote in observed.clients.items()
+            if remote.active and parse_marker(remote.description) is None
+        )
+        by_name: dict[str, list[str]] = {}
+        for client_id in ids:
+            client_name = observed.clients[client_id].client_name
+            if client_name is not None:
+                by_name.setdefault(client_name, []).append(client_id)
+        return cls(frozenset(ids), {k: tuple(v) for k, v in by_name.items()})
+
+
 def _lookalike_problem(
     name: str,
     client: Client,
     desired: DesiredState,
-    observed: ObservedState,
+    unmarked: _Unmarked,
     sink: SinkState | None,
 ) -> tuple[str, str] | None:
-    expected_name = client_essence(client, desired)["client_name"]
-    for client_id in sorted(observed.clients):
-        remote = observed.clients[client_id]
-        if not remote.active or parse_marker(remote.description) is not None:
-            continue
-        if sink is not None and sink.client_id == client_id:
-            why = "the secret sink records this client_id for it"
-        elif remote.client_name == expected_name:
-            why = f"it has exactly the client_name {expected_name!r}"
-        else:
-            continue
-        return (
-            "client.looks-like-yours",
-            f"Digdir has client {client_id} without mpctl's marker, and it looks like this one "
-            f"({why}); nothing is created until you decide. To take it over, add "
-            f"`adopt: {client_id}` to client {name!r} (under `overrides.{desired.env_name}` "
-            f"if it exists in several environments) and apply; to make a new client instead, "
-            "give this one another client_name",
-        )
-    return None
+    """The first unmarked client (by client_id) whose id the sink records or whose name is
+    exactly the one mpctl would give `client`."""
+    expected_name = client.client_name or default_client_name(client, desired)
+    recorded = sink.client_id if sink is not None else None
+    by_sink = (recorded,) if recorded in unmarked.ids else ()
+    candidates = sorted({*by_sink, *unmarked.by_name.get(expected_name, ())})
+    if not candidates:
+        return None
+    client_id = candidates[0]
+    if client_id == recorded:
+        why = "the secret sink records this client_id for it"
+    else:
+        why = f"it has exactly the client_name {expected_name!r}"
+    return (
+        "client.looks-like-yours",
+        f"Digdir has client {client_id} without mpctl's marker, and it looks like this one "
+        f"({why}); nothing is created until you decide. To take it over, add "
+        f"`adopt: {client_id}` to client {name!r} (under `overrides.{desired.env_name}` "
+        f"if it exists in several environments) and apply; to make a new client instead, "
+        "give this one another client_name",
+    )
 
 
 def _error(name: str, code: str, message: str) -> Diagnostic:

@@ -162,20 +162,18 @@ def classify_scopes(
     for name in sorted(observed.scopes):
         scope = observed.scopes[name]
         found = parse_marker(scope.long_description)
-        ours = found is not None and found.name == name and owner.claims(found)
+        own = found if found is not None and found.name == name else None
         if name in desired.scopes:
-            if found is not None and found.name == name and not owner.claims(found):
-                foreign[name] = str(found.project)
+            if own is not None and not owner.claims(own):
+                foreign[name] = str(own.project)
             else:
                 managed[name] = scope
         elif not scope.active:
             continue
-        elif ours and found == owner.marker(name):
+        elif own == owner.marker(name):
             orphaned[name] = scope
         else:
-            reason = _undeclared_scope_reason(
-                found if found and found.name == name else None, owner
-            )
+            reason = _undeclared_scope_reason(own, owner)
             unmanaged.append(UnmanagedObject(kind="scope", remote_id=name, reason=reason))
     return ScopeOwnership(
         managed=managed, orphaned=orphaned, unmanaged=tuple(unmanaged), foreign=foreign
