@@ -12,7 +12,7 @@ from mpctl.apply.context import (
     KeyTestResult,
     Verdict,
 )
-from mpctl.apply.engine import apply_plan, check_fresh
+from mpctl.apply.engine import apply_plan, check_allowed, check_fresh, check_identity
 from mpctl.apply.events import ApplyObserver, NullObserver
 from mpctl.apply.lock import EnvironmentLock, LockInfo
 from mpctl.apply.observe import Snapshot, observe, open_sinks
@@ -34,7 +34,9 @@ __all__ = [
     "StepOutcome",
     "Verdict",
     "apply_plan",
+    "check_allowed",
     "check_fresh",
+    "check_identity",
     "observe",
     "open_sinks",
 ]

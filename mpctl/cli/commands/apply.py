@@ -24,10 +24,11 @@ from mpctl.apply import (
     Status,
     StepOutcome,
     apply_plan,
+    check_allowed,
+    check_identity,
+    observe,
     open_sinks,
 )
-from mpctl.apply.engine import check_allowed, check_identity
-from mpctl.apply.observe import observe
 from mpctl.cli import clock, console
 from mpctl.cli.commands.plan import plan_from, show_plan
 from mpctl.cli.environment import Workspace, connect, open_workspace
