@@ -33,7 +33,8 @@ class ClientLinks:
     adopting: Mapping[str, ObservedClient]
     """Manifest name → the unmarked remote client an `adopt` step takes over."""
     held: frozenset[str]
-    """Manifest names that get no step until a person decides (each has an error)."""
+    """Manifest names that get no step until a person decides (each has an error): those
+    whose marker two remote clients carry, and those with an adoption or look-alike problem."""
     diagnostics: tuple[Diagnostic, ...]
 
 
@@ -45,7 +46,7 @@ def link_clients(
 ) -> ClientLinks:
     owner = Owner.of(desired)
     adopting: dict[str, ObservedClient] = {}
-    held: set[str] = set()
+    held: set[str] = set(ownership.ambiguous)
     found: list[Diagnostic] = []
     claimed: dict[str, str] = {}
     unmarked = _Unmarked.of(observed)

@@ -184,7 +184,7 @@ def plan_clients(desired: DesiredState, clients: ClientOwnership, links: ClientL
     declared = [
         _client(desired, client, _remote_client(name, clients, links), adopt=name in links.adopting)
         for name, client in desired.clients.items()
-        if name not in clients.ambiguous and name not in links.held
+        if name not in links.held
     ]
     orphans = [
         _orphan(StepKind.CLIENT, name, remote.client_id)
@@ -253,13 +253,13 @@ def plan_keys(
     now: datetime,
     rotate: frozenset[str] = frozenset(),
 ) -> Planned:
-    """Key steps for every declared client with a key policy (none for ambiguous ones).
+    """Key steps for every declared client with a key policy (none for held ones).
 
     Clients named in `rotate` rotate their current key now, whatever its age.
     """
     parts: list[Planned] = []
     for name, client in desired.clients.items():
-        if client.keys is None or name in clients.ambiguous or name in links.held:
+        if client.keys is None or name in links.held:
             continue
         step = client_steps.get(f"client/{name}")
         new = step is not None and step.action in {Action.CREATE, Action.REPLACE}
