@@ -27,9 +27,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hypothesis import HealthCheck, settings
+
 REPO = Path(__file__).resolve().parent.parent
 UNEXPECTED = re.compile(r"unexpected [A-Z]\w*(Error|Exception)")
 """How the CLI's last-resort boundary words an exception nobody handled."""
+
+
+def fuzz_settings(examples: int, *, derandomize_up_to: int = 200) -> settings:
+    """Hypothesis settings for a fuzz run through `IsolatedRunner`: no deadline (the child's
+    own time limit judges), no example database, fixed examples in the short run."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=examples <= derandomize_up_to,
+        suppress_health_check=list(HealthCheck),
+    )
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import REPO
-from tests.isolation import UNEXPECTED, IsolatedRunner, Outcome, Tally
+from tests.isolation import UNEXPECTED, IsolatedRunner, Outcome, Tally, fuzz_settings
 
 EXAMPLES = int(os.environ.get("MPCTL_FUZZ_EXAMPLES", "200"))
 MAX_SECONDS = 5.0
@@ -160,13 +160,7 @@ def test_reading_damaged_plan_files_is_one_clear_error() -> None:
     tally = Tally()
     with IsolatedRunner(f"{__name__}:read_example") as runner:
 
-        @settings(
-            max_examples=EXAMPLES,
-            deadline=None,
-            database=None,
-            derandomize=EXAMPLES <= 200,
-            suppress_health_check=list(HealthCheck),
-        )
+        @fuzz_settings(EXAMPLES)
         @given(PLAN_FILES)
         def check(data: bytes) -> None:
             outcome = runner.run({"data": base64.b64encode(data).decode()})

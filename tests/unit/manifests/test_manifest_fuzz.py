@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import BASE_PROJECT
-from tests.isolation import UNEXPECTED, IsolatedRunner, Outcome, Tally
+from tests.isolation import UNEXPECTED, IsolatedRunner, Outcome, Tally, fuzz_settings
 
 EXAMPLES = int(os.environ.get("MPCTL_FUZZ_EXAMPLES", "200"))
 MAX_SECONDS = 5.0
@@ -323,13 +323,7 @@ def test_manifest_loading_survives_hostile_projects() -> None:
     tally = Tally()
     with IsolatedRunner(f"{__name__}:load_example") as runner:
 
-        @settings(
-            max_examples=EXAMPLES,
-            deadline=None,
-            database=None,
-            derandomize=EXAMPLES <= 200,
-            suppress_health_check=list(HealthCheck),
-        )
+        @fuzz_settings(EXAMPLES)
         @given(projects())
         def check(example: dict[str, Any]) -> None:
             outcome = runner.run(example)
