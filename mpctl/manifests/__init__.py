@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mpctl.manifests.diagnostics import CODES, Diagnostic, Severity, internal_error
+from mpctl.manifests.findings import CODES, FindingSeverity, ManifestFinding, internal_error
 from mpctl.manifests.lint import lint
 from mpctl.manifests.project import PROJECT_FILE, Project, discover, display_path
 from mpctl.manifests.project import load_project as _load_project
@@ -21,7 +21,15 @@ from mpctl.manifests.resolve import LocatedResource, read_sources, resolve, temp
 from mpctl.model.resources import Client, Scope
 from mpctl.model.state import DesiredState
 
-__all__ = ["CODES", "Diagnostic", "LoadResult", "Project", "Severity", "load", "load_project"]
+__all__ = [
+    "CODES",
+    "FindingSeverity",
+    "LoadResult",
+    "ManifestFinding",
+    "Project",
+    "load",
+    "load_project",
+]
 
 
 @dataclass(frozen=True)
@@ -31,16 +39,16 @@ class LoadResult:
     env_name: str | None
     project: Project | None
     desired: DesiredState | None
-    diagnostics: list[Diagnostic] = field(default_factory=list)
+    diagnostics: list[ManifestFinding] = field(default_factory=list)
     resources: list[LocatedResource[Client | Scope]] = field(default_factory=list)
     fingerprint: str = ""
 
     @property
-    def errors(self) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if d.severity is Severity.ERROR]
+    def errors(self) -> list[ManifestFinding]:
+        return [d for d in self.diagnostics if d.severity is FindingSeverity.ERROR]
 
 
-def load_project(directory: Path) -> tuple[Project | None, list[Diagnostic]]:
+def load_project(directory: Path) -> tuple[Project | None, list[ManifestFinding]]:
     """Parse `directory/mpctl.yaml`; on failure (expected or not) return diagnostics instead."""
     try:
         return _load_project(directory)
@@ -59,7 +67,7 @@ def load(directory: Path, env_name: str | None = None) -> LoadResult:
     if env not in project.config.environments:
         known = ", ".join(sorted(project.config.environments))
         message = f"unknown environment {env!r}"
-        problem = Diagnostic(project.config_file, 1, "MPL008", message, f"known: {known}")
+        problem = ManifestFinding(project.config_file, 1, "MPL008", message, f"known: {known}")
         return LoadResult(env, project, None, [problem])
     files, problems = discover(project)
     sources, read_problems = read_sources(files, template_variables(project, env))
@@ -68,7 +76,7 @@ def load(directory: Path, env_name: str | None = None) -> LoadResult:
         {*problems, *read_problems, *resolve_problems, *_lint(project, env, resources)}
     )
     fingerprint = manifests_fingerprint(project.directory, files)
-    if any(d.severity is Severity.ERROR for d in diagnostics):
+    if any(d.severity is FindingSeverity.ERROR for d in diagnostics):
         return LoadResult(env, project, None, diagnostics, resources, fingerprint)
     return LoadResult(
         env, project, _desired(project, env, resources), diagnostics, resources, fingerprint
@@ -77,7 +85,7 @@ def load(directory: Path, env_name: str | None = None) -> LoadResult:
 
 def _lint(
     project: Project, env: str, resources: list[LocatedResource[Client | Scope]]
-) -> list[Diagnostic]:
+) -> list[ManifestFinding]:
     try:
         return lint(project, env, resources)
     except MemoryError:

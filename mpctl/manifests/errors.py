@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from mpctl.manifests.diagnostics import Diagnostic
+from mpctl.manifests.findings import ManifestFinding
 from mpctl.manifests.yaml import Path
 
 Located = tuple[str, int]
@@ -27,7 +27,7 @@ def diagnostics_from_validation(
     model: type[BaseModel],
     *,
     strip_tag: bool = False,
-) -> list[Diagnostic]:
+) -> list[ManifestFinding]:
     """One diagnostic per pydantic error, each at the line of the nearest known path."""
     found = []
     for error in exc.errors(include_url=False):
@@ -35,7 +35,7 @@ def diagnostics_from_validation(
         where_file, line = locate(loc, file, lines)
         message, hint = _describe(error, loc, model)
         code = "MPL101" if "organisation number" in message else "MPL005"
-        found.append(Diagnostic(where_file, line, code, message, hint))
+        found.append(ManifestFinding(where_file, line, code, message, hint))
     return sorted(set(found))
 
 

@@ -1,6 +1,6 @@
 """Semantic lint: mistakes Maskinporten would reject, caught before any API call.
 
-Owns the cross-document rules (each code in `diagnostics.CODES` names the Maskinporten error it
+Owns the cross-document rules (each code in `findings.CODES` names the Maskinporten error it
 prevents): own organisation as consumer_org, delegations without a delegation source, scope
 prefixes, integration types, empty clients, key counts, issuers, grant lifetimes, duplicate names,
 undeclared own scopes. Pure: takes resolved resources and the project, returns diagnostics.
@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar, cast
 from urllib.parse import urlsplit
 
-from mpctl.manifests.diagnostics import Diagnostic, Severity
+from mpctl.manifests.findings import FindingSeverity, ManifestFinding
 from mpctl.manifests.project import Project
 from mpctl.manifests.resolve import LocatedResource
 from mpctl.model.config import (
@@ -69,12 +69,12 @@ class _Context:
         code: str,
         message: str,
         hint: str = "",
-        severity: Severity = Severity.ERROR,
-    ) -> Diagnostic:
-        return Diagnostic(where[0], where[1], code, message, hint, severity)
+        severity: FindingSeverity = FindingSeverity.ERROR,
+    ) -> ManifestFinding:
+        return ManifestFinding(where[0], where[1], code, message, hint, severity)
 
 
-Rule = Callable[[_Context], Iterator[Diagnostic]]
+Rule = Callable[[_Context], Iterator[ManifestFinding]]
 
 
 def _of_kind(
@@ -85,13 +85,13 @@ def _of_kind(
 
 def lint(
     project: Project, env_name: str, resources: list[LocatedResource[Client | Scope]]
-) -> list[Diagnostic]:
+) -> list[ManifestFinding]:
     """Every rule over one environment, sorted."""
     context = _Context(project, env_name, resources)
     return sorted({d for rule in RULES for d in rule(context)})
 
 
-def _duplicate_names(ctx: _Context) -> Iterator[Diagnostic]:
+def _duplicate_names(ctx: _Context) -> Iterator[ManifestFinding]:
     seen: dict[tuple[str, str], LocatedResource[Client] | LocatedResource[Scope]] = {}
     everything: list[LocatedResource[Client] | LocatedResource[Scope]] = [
         *ctx.clients,
@@ -110,7 +110,7 @@ def _duplicate_names(ctx: _Context) -> Iterator[Diagnostic]:
         seen.setdefault(key, located)
 
 
-def _clients_have_scopes(ctx: _Context) -> Iterator[Diagnostic]:
+def _clients_have_scopes(ctx: _Context) -> Iterator[ManifestFinding]:
     for located in ctx.clients:
         if not located.resource.scopes:
             yield ctx.diagnostic(
@@ -121,7 +121,7 @@ def _clients_have_scopes(ctx: _Context) -> Iterator[Diagnostic]:
             )
 
 
-def _own_scopes_declared(ctx: _Context) -> Iterator[Diagnostic]:
+def _own_scopes_declared(ctx: _Context) -> Iterator[ManifestFinding]:
     for located in ctx.clients:
         client = located.resource
         for index, name in enumerate(client.scopes):
@@ -134,7 +134,7 @@ def _own_scopes_declared(ctx: _Context) -> Iterator[Diagnostic]:
                 )
 
 
-def _integration_types(ctx: _Context) -> Iterator[Diagnostic]:
+def _integration_types(ctx: _Context) -> Iterator[ManifestFinding]:
     for located in ctx.clients:
         client = located.resource
         for index, name in enumerate(client.scopes):
@@ -149,7 +149,7 @@ def _integration_types(ctx: _Context) -> Iterator[Diagnostic]:
                 )
 
 
-def _delegations(ctx: _Context) -> Iterator[Diagnostic]:
+def _delegations(ctx: _Context) -> Iterator[ManifestFinding]:
     own = ctx.project.config.organisation.orgno
     for located in ctx.clients:
         client = located.resource
@@ -167,7 +167,7 @@ def _delegations(ctx: _Context) -> Iterator[Diagnostic]:
 
 def _delegated_scopes(
     ctx: _Context, located: LocatedResource[Client], client: Client, index: int
-) -> Iterator[Diagnostic]:
+) -> Iterator[ManifestFinding]:
     for scope_index, name in enumerate(client.delegations[index].scopes):
         where = located.at("delegations", index, "scopes", scope_index)
         if name not in client.scopes:
@@ -187,7 +187,7 @@ def _delegated_scopes(
             )
 
 
-def _scope_names(ctx: _Context) -> Iterator[Diagnostic]:
+def _scope_names(ctx: _Context) -> Iterator[ManifestFinding]:
     for located in ctx.scopes.values():
         scope = located.resource
         if not ctx.prefixes:
@@ -206,7 +206,7 @@ def _scope_names(ctx: _Context) -> Iterator[Diagnostic]:
             )
 
 
-def _delegation_sources(ctx: _Context) -> Iterator[Diagnostic]:
+def _delegation_sources(ctx: _Context) -> Iterator[ManifestFinding]:
     sources = ctx.environment.delegation_sources
     for located in ctx.scopes.values():
         value = located.resource.delegation_source
@@ -226,11 +226,11 @@ def _delegation_sources(ctx: _Context) -> Iterator[Diagnostic]:
                 "MPL113",
                 f"delegation source {issuer} belongs to another environment than {ctx.env_name}",
                 "TEST pairs with https://tt02.altinn.no/, PROD with https://www.altinn.no/",
-                Severity.WARNING,
+                FindingSeverity.WARNING,
             )
 
 
-def _key_counts(ctx: _Context) -> Iterator[Diagnostic]:
+def _key_counts(ctx: _Context) -> Iterator[ManifestFinding]:
     for located in ctx.clients:
         client = located.resource
         if client.keys and len(client.keys.preserve) + ROTATION_SLOTS > MAX_KEYS_PER_CLIENT:
@@ -243,7 +243,7 @@ def _key_counts(ctx: _Context) -> Iterator[Diagnostic]:
             )
 
 
-def _grant_lifetimes(ctx: _Context) -> Iterator[Diagnostic]:
+def _grant_lifetimes(ctx: _Context) -> Iterator[ManifestFinding]:
     for located in ctx.clients:
         client = located.resource
         if client.grant_lifetime > MAX_GRANT_LIFETIME_SECONDS:
@@ -255,13 +255,13 @@ def _grant_lifetimes(ctx: _Context) -> Iterator[Diagnostic]:
             )
 
 
-def _issuers(ctx: _Context) -> Iterator[Diagnostic]:
+def _issuers(ctx: _Context) -> Iterator[ManifestFinding]:
     lines = ctx.project.document.lines
     for name, environment in sorted(ctx.project.config.environments.items()):
         problems = [*_pinned_host_problems(name, environment), *_issuer_problems(environment)]
         for field, message, hint in problems:
             line = lines.get(("environments", name, field)) or lines.get(("environments", name))
-            yield Diagnostic(
+            yield ManifestFinding(
                 ctx.project.config_file, line or 1, "MPL108", f"{name}: {message}", hint
             )
 

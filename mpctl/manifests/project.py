@@ -17,8 +17,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from mpctl.manifests.diagnostics import Diagnostic
 from mpctl.manifests.errors import diagnostics_from_validation
+from mpctl.manifests.findings import ManifestFinding
 from mpctl.manifests.yaml import YamlDocument, load_documents
 from mpctl.model.config import ProjectConfig
 
@@ -77,7 +77,7 @@ def read_text(path: Path) -> str:
         ) from exc
 
 
-def load_project(directory: Path) -> tuple[Project | None, list[Diagnostic]]:
+def load_project(directory: Path) -> tuple[Project | None, list[ManifestFinding]]:
     """Parse `directory/mpctl.yaml`; on failure return the diagnostics instead."""
     path = directory / PROJECT_FILE
     shown = display_path(path)
@@ -87,13 +87,13 @@ def load_project(directory: Path) -> tuple[Project | None, list[Diagnostic]]:
         if isinstance(exc.__cause__, FileNotFoundError):
             hint = "run mpctl from the project root or pass --manifests DIR"
             message = f"no {PROJECT_FILE} in {directory}"
-            return None, [Diagnostic(shown, 1, "MPL007", message, hint)]
-        return None, [Diagnostic(shown, exc.line, "MPL007", exc.message, exc.hint)]
+            return None, [ManifestFinding(shown, 1, "MPL007", message, hint)]
+        return None, [ManifestFinding(shown, exc.line, "MPL007", exc.message, exc.hint)]
     if refused:
-        return None, [Diagnostic(shown, p.line, p.code, p.message, p.hint) for p in refused]
+        return None, [ManifestFinding(shown, p.line, p.code, p.message, p.hint) for p in refused]
     if len(documents) != 1 or not isinstance(documents[0].data, dict):
         message = f"{PROJECT_FILE} must hold exactly one mapping"
-        return None, [Diagnostic(shown, 1, "MPL005", message)]
+        return None, [ManifestFinding(shown, 1, "MPL005", message)]
     document = documents[0]
     try:
         config = ProjectConfig.model_validate(document.data)
@@ -102,10 +102,10 @@ def load_project(directory: Path) -> tuple[Project | None, list[Diagnostic]]:
     return Project(directory, config, document), []
 
 
-def discover(project: Project) -> tuple[list[Path], list[Diagnostic]]:
+def discover(project: Project) -> tuple[list[Path], list[ManifestFinding]]:
     """Every manifest file the project names, sorted and without duplicates."""
     found: set[Path] = set()
-    problems: list[Diagnostic] = []
+    problems: list[ManifestFinding] = []
     base = project.directory.resolve()
     for index, entry in enumerate(project.config.resources):
         line = project.document.lines.get(("resources", index), 1)
@@ -114,7 +114,9 @@ def discover(project: Project) -> tuple[list[Path], list[Diagnostic]]:
                 found.add(item)
             else:
                 message = f"resources entry {entry!r}: {item.message}"
-                problems.append(Diagnostic(project.config_file, line, "MPL007", message, item.hint))
+                problems.append(
+                    ManifestFinding(project.config_file, line, "MPL007", message, item.hint)
+                )
     return sorted(found), problems
 
 

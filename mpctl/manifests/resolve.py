@@ -17,8 +17,8 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
-from mpctl.manifests.diagnostics import Diagnostic, internal_error
 from mpctl.manifests.errors import Located, diagnostics_from_validation
+from mpctl.manifests.findings import ManifestFinding, internal_error
 from mpctl.manifests.project import Project, UnreadableFileError, display_path, read_text
 from mpctl.manifests.template import TemplateProblemError, is_template, render
 from mpctl.manifests.yaml import Path as DataPath
@@ -66,10 +66,10 @@ def template_variables(project: Project, env_name: str) -> dict[str, Any]:
 
 def read_sources(
     files: list[Path], variables: Mapping[str, Any]
-) -> tuple[list[SourceDocument], list[Diagnostic]]:
+) -> tuple[list[SourceDocument], list[ManifestFinding]]:
     """Render and parse every file; a broken file yields diagnostics, the rest still load."""
     documents: list[SourceDocument] = []
-    problems: list[Diagnostic] = []
+    problems: list[ManifestFinding] = []
     for path in files:
         shown = display_path(path)
         try:
@@ -85,29 +85,29 @@ def read_sources(
 
 def _read_one(
     path: Path, shown: str, variables: Mapping[str, Any]
-) -> tuple[list[SourceDocument], list[Diagnostic]]:
+) -> tuple[list[SourceDocument], list[ManifestFinding]]:
     try:
         text = read_text(path)
         text = render(text, variables) if is_template(text) else text
     except UnreadableFileError as exc:
-        return [], [Diagnostic(shown, exc.line, "MPL007", exc.message, exc.hint)]
+        return [], [ManifestFinding(shown, exc.line, "MPL007", exc.message, exc.hint)]
     except TemplateProblemError as exc:
         hint = exc.hint or (
             "define it under 'variables' in mpctl.yaml" if "undefined" in exc.message else ""
         )
-        return [], [Diagnostic(shown, exc.line, "MPL006", exc.message, hint)]
+        return [], [ManifestFinding(shown, exc.line, "MPL006", exc.message, hint)]
     parsed, refused = load_documents(text)
     return [SourceDocument(shown, d) for d in parsed], [
-        Diagnostic(shown, p.line, p.code, p.message, p.hint) for p in refused
+        ManifestFinding(shown, p.line, p.code, p.message, p.hint) for p in refused
     ]
 
 
 def resolve(
     project: Project, env_name: str, sources: list[SourceDocument]
-) -> tuple[list[LocatedResource[Client | Scope]], list[Diagnostic]]:
+) -> tuple[list[LocatedResource[Client | Scope]], list[ManifestFinding]]:
     """Every resource that exists in `env_name`, validated, with its provenance."""
     resources: list[LocatedResource[Client | Scope]] = []
-    problems: list[Diagnostic] = []
+    problems: list[ManifestFinding] = []
     for source in sources:
         try:
             found, source_problems = _resolve_one(project, env_name, source)
@@ -123,7 +123,7 @@ def resolve(
 
 def _resolve_one(
     project: Project, env_name: str, source: SourceDocument
-) -> tuple[LocatedResource[Client | Scope] | None, list[Diagnostic]]:
+) -> tuple[LocatedResource[Client | Scope] | None, list[ManifestFinding]]:
     data, file = source.document.data, source.file
     kind = data.get("kind") if isinstance(data, dict) else None
     if not isinstance(kind, str) or kind not in _KINDS:
@@ -131,7 +131,7 @@ def _resolve_one(
         message = (
             f"document must be a mapping with 'kind: Client' or 'kind: Scope', got {_short(kind)}"
         )
-        return None, [Diagnostic(file, line, "MPL005", message)]
+        return None, [ManifestFinding(file, line, "MPL005", message)]
     problems = _environment_names(project, source, data)
     if not _exists_in(data, env_name):
         return None, problems
@@ -154,7 +154,7 @@ def _exists_in(data: dict[str, Any], env_name: str) -> bool:
 
 def _environment_names(
     project: Project, source: SourceDocument, data: dict[str, Any]
-) -> list[Diagnostic]:
+) -> list[ManifestFinding]:
     known = set(project.config.environments)
     named: list[tuple[DataPath, object]] = []
     if isinstance(data.get("environments"), list):
@@ -163,7 +163,7 @@ def _environment_names(
         named += [(("overrides", n), n) for n in data["overrides"]]
     hint = f"known environments: {', '.join(sorted(known))}"
     return [
-        Diagnostic(
+        ManifestFinding(
             source.file,
             source.document.lines.get(path, source.document.line),
             "MPL008",

@@ -10,7 +10,7 @@ import typer
 
 from mpctl.cli import console
 from mpctl.cli.options import DEFAULT_MANIFESTS, EnvOption, ManifestsOption
-from mpctl.manifests import Diagnostic, LoadResult, load, load_project
+from mpctl.manifests import LoadResult, ManifestFinding, load, load_project
 
 
 def validate(
@@ -43,7 +43,7 @@ def _environments(manifests: Path, env: str | None, every: bool) -> list[str | N
     return [*sorted(project.config.environments)]
 
 
-def _print_text(results: list[LoadResult], diagnostics: list[Diagnostic]) -> None:
+def _print_text(results: list[LoadResult], diagnostics: list[ManifestFinding]) -> None:
     for diagnostic in diagnostics:
         console.stdout().print(diagnostic.format())
     errors = sum(1 for d in diagnostics if d.severity == "error")
@@ -59,7 +59,7 @@ def _print_text(results: list[LoadResult], diagnostics: list[Diagnostic]) -> Non
         console.stdout().print(f"{errors} error(s), {warnings} warning(s)")
 
 
-def _as_json(results: list[LoadResult], diagnostics: list[Diagnostic]) -> dict[str, object]:
+def _as_json(results: list[LoadResult], diagnostics: list[ManifestFinding]) -> dict[str, object]:
     return {
         "valid": not any(r.errors for r in results),
         "environments": sorted(str(r.env_name) for r in results),

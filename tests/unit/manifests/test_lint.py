@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mpctl.manifests import CODES, load
-from mpctl.manifests.diagnostics import Severity
+from mpctl.manifests.findings import FindingSeverity
 from tests.conftest import BASE_PROJECT, ProjectFactory
 
 SCOPE = "kind: Scope\nname: acme:invoices.read\ndescription: Read invoices\n"
@@ -133,7 +133,9 @@ def test_delegation_source_of_other_environment_is_a_warning(make_project: Proje
     files = {"s.yaml": SCOPE + "delegation_source: https://www.altinn.no/\n"}
     result = load(make_project(files), "test")
     assert result.errors == []
-    assert [(d.code, d.severity) for d in result.diagnostics] == [("MPL113", Severity.WARNING)]
+    assert [(d.code, d.severity) for d in result.diagnostics] == [
+        ("MPL113", FindingSeverity.WARNING)
+    ]
 
 
 def test_clean_project_has_no_diagnostics(make_project: ProjectFactory) -> None:

@@ -1,7 +1,9 @@
 """Problems found in manifests, reported as `FILE:LINE: CODE message` with a hint.
 
-Owns `Diagnostic` and the catalogue of codes. Every code names the Maskinporten failure it
-prevents, so `validate` output and docs stay in step. Must not print or decide exit codes.
+Owns `ManifestFinding` (with its `FindingSeverity`) and the catalogue of `MPL` codes. Every code
+names the Maskinporten failure it prevents, so `validate` output and docs stay in step. A finding
+is located in a file; the planner's `mpctl.plan.Diagnostic` is located at a plan address and is a
+different type. Must not print or decide exit codes.
 """
 
 from __future__ import annotations
@@ -10,13 +12,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 
-class Severity(StrEnum):
+class FindingSeverity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
 
 
 @dataclass(frozen=True, order=True)
-class Diagnostic:
+class ManifestFinding:
     """One problem at one place. Sorts by file, line, code."""
 
     file: str
@@ -24,19 +26,19 @@ class Diagnostic:
     code: str
     message: str
     hint: str = ""
-    severity: Severity = Severity.ERROR
+    severity: FindingSeverity = FindingSeverity.ERROR
 
     def format(self) -> str:
-        level = "" if self.severity is Severity.ERROR else "warning: "
+        level = "" if self.severity is FindingSeverity.ERROR else "warning: "
         text = f"{self.file}:{self.line}: {self.code} {level}{self.message}"
         return f"{text}\n    hint: {self.hint}" if self.hint else text
 
 
-def internal_error(file: str, line: int, exc: Exception) -> Diagnostic:
+def internal_error(file: str, line: int, exc: Exception) -> ManifestFinding:
     """A located diagnostic for an error mpctl did not expect while checking `file`."""
     detail = str(exc)
     detail = detail if len(detail) <= 200 else detail[:200] + "…"
-    return Diagnostic(
+    return ManifestFinding(
         file,
         line,
         "MPL009",
