@@ -90,7 +90,7 @@ def imported_modules(root: Path, path: Path) -> list[tuple[int, str]]:
                 candidate = f"{source}.{alias.name}"
                 found.append((node.lineno, candidate if is_module(root, candidate) else source))
     package = importer.split(".")[0]
-    return [(line, name) for line, name in found if name.split(".")[0] == package]
+    return [(line, name) for line, name in dict.fromkeys(found) if name.split(".")[0] == package]
 
 
 def reaches_past_init(root: Path, package: str) -> list[Reach]:
@@ -125,7 +125,7 @@ def test_the_check_finds_every_form_of_reaching_past_an_init(tmp_path: Path) -> 
         "from pkg.plan import Plan\n"  # through the package: fine
         "from pkg.errors import E\n"  # a single-module layer: fine
         "from pkg.plan.types import Plan\n"  # absolute, past the __init__
-        "from ..plan import order\n"  # a module named through its package
+        "from ..plan import order, types\n"  # modules named through their package
         "import pkg.plan.order\n"  # plain import
         "def later():\n"
         "    from ..plan.types import Plan\n",  # relative, deferred
@@ -135,6 +135,7 @@ def test_the_check_finds_every_form_of_reaching_past_an_init(tmp_path: Path) -> 
     assert [str(reach) for reach in reaches_past_init(tmp_path, "pkg")] == [
         "pkg.apply.engine:3 imports pkg.plan.types",
         "pkg.apply.engine:4 imports pkg.plan.order",
+        "pkg.apply.engine:4 imports pkg.plan.types",
         "pkg.apply.engine:5 imports pkg.plan.order",
         "pkg.apply.engine:7 imports pkg.plan.types",
     ]
