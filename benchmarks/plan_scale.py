@@ -65,7 +65,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mpctl.apply.observe import observe, open_sinks
 from mpctl.cli.commands.plan import plan_from
 from mpctl.cli.environment import Workspace, open_workspace
 from mpctl.emulator import EmulatorSettings, create_app, issue_business_certificate
@@ -73,6 +72,7 @@ from mpctl.plan import Plan, PlanOptions
 from mpctl.plan.types import Severity
 from mpctl.remote.connect import open_remote
 from mpctl.secrets.keys import PrivateKey, public_jwk
+from mpctl.state import observe
 
 HOST: Final = "127.0.0.1"
 ORGNO: Final = "313367002"
@@ -342,7 +342,7 @@ def build_project(
     )
 
     workspace = open_workspace(directory, ENV)
-    sinks = open_sinks(workspace.desired, directory)
+    sinks = workspace.open_sinks()
     for name in names:
         key = template.with_kid(kid_of(name, created))
         sink = sinks[name]
@@ -542,7 +542,7 @@ class Timed:
 
 async def observe_and_plan(workspace: Workspace, concurrency: int, deadline: float) -> Timed:
     """What `mpctl plan` does before rendering, timed from the first request to the plan."""
-    sinks = open_sinks(workspace.desired, workspace.directory)
+    sinks = workspace.open_sinks()
     async with (
         asyncio.timeout(deadline),
         open_remote(
@@ -553,7 +553,8 @@ async def observe_and_plan(workspace: Workspace, concurrency: int, deadline: flo
         ) as remote,
     ):
         cpu, started = time.process_time(), time.perf_counter()
-        snapshot = await observe(remote, workspace.desired, sinks)
+        orgno = workspace.desired.organisation.orgno
+        snapshot = await observe(remote, orgno=orgno, sinks=sinks)
         observed = time.perf_counter()
         result = plan_from(workspace, snapshot, PlanOptions())
         planned = time.perf_counter()

@@ -12,10 +12,9 @@ from mpctl.apply.context import (
     KeyTestResult,
     Verdict,
 )
-from mpctl.apply.engine import apply_plan, check_allowed, check_fresh, check_identity
+from mpctl.apply.engine import apply_plan, check_allowed, check_fresh
 from mpctl.apply.events import ApplyObserver, NullObserver
 from mpctl.apply.lock import EnvironmentLock, LockInfo
-from mpctl.apply.observe import Snapshot, observe, open_sinks
 from mpctl.apply.report import ApplyReport, Status, StepOutcome
 
 __all__ = [
@@ -29,14 +28,10 @@ __all__ = [
     "KeyTester",
     "LockInfo",
     "NullObserver",
-    "Snapshot",
     "Status",
     "StepOutcome",
     "Verdict",
     "apply_plan",
     "check_allowed",
     "check_fresh",
-    "check_identity",
-    "observe",
-    "open_sinks",
 ]

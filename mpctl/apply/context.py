@@ -1,5 +1,8 @@
 """What every executor works with: the remote, the sinks, the key tester, the clock, settings.
 
+Everything a step needs beyond these comes from the plan itself: apply never reads the
+manifests (a saved plan is self-contained).
+
 Owns `ApplyContext`, the `KeyTester` seam (the CLI plugs in `mpctl.verify`'s token exchange, so
 `apply` and `verify` stay independent), and `ApplySettings`. Client ids learned while applying
 (a client created in this run) are recorded here so later key steps find them.
@@ -15,9 +18,10 @@ from enum import StrEnum
 from typing import Protocol
 
 from mpctl.errors import MpctlError
-from mpctl.model.state import DesiredState
+from mpctl.plan import Plan
 from mpctl.remote.protocol import RemoteApi
 from mpctl.secrets import PrivateKey, SecretSink
+from mpctl.state import Snapshot
 
 
 class Verdict(StrEnum):
@@ -74,8 +78,10 @@ class ApplyContext:
     """Collaborators of one apply run. Executors get everything through it."""
 
     api: RemoteApi
-    desired: DesiredState
+    env_name: str
+    """The environment the plan is for (new kids may name it, see `KeyPolicy.kid_format`)."""
     sinks: Mapping[str, SecretSink]
+    """Every managed client's sink by client name: the saved plan's `sinks`, opened."""
     tester: KeyTester
     now: Callable[[], datetime]
     sleep: Callable[[float], Awaitable[None]]
@@ -86,6 +92,10 @@ class ApplyContext:
     allowed: frozenset[str] = frozenset()
     """The allow options the operator gave for this run (`PlanOptions.allows`): a plan that
     carries one more is refused, so an edited plan file cannot grant itself a delete."""
+    rederive: Callable[[Snapshot], Plan] | None = None
+    """When set, the plan must be exactly what this derives from the fresh snapshot (the CLI
+    passes `make_plan` over the manifests, so an edited plan file is refused). Apply itself
+    needs no manifests."""
     stop_requested: Callable[[], bool] = lambda: False
     """Checked between steps: once true (e.g. SIGTERM), the in-flight step finishes and no new
     step starts (Terraform's interrupt rule)."""

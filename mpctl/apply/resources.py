@@ -10,16 +10,17 @@ never makes a duplicate. Must not touch keys (see `mpctl.apply.rotation`).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from mpctl.apply.context import ApplyContext, ApplyError
 from mpctl.model.observed import ObservedClient
-from mpctl.plan import Action, Step, StepKind
+from mpctl.plan import AccessStep, Action, ClientStep, ScopeStep, Step
 from mpctl.plan.ownership import parse_marker
 from mpctl.remote.errors import AmbiguousWriteError, Conflict, NotFound
 from mpctl.remote.protocol import RemoteApi
 
-Executor = Callable[[Step, ApplyContext], Awaitable[int]]
+S = TypeVar("S", ClientStep, ScopeStep, AccessStep)
+Executor = Callable[[S, ApplyContext], Awaitable[int]]
 _READ_ONLY_CLIENT = (
     "client_id",
     "client_orgno",
@@ -31,11 +32,7 @@ _READ_ONLY_CLIENT = (
 _READ_ONLY_SCOPE = ("name", "owner_orgno", "created", "last_updated")
 
 
-def _name_of(step: Step) -> str:
-    return step.address.split("/", 1)[1]
-
-
-def _body(step: Step) -> dict[str, Any]:
+def _body(step: ClientStep | ScopeStep) -> dict[str, Any]:
     if step.body is None:
         raise ApplyError(f"{step.address}: the plan carries no body", safe_to_rerun=False)
     return dict(step.body)
@@ -52,8 +49,8 @@ async def _find_managed_client(ctx: ApplyContext, body: Mapping[str, Any]) -> Ob
     return None
 
 
-async def create_client(step: Step, ctx: ApplyContext) -> int:
-    name = _name_of(step)
+async def create_client(step: ClientStep, ctx: ApplyContext) -> int:
+    name = step.address.name
     existing = await _find_managed_client(ctx, _body(step))
     if existing is not None:
         ctx.client_ids[name] = existing.client_id
@@ -69,9 +66,8 @@ async def create_client(step: Step, ctx: ApplyContext) -> int:
     return 1
 
 
-async def update_client(step: Step, ctx: ApplyContext) -> int:
-    name = _name_of(step)
-    client_id = ctx.client_id(name, step.remote_id)
+async def update_client(step: ClientStep, ctx: ApplyContext) -> int:
+    client_id = ctx.client_id(step.address.name, step.client_id)
     return await overlay_client(ctx.api, client_id, _body(step))
 
 
@@ -88,23 +84,23 @@ async def overlay_client(api: RemoteApi, client_id: str, fields: Mapping[str, An
     return 1
 
 
-async def replace_client(step: Step, ctx: ApplyContext) -> int:
+async def replace_client(step: ClientStep, ctx: ApplyContext) -> int:
     """An immutable field changed: deactivate the old client, then create the new one."""
     writes = await delete_client(step, ctx)
     return writes + await create_client(step, ctx)
 
 
-async def delete_client(step: Step, ctx: ApplyContext) -> int:
-    if step.remote_id is None:
+async def delete_client(step: ClientStep, ctx: ApplyContext) -> int:
+    if step.client_id is None:
         return 0
     try:
-        await ctx.api.delete_client(step.remote_id)
+        await ctx.api.delete_client(step.client_id)
     except NotFound:
         return 0
     return 1
 
 
-async def create_scope(step: Step, ctx: ApplyContext) -> int:
+async def create_scope(step: ScopeStep, ctx: ApplyContext) -> int:
     try:
         await ctx.api.create_scope(_body(step))
     except Conflict:  # exists, possibly deactivated: converge it with a PUT
@@ -112,8 +108,8 @@ async def create_scope(step: Step, ctx: ApplyContext) -> int:
     return 1
 
 
-async def update_scope(step: Step, ctx: ApplyContext) -> int:
-    name = _name_of(step)
+async def update_scope(step: ScopeStep, ctx: ApplyContext) -> int:
+    name = step.scope
     current = (await ctx.api.get_scope(name)).model_dump(mode="json", exclude_none=True)
     body = {**current, **_body(step), "active": True}
     wanted = {k: v for k, v in body.items() if k not in _READ_ONLY_SCOPE}
@@ -123,45 +119,51 @@ async def update_scope(step: Step, ctx: ApplyContext) -> int:
     return 1
 
 
-async def delete_scope(step: Step, ctx: ApplyContext) -> int:
+async def delete_scope(step: ScopeStep, ctx: ApplyContext) -> int:
     try:
-        await ctx.api.delete_scope(_name_of(step))
+        await ctx.api.delete_scope(step.scope)
     except NotFound:
         return 0
     return 1
 
 
-def _access_target(step: Step) -> tuple[str, str]:
-    if step.remote_id is None or step.consumer_orgno is None:
-        raise ApplyError(f"{step.address}: access step without scope or consumer")
-    return step.remote_id, step.consumer_orgno
-
-
-async def grant_access(step: Step, ctx: ApplyContext) -> int:
-    scope, orgno = _access_target(step)
-    await ctx.api.grant_access(scope, orgno)  # idempotent; re-approves a DENIED record
+async def grant_access(step: AccessStep, ctx: ApplyContext) -> int:
+    await ctx.api.grant_access(step.scope, step.consumer_orgno)  # idempotent; re-approves DENIED
     return 1
 
 
-async def revoke_access(step: Step, ctx: ApplyContext) -> int:
-    scope, orgno = _access_target(step)
+async def revoke_access(step: AccessStep, ctx: ApplyContext) -> int:
     try:
-        await ctx.api.revoke_access(scope, orgno)
+        await ctx.api.revoke_access(step.scope, step.consumer_orgno)
     except NotFound:
         return 0
     return 1
 
 
-RESOURCE_EXECUTORS: dict[tuple[StepKind, Action], Executor] = {
-    (StepKind.CLIENT, Action.CREATE): create_client,
-    (StepKind.CLIENT, Action.UPDATE): update_client,
-    (StepKind.CLIENT, Action.ADOPT): update_client,
-    (StepKind.CLIENT, Action.REPLACE): replace_client,
-    (StepKind.CLIENT, Action.DELETE): delete_client,
-    (StepKind.SCOPE, Action.CREATE): create_scope,
-    (StepKind.SCOPE, Action.UPDATE): update_scope,
-    (StepKind.SCOPE, Action.DELETE): delete_scope,
-    (StepKind.ACCESS, Action.CREATE): grant_access,
-    (StepKind.ACCESS, Action.UPDATE): grant_access,
-    (StepKind.ACCESS, Action.DELETE): revoke_access,
+CLIENT_EXECUTORS: dict[Action, Executor[ClientStep]] = {
+    Action.CREATE: create_client,
+    Action.UPDATE: update_client,
+    Action.ADOPT: update_client,
+    Action.REPLACE: replace_client,
+    Action.DELETE: delete_client,
 }
+SCOPE_EXECUTORS: dict[Action, Executor[ScopeStep]] = {
+    Action.CREATE: create_scope,
+    Action.UPDATE: update_scope,
+    Action.DELETE: delete_scope,
+}
+ACCESS_EXECUTORS: dict[Action, Executor[AccessStep]] = {
+    Action.CREATE: grant_access,
+    Action.DELETE: revoke_access,
+}
+
+
+async def run_resource_step(step: Step, ctx: ApplyContext) -> int:
+    """Run a client, scope or access step with the executor for its type and action."""
+    if isinstance(step, ClientStep):
+        return await CLIENT_EXECUTORS[step.action](step, ctx)
+    if isinstance(step, ScopeStep):
+        return await SCOPE_EXECUTORS[step.action](step, ctx)
+    if isinstance(step, AccessStep):
+        return await ACCESS_EXECUTORS[step.action](step, ctx)
+    raise ApplyError(f"{step.address}: not a client, scope or access step", safe_to_rerun=False)

@@ -17,8 +17,8 @@ from typing import Any
 
 from mpctl.apply.context import ApplyContext, ApplyError, Verdict
 from mpctl.model.observed import ObservedJwks
-from mpctl.model.resources import MAX_KEYS_PER_CLIENT, Client, KeyPolicy
-from mpctl.plan import Action, KeyPhase, Step
+from mpctl.model.resources import MAX_KEYS_PER_CLIENT, KeyPolicy
+from mpctl.plan import Action, KeyChange, KeyPhase, KeyStep
 from mpctl.plan.keyset import jwk_thumbprint
 from mpctl.remote.errors import AmbiguousWriteError
 from mpctl.secrets import PrivateKey, SecretSink, new_key_for
@@ -31,19 +31,25 @@ class _Rotation:
     name: str
     client_id: str
     sink: SecretSink
-    policy: KeyPolicy
+    change: KeyChange
     action: Action
     kid: str | None
+    environment: str
+
+    @property
+    def policy(self) -> KeyPolicy:
+        return self.change.policy
 
 
-async def run_key_step(step: Step, ctx: ApplyContext) -> int:
+async def run_key_step(step: KeyStep, ctx: ApplyContext) -> int:
     """Run the phases the plan lists for this key step; returns the writes made."""
-    assert step.key is not None
     change = step.key
-    client_id = ctx.client_id(change.client, step.remote_id)
+    client_id = ctx.client_id(change.client, step.client_id)
     sink = ctx.sink(change.client)
     sink.set_client_id(change.client, client_id)
-    rotation = _Rotation(change.client, client_id, sink, change.policy, step.action, change.kid)
+    rotation = _Rotation(
+        change.client, client_id, sink, change, step.action, change.kid, ctx.env_name
+    )
     writes = 0
     for phase in change.phases:
         writes += await _PHASES[phase](rotation, ctx)
@@ -59,7 +65,7 @@ async def _stage(rotation: _Rotation, ctx: ApplyContext) -> int:
     key = new_key_for(
         rotation.policy,
         client=rotation.name,
-        environment=ctx.desired.env_name,
+        environment=rotation.environment,
         now=ctx.now(),
         existing_kids=registered | state.kids,
     )
@@ -115,7 +121,7 @@ def _register_payload(
 
 async def _test(rotation: _Rotation, ctx: ApplyContext) -> int:
     key = _key(rotation)
-    scopes, consumer_org = _test_scopes(ctx.desired.clients[rotation.name])
+    scopes, consumer_org = rotation.change.test_scopes, rotation.change.test_consumer_org
     deadline = ctx.monotonic() + ctx.settings.propagation_timeout
     wait = ctx.settings.propagation_wait_initial
     while True:
@@ -128,15 +134,6 @@ async def _test(rotation: _Rotation, ctx: ApplyContext) -> int:
             raise _test_failure(rotation, key.kid, result.verdict, result.detail)
         await ctx.sleep(wait)
         wait = min(wait * 2, ctx.settings.propagation_wait_max)
-
-
-def _test_scopes(client: Client) -> tuple[tuple[str, ...], str | None]:
-    """Scopes a token can be minted for: own access first, else the first delegation."""
-    own = client.own_scopes
-    if own or not client.delegations:
-        return own, None
-    first = client.delegations[0]
-    return tuple(sorted(first.scopes)), first.consumer_org
 
 
 def _test_failure(rotation: _Rotation, kid: str, verdict: Verdict, detail: str) -> ApplyError:

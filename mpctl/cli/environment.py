@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +29,14 @@ from mpctl.emulator import EmulatorSettings, create_app, issue_business_certific
 from mpctl.errors import ConfigError, UserError
 from mpctl.manifests import LoadResult, Project, load
 from mpctl.model.config import Access, EmbeddedEmulator, Environment
+from mpctl.model.secrets import SinkSpec
 from mpctl.model.state import DesiredState
+from mpctl.plan import managed_sinks
 from mpctl.remote.client import HttpRemote
 from mpctl.remote.connect import effective_environment, open_remote
+from mpctl.secrets import SecretSink
 from mpctl.secrets.directories import ensure_private_directory
+from mpctl.state import open_sinks
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,16 @@ class Workspace:
     @property
     def directory(self) -> Path:
         return self.project.directory
+
+    def open_sinks(self, specs: Mapping[str, SinkSpec] | None = None) -> dict[str, SecretSink]:
+        """The sinks `specs` name (a saved plan's), or of every client whose keys the
+        manifests manage, by client name."""
+        return open_sinks(
+            managed_sinks(self.desired) if specs is None else specs,
+            env_name=self.env_name,
+            environment=self.environment,
+            base_dir=self.directory,
+        )
 
 
 def open_workspace(manifests: Path, env: str | None) -> Workspace:

@@ -14,7 +14,9 @@ from datetime import datetime
 from mpctl.errors import UserError
 from mpctl.model.keys import SinkState
 from mpctl.model.observed import ObservedState
+from mpctl.model.secrets import SinkSpec
 from mpctl.model.state import DesiredState
+from mpctl.plan.address import Address
 from mpctl.plan.adoption import ClientLinks, link_clients
 from mpctl.plan.diagnostics import check_desired
 from mpctl.plan.fingerprint import observed_fingerprint
@@ -26,7 +28,7 @@ from mpctl.plan.ownership import (
     classify_clients,
     classify_scopes,
 )
-from mpctl.plan.policy import enforce_policy, error_resource, hold_back
+from mpctl.plan.policy import enforce_policy, held_resources, hold_back
 from mpctl.plan.resources import (
     Planned,
     deletes_after_creates,
@@ -35,19 +37,29 @@ from mpctl.plan.resources import (
     plan_keys,
     plan_scopes,
 )
-from mpctl.plan.targets import resource_address, select_targets, targeted_diagnostics
+from mpctl.plan.saved import (
+    check_environment,
+    check_identity,
+    check_rederived,
+    project_identity,
+)
+from mpctl.plan.targets import select_targets, targeted_diagnostics
 from mpctl.plan.types import (
     DRIFT_CODES,
     FORMAT_VERSION,
     KEY_PHASES,
+    AccessStep,
     Action,
+    ClientStep,
     Diagnostic,
     FieldChange,
     KeyChange,
     KeyPhase,
+    KeyStep,
     Plan,
     PlanOptions,
     PlanSummary,
+    ScopeStep,
     Severity,
     Step,
     StepKind,
@@ -60,25 +72,33 @@ __all__ = [
     "DRIFT_CODES",
     "FORMAT_VERSION",
     "KEY_PHASES",
+    "AccessStep",
     "Action",
+    "Address",
+    "ClientStep",
     "DependencyCycleError",
     "Diagnostic",
     "FieldChange",
     "KeyChange",
     "KeyPhase",
+    "KeyStep",
     "Plan",
     "PlanOptions",
     "PlanSummary",
+    "ScopeStep",
     "Severity",
     "Step",
     "StepKind",
     "UnmanagedObject",
-    "error_resource",
+    "check_environment",
+    "check_identity",
+    "check_rederived",
+    "held_resources",
     "make_plan",
+    "managed_sinks",
     "observed_fingerprint",
     "plan_json_schema",
     "project_identity",
-    "resource_address",
 ]
 
 
@@ -133,6 +153,7 @@ def make_plan(
         observed_fingerprint=observed_fingerprint(observed, sinks),
         manifests_fingerprint=manifests_fingerprint,
         options=options,
+        sinks=managed_sinks(desired),
         steps=ordered,
         diagnostics=diagnostics,
         unmanaged=tuple(
@@ -174,10 +195,9 @@ def _plan_resources(
     return Planned.merge([resources, keys])
 
 
-def project_identity(desired: DesiredState) -> str:
-    """'<orgno>/<project>', or the org number alone for a project without `project:`."""
-    orgno = desired.organisation.orgno
-    return f"{orgno}/{desired.project}" if desired.project else orgno
+def managed_sinks(desired: DesiredState) -> dict[str, SinkSpec]:
+    """The secret sink of every client whose keys mpctl manages, by client name."""
+    return {name: c.keys.sink for name, c in desired.clients.items() if c.keys is not None}
 
 
 _SEVERITY_RANK = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.NOTE: 2}
@@ -189,6 +209,6 @@ def _sorted_diagnostics(found: tuple[Diagnostic, ...]) -> tuple[Diagnostic, ...]
     return tuple(
         sorted(
             unique,
-            key=lambda d: (_SEVERITY_RANK[d.severity], d.address or "", d.code, d.message),
+            key=lambda d: (_SEVERITY_RANK[d.severity], str(d.address or ""), d.code, d.message),
         )
     )

@@ -21,6 +21,7 @@ from mpctl.model.keys import SinkState
 from mpctl.model.observed import ObservedClient, ObservedState
 from mpctl.model.resources import Client
 from mpctl.model.state import DesiredState
+from mpctl.plan.address import Address
 from mpctl.plan.normalize import default_client_name
 from mpctl.plan.ownership import ClientOwnership, Owner, parse_marker
 from mpctl.plan.types import Diagnostic, Severity
@@ -174,4 +175,6 @@ def _lookalike_problem(
 
 
 def _error(name: str, code: str, message: str) -> Diagnostic:
-    return Diagnostic(severity=Severity.ERROR, code=code, address=f"client/{name}", message=message)
+    return Diagnostic(
+        severity=Severity.ERROR, code=code, address=Address.client(name), message=message
+    )

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from mpctl.model.identifiers import format_duration
 from mpctl.model.keys import KeySlot, SinkState
 from mpctl.model.resources import MAX_KEYS_PER_CLIENT
+from mpctl.plan.address import Address
 from mpctl.plan.keyset import (
     KeyInputs,
     expires,
@@ -39,7 +40,7 @@ from mpctl.plan.keyset import (
     utc,
     when,
 )
-from mpctl.plan.types import KEY_PHASES, Action, Diagnostic, KeyChange, Severity, Step, StepKind
+from mpctl.plan.types import KEY_PHASES, Action, Diagnostic, KeyChange, KeyStep, Severity
 
 __all__ = ["KeyDecision", "KeyInputs", "decide_keys", "jwk_thumbprint"]
 
@@ -50,7 +51,7 @@ _KEPT = "key.previous-kept"
 
 @dataclass(frozen=True)
 class KeyDecision:
-    steps: tuple[Step, ...]
+    steps: tuple[KeyStep, ...]
     diagnostics: tuple[Diagnostic, ...]
 
 
@@ -70,7 +71,7 @@ def decide_keys(inputs: KeyInputs) -> KeyDecision:
     reregister, alarm = _reregister(inputs)
     chain, chain_notes = _chain(inputs, retiring=retire.kid if retire else None)
     reregister, chain, limit = _within_limit(inputs, retire, reregister, chain)
-    steps = [_step(inputs, i, f"{inputs.address}/{i.kid}") for i in (retire, reregister) if i]
+    steps = [_step(inputs, i, Address.key(inputs.client, i.kid)) for i in (retire, reregister) if i]
     if chain:
         steps.append(_step(inputs, chain, inputs.address, after=[s.address for s in steps]))
     found = (*retire_notes, *alarm, *chain_notes, *limit, *key_set_diagnostics(inputs))
@@ -208,19 +209,23 @@ def _within_limit(
     return None, kept_chain, (inputs.diagnostic(Severity.ERROR, "key.limit", message),)
 
 
-def _step(inputs: KeyInputs, intent: _Intent, address: str, after: list[str] | None = None) -> Step:
-    return Step(
+def _step(
+    inputs: KeyInputs, intent: _Intent, address: Address, after: list[Address] | None = None
+) -> KeyStep:
+    scopes, consumer_org = inputs.test
+    return KeyStep(
         address=address,
-        kind=StepKind.KEY,
         action=intent.action,
-        depends_on=(f"client/{inputs.client}", *(after or ())),
+        depends_on=(Address.client(inputs.client), *(after or ())),
         reason=intent.reason,
-        remote_id=inputs.client_id,
+        client_id=inputs.client_id,
         key=KeyChange(
             client=inputs.client,
             kid=intent.kid,
             phases=KEY_PHASES[intent.action],
             policy=inputs.policy,
+            test_scopes=scopes,
+            test_consumer_org=consumer_org,
         ),
     )
 

@@ -13,9 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from mpctl.model.keys import KeySlot, SinkState, rsa_thumbprint
+from mpctl.model.keys import KeySlot, SinkState
+
+# Explicit re-export (PEP 484) for mpctl.plan.keys and mpctl.apply, which import it from here.
+from mpctl.model.keys import jwk_thumbprint as jwk_thumbprint  # noqa: PLC0414
 from mpctl.model.observed import ObservedJwk, ObservedJwks
 from mpctl.model.resources import MAX_KEYS_PER_CLIENT, ROTATION_SLOTS, KeyPolicy
+from mpctl.plan.address import Address
 from mpctl.plan.types import Diagnostic, Severity
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -33,10 +37,12 @@ class KeyInputs:
     client_id: str | None = None
     new_client: bool = False
     rotate_requested: bool = False
+    test: tuple[tuple[str, ...], str | None] = ((), None)
+    """The token test's scopes and `consumer_org` (see `KeyChange`)."""
 
     @property
-    def address(self) -> str:
-        return f"client/{self.client}/key"
+    def address(self) -> Address:
+        return Address.key(self.client)
 
     @property
     def live_kids(self) -> frozenset[str]:
@@ -71,13 +77,6 @@ class KeyInputs:
 
     def diagnostic(self, severity: Severity, code: str, message: str) -> Diagnostic:
         return Diagnostic(severity=severity, code=code, message=message, address=self.address)
-
-
-def jwk_thumbprint(jwk: ObservedJwk) -> str | None:
-    """RFC 7638 SHA-256 thumbprint (base64url) of an RSA JWK, or None without `e`/`n`."""
-    if jwk.kty != "RSA" or not jwk.e or not jwk.n:
-        return None
-    return rsa_thumbprint(jwk.e, jwk.n)
 
 
 def key_set_diagnostics(inputs: KeyInputs) -> tuple[Diagnostic, ...]:

@@ -14,6 +14,7 @@ import heapq
 from collections.abc import Sequence
 
 from mpctl.errors import MpctlError
+from mpctl.plan.address import Address
 from mpctl.plan.types import Action, Step
 
 
@@ -31,7 +32,7 @@ def order_steps(steps: Sequence[Step]) -> tuple[Step, ...]:
         for address, step in by_address.items()
     }
     waiting = {address: len(deps) for address, deps in graph.items()}
-    dependents: dict[str, list[str]] = {address: [] for address in graph}
+    dependents: dict[Address, list[Address]] = {address: [] for address in graph}
     for address, deps in graph.items():
         for dependency in deps:
             dependents[dependency].append(address)
@@ -46,13 +47,13 @@ def order_steps(steps: Sequence[Step]) -> tuple[Step, ...]:
             if waiting[dependent] == 0:
                 heapq.heappush(ready, _rank(by_address[dependent]))
     if len(ordered) != len(by_address):
-        stuck = ", ".join(sorted(a for a, count in waiting.items() if count))
+        stuck = ", ".join(str(a) for a in sorted(a for a, count in waiting.items() if count))
         raise DependencyCycleError(f"steps depend on each other in a cycle: {stuck}")
     return tuple(ordered)
 
 
-def _index(steps: Sequence[Step]) -> dict[str, Step]:
-    by_address: dict[str, Step] = {}
+def _index(steps: Sequence[Step]) -> dict[Address, Step]:
+    by_address: dict[Address, Step] = {}
     for step in steps:
         if step.address in by_address:
             raise ValueError(f"two steps share the address {step.address}")
@@ -60,5 +61,5 @@ def _index(steps: Sequence[Step]) -> dict[str, Step]:
     return by_address
 
 
-def _rank(step: Step) -> tuple[bool, str]:
+def _rank(step: Step) -> tuple[bool, Address]:
     return (step.action is Action.DELETE, step.address)

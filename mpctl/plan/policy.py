@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mpctl.model.config import Environment
-from mpctl.plan.targets import resource_address
+from mpctl.plan.address import Address
 from mpctl.plan.types import Action, Diagnostic, PlanOptions, Severity, Step
 
 _ALLOW = {Action.DELETE: "allow_delete", Action.REPLACE: "allow_replace"}
@@ -60,24 +60,19 @@ def _refusal(step: Step, missing: list[str], env_name: str) -> Diagnostic:
 
 def hold_back(steps: Sequence[Step], diagnostics: Sequence[Diagnostic]) -> tuple[Step, ...]:
     """`steps` with every step of a resource that has an error marked blocked."""
-    held = {
-        error_resource(d.address)
-        for d in diagnostics
-        if d.severity is Severity.ERROR and d.address is not None
-    }
+    held = held_resources(diagnostics)
     return tuple(
         step.model_copy(update={"blocked": True})
-        if not step.blocked and resource_address(step) in held
+        if not step.blocked and step.resource in held
         else step
         for step in steps
     )
 
 
-def error_resource(address: str) -> str:
-    """The client or scope an error address is about ('client/x/key' → 'client/x')."""
-    kind, _, rest = address.partition("/")
-    if kind == "client":
-        return f"client/{rest.split('/', 1)[0]}"
-    if kind == "scope":
-        return f"scope/{rest.split('/access/', 1)[0]}"
-    return address
+def held_resources(diagnostics: Sequence[Diagnostic]) -> dict[Address, Diagnostic]:
+    """Each client or scope an error names → the first such error."""
+    held: dict[Address, Diagnostic] = {}
+    for found in diagnostics:
+        if found.severity is Severity.ERROR and found.address is not None:
+            held.setdefault(found.address.resource, found)
+    return held

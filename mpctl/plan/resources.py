@@ -17,6 +17,7 @@ from mpctl.model.keys import SinkState
 from mpctl.model.observed import ObservedClient, ObservedJwks, ObservedState
 from mpctl.model.resources import Client, Scope
 from mpctl.model.state import DesiredState
+from mpctl.plan.address import Address
 from mpctl.plan.adoption import ClientLinks
 from mpctl.plan.diff import diff_fields
 from mpctl.plan.keys import KeyInputs, decide_keys
@@ -30,7 +31,17 @@ from mpctl.plan.normalize import (
     scope_essence,
 )
 from mpctl.plan.ownership import ClientOwnership, Owner, ScopeOwnership
-from mpctl.plan.types import Action, Diagnostic, FieldChange, Severity, Step, StepKind
+from mpctl.plan.types import (
+    AccessStep,
+    Action,
+    ClientStep,
+    Diagnostic,
+    FieldChange,
+    KeyStep,
+    ScopeStep,
+    Severity,
+    Step,
+)
 
 _APPROVED = "APPROVED"
 
@@ -42,7 +53,7 @@ class Planned:
     steps: tuple[Step, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()
     unchanged: int = 0
-    considered: frozenset[str] = frozenset()
+    considered: frozenset[Address] = frozenset()
 
     @classmethod
     def merge(cls, parts: Iterable[Planned]) -> Planned:
@@ -59,22 +70,28 @@ def _changed(step: Step) -> Planned:
     return Planned(steps=(step,), considered=frozenset({step.address}))
 
 
-def _unchanged(address: str) -> Planned:
+def _unchanged(address: Address) -> Planned:
     return Planned(unchanged=1, considered=frozenset({address}))
 
 
-def _orphan(kind: StepKind, name: str, remote_id: str, users: Iterable[str] = ()) -> Planned:
-    """Delete a remote object that carries the marker but is no longer declared."""
+_ORPHAN = "carries the mpctl marker but is no longer declared in the manifests"
+
+
+def _orphan_scope(name: str, users: Iterable[Address]) -> Planned:
+    """Delete a scope that carries the marker but is no longer declared."""
+    address = Address.scope(name)
+    depends_on = tuple(sorted(users))
     return _changed(
-        Step(
-            address=f"{kind.value}/{name}",
-            kind=kind,
-            action=Action.DELETE,
-            depends_on=tuple(sorted(users)),
-            reason="carries the mpctl marker but is no longer declared in the manifests",
-            remote_id=remote_id,
-        )
+        ScopeStep(address=address, action=Action.DELETE, depends_on=depends_on, reason=_ORPHAN)
     )
+
+
+def _orphan_client(name: str, client_id: str) -> Planned:
+    """Delete a client that carries the marker but is no longer declared."""
+    step = ClientStep(
+        address=Address.client(name), action=Action.DELETE, client_id=client_id, reason=_ORPHAN
+    )
+    return _changed(step)
 
 
 def plan_scopes(desired: DesiredState, scopes: ScopeOwnership, clients: ClientOwnership) -> Planned:
@@ -83,9 +100,7 @@ def plan_scopes(desired: DesiredState, scopes: ScopeOwnership, clients: ClientOw
         for name, scope in desired.scopes.items()
         if name not in scopes.foreign
     ]
-    orphans = [
-        _orphan(StepKind.SCOPE, name, name, _users(name, clients)) for name in scopes.orphaned
-    ]
+    orphans = [_orphan_scope(name, _users(name, clients)) for name in scopes.orphaned]
     foreign = Planned(diagnostics=tuple(_foreign_scope(n, p) for n, p in scopes.foreign.items()))
     return Planned.merge([foreign, *declared, *orphans])
 
@@ -94,32 +109,30 @@ def _foreign_scope(name: str, project: str) -> Diagnostic:
     return Diagnostic(
         severity=Severity.ERROR,
         code="scope.foreign-marker",
-        address=f"scope/{name}",
+        address=Address.scope(name),
         message=f"scope {name} carries the marker of mpctl project {project!r}; two projects "
         "must not manage one scope: declare it in one project only",
     )
 
 
-def _users(scope: str, clients: ClientOwnership) -> list[str]:
+def _users(scope: str, clients: ClientOwnership) -> list[Address]:
     """Addresses of the managed clients that use `scope` remotely."""
-    return [f"client/{name}" for name, c in clients.managed.items() if scope in c.scopes]
+    return [Address.client(name) for name, c in clients.managed.items() if scope in c.scopes]
 
 
 def _scope(desired: DesiredState, scope: Scope, scopes: ScopeOwnership) -> Planned:
-    address = f"scope/{scope.name}"
+    address = Address.scope(scope.name)
     remote = scopes.managed.get(scope.name)
     owner = Owner.of(desired)
     essence = scope_essence(scope, desired.environment, owner)
     changes = diff_fields(observed_scope_essence(remote) if remote else None, essence)
     if remote is not None and not changes:
         return _unchanged(address)
-    step = Step(
+    step = ScopeStep(
         address=address,
-        kind=StepKind.SCOPE,
         action=Action.CREATE if remote is None else Action.UPDATE,
         changes=changes,
         reason=_reason(remote is None, changes),
-        remote_id=scope.name,
         body=scope_body(scope, desired.environment, remote, owner),
     )
     return _changed(step)
@@ -142,7 +155,7 @@ def plan_access(desired: DesiredState, observed: ObservedState, scopes: ScopeOwn
         approved = {orgno for orgno, state in states.items() if state == _APPROVED}
         wanted = set(scope.consumers)
         grants = tuple(
-            f"scope/{name}/access/{o}" for o in sorted(wanted) if states.get(o) != _APPROVED
+            Address.access(name, o) for o in sorted(wanted) if states.get(o) != _APPROVED
         )
         for orgno in sorted(wanted | approved):
             part = _access(name, orgno, states.get(orgno), wanted=orgno in wanted)
@@ -150,11 +163,11 @@ def plan_access(desired: DesiredState, observed: ObservedState, scopes: ScopeOwn
     return Planned.merge(parts)
 
 
-def _after_grants(part: Planned, grants: tuple[str, ...]) -> Planned:
+def _after_grants(part: Planned, grants: tuple[Address, ...]) -> Planned:
     """Make the revocations in `part` wait for `grants`."""
     steps = tuple(
         step.model_copy(update={"depends_on": (*step.depends_on, *grants)})
-        if step.kind is StepKind.ACCESS and step.action is Action.DELETE and grants
+        if isinstance(step, AccessStep) and step.action is Action.DELETE and grants
         else step
         for step in part.steps
     )
@@ -162,20 +175,17 @@ def _after_grants(part: Planned, grants: tuple[str, ...]) -> Planned:
 
 
 def _access(scope: str, orgno: str, state: str | None, *, wanted: bool) -> Planned:
-    address = f"scope/{scope}/access/{orgno}"
+    address = Address.access(scope, orgno)
     if wanted == (state == _APPROVED):
         return _unchanged(address)
-    step = Step(
+    step = AccessStep(
         address=address,
-        kind=StepKind.ACCESS,
         action=Action.CREATE if wanted else Action.DELETE,
         changes=(FieldChange(path=("state",), old=state, new=_APPROVED if wanted else None),),
-        depends_on=(f"scope/{scope}",),
+        depends_on=(Address.scope(scope),),
         reason=f"{orgno} is among the scope's consumers; access is {state or 'absent'}"
         if wanted
         else f"{orgno} has APPROVED access but is not among the scope's consumers",
-        remote_id=scope,
-        consumer_orgno=orgno,
     )
     return _changed(step)
 
@@ -187,7 +197,7 @@ def plan_clients(desired: DesiredState, clients: ClientOwnership, links: ClientL
         if name not in links.held
     ]
     orphans = [
-        _orphan(StepKind.CLIENT, name, remote.client_id)
+        _orphan_client(name, remote.client_id)
         for name, remote in clients.managed.items()
         if name not in desired.clients
     ]
@@ -205,20 +215,19 @@ def _remote_client(
 def _client(
     desired: DesiredState, client: Client, remote: ObservedClient | None, *, adopt: bool
 ) -> Planned:
-    address = f"client/{client.name}"
+    address = Address.client(client.name)
     essence = client_essence(client, desired)
     changes = diff_fields(observed_client_essence(remote) if remote else None, essence)
     if remote is not None and not changes:
         return _unchanged(address)
     replace = remote is not None and any(_immutable_change(c) for c in changes)
-    step = Step(
+    step = ClientStep(
         address=address,
-        kind=StepKind.CLIENT,
         action=_client_action(remote is None, replace=replace, adopt=adopt),
         changes=changes,
-        depends_on=tuple(f"scope/{s}" for s in sorted(client.scopes)),
+        depends_on=tuple(Address.scope(s) for s in sorted(client.scopes)),
         reason=_client_reason(remote is None, changes, replace=replace, adopt=adopt),
-        remote_id=remote.client_id if remote else None,
+        client_id=remote.client_id if remote else None,
         body=client_body(client, desired),
     )
     return _changed(step)
@@ -234,7 +243,7 @@ def _ambiguous(clients: ClientOwnership) -> list[Diagnostic]:
         Diagnostic(
             severity=Severity.ERROR,
             code="client.ambiguous-marker",
-            address=f"client/{name}",
+            address=Address.client(name),
             message=f"clients {', '.join(ids)} all carry the marker [mpctl:{name}]; none is "
             "touched until only one does",
         )
@@ -249,7 +258,7 @@ def plan_keys(
     *,
     clients: ClientOwnership,
     links: ClientLinks,
-    client_steps: Mapping[str, Step],
+    client_steps: Mapping[Address, Step],
     now: datetime,
     rotate: frozenset[str] = frozenset(),
 ) -> Planned:
@@ -261,7 +270,7 @@ def plan_keys(
     for name, client in desired.clients.items():
         if client.keys is None or name in links.held:
             continue
-        step = client_steps.get(f"client/{name}")
+        step = client_steps.get(Address.client(name))
         new = step is not None and step.action in {Action.CREATE, Action.REPLACE}
         remote = None if new else _remote_client(name, clients, links)
         client_id = remote.client_id if remote else None
@@ -269,6 +278,7 @@ def plan_keys(
             KeyInputs(
                 client=name,
                 policy=client.keys,
+                test=_test_scopes(client),
                 sink=sinks.get(name, SinkState()),
                 jwks=observed.jwks.get(client_id, ObservedJwks()) if client_id else ObservedJwks(),
                 now=now,
@@ -319,21 +329,35 @@ def deletes_after_creates(steps: Iterable[Step]) -> tuple[Step, ...]:
     created, so a failure on the way in never follows a removal on the way out (a renamed
     client keeps its old one until the new one works)."""
     listed = tuple(steps)
-    new_clients = {s.address for s in listed if s.kind is StepKind.CLIENT and s.action in _CREATING}
-    waits = {
-        StepKind.CLIENT: tuple(
-            s.address
-            for s in listed
-            if s.address in new_clients
-            or (s.key is not None and f"client/{s.key.client}" in new_clients)
-        ),
-        StepKind.SCOPE: tuple(
-            s.address for s in listed if s.kind is StepKind.SCOPE and s.action in _CREATING
-        ),
-    }
-    return tuple(
-        step.model_copy(update={"depends_on": (*step.depends_on, *waits[step.kind])})
-        if step.action is Action.DELETE and waits.get(step.kind)
-        else step
-        for step in listed
+    new_clients = {s.address for s in listed if isinstance(s, ClientStep) and s.action in _CREATING}
+    client_waits = tuple(
+        s.address
+        for s in listed
+        if isinstance(s, ClientStep | KeyStep) and s.resource in new_clients
     )
+    scope_waits = tuple(
+        s.address for s in listed if isinstance(s, ScopeStep) and s.action in _CREATING
+    )
+    return tuple(_after(step, client_waits, scope_waits) for step in listed)
+
+
+def _after(step: Step, clients: tuple[Address, ...], scopes: tuple[Address, ...]) -> Step:
+    """A delete made to wait for the creates of its kind; other steps as they are."""
+    if step.action is not Action.DELETE:
+        return step
+    waits = (
+        clients if isinstance(step, ClientStep) else scopes if isinstance(step, ScopeStep) else ()
+    )
+    if not waits:
+        return step
+    return step.model_copy(update={"depends_on": (*step.depends_on, *waits)})
+
+
+def _test_scopes(client: Client) -> tuple[tuple[str, ...], str | None]:
+    """What the rotation's token test asks for: the client's own scopes, else (a client that
+    only acts for others) the first delegation's scopes on behalf of its organisation."""
+    own = client.own_scopes
+    if own or not client.delegations:
+        return own, None
+    first = client.delegations[0]
+    return tuple(sorted(first.scopes)), first.consumer_org

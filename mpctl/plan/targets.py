@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from mpctl.plan.types import Diagnostic, Severity, Step, StepKind
+from mpctl.plan.address import Address
+from mpctl.plan.types import Diagnostic, Severity, Step
 
 
 def select_targets(
-    steps: Sequence[Step], targets: Sequence[str], known: Iterable[str]
+    steps: Sequence[Step], targets: Sequence[str], known: Iterable[Address]
 ) -> tuple[tuple[Step, ...], tuple[Diagnostic, ...]]:
     """The steps `targets` ask for, with their dependencies; all steps when no target is given.
 
@@ -25,9 +26,9 @@ def select_targets(
     """
     if not targets:
         return tuple(steps), ()
-    known_addresses = set(known) | {s.address for s in steps}
-    unknown = [t for t in targets if not known_addresses & _spellings(t)]
-    selected = {s.address for s in steps if any(_names(s) & _spellings(t) for t in targets)}
+    known_addresses = {*known, *(s.address for s in steps)}
+    unknown = [t for t in targets if not any(_named(a, t) for a in known_addresses)]
+    selected = {s.address for s in steps if any(_named(s.address, t) for t in targets)}
     selected = _with_dependencies(selected, steps)
     kept = tuple(s for s in steps if s.address in selected)
     return kept, (*_unknown_targets(unknown), _partial_note(len(steps) - len(kept)))
@@ -40,32 +41,22 @@ def targeted_diagnostics(
     found = tuple(diagnostics)
     if not targets:
         return found
-    roots = {n for t in targets for n in _spellings(t)} | {n for s in kept for n in _names(s)}
-    return tuple(d for d in found if d.address is None or _under_any(d.address, roots))
+    resources = {s.resource for s in kept}
+    return tuple(
+        d
+        for d in found
+        if d.address is None
+        or d.address.resource in resources
+        or any(_named(d.address, t) for t in targets)
+    )
 
 
-def _under_any(address: str, roots: set[str]) -> bool:
-    return any(address == root or address.startswith(f"{root}/") for root in roots)
+def _named(address: Address, target: str) -> bool:
+    """True when `target` names the address itself or the client or scope it belongs to."""
+    return address.spells(target) or address.resource.spells(target)
 
 
-def resource_address(step: Step) -> str:
-    """The address of the client or scope a step belongs to."""
-    if step.kind is StepKind.ACCESS:
-        return f"scope/{step.remote_id}"
-    if step.key is not None:
-        return f"client/{step.key.client}"
-    return step.address
-
-
-def _names(step: Step) -> set[str]:
-    return {step.address, resource_address(step)}
-
-
-def _spellings(target: str) -> set[str]:
-    return {target, f"client/{target}", f"scope/{target}"}
-
-
-def _with_dependencies(selected: set[str], steps: Sequence[Step]) -> set[str]:
+def _with_dependencies(selected: set[Address], steps: Sequence[Step]) -> set[Address]:
     by_address = {s.address: s for s in steps}
     pending, closed = sorted(selected), set(selected)
     while pending:

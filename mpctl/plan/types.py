@@ -15,15 +15,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import Field, JsonValue, model_validator
 
 from mpctl.errors import UserError
 from mpctl.model.base import SpecModel
 from mpctl.model.resources import KeyPolicy
+from mpctl.model.secrets import SinkSpec
+from mpctl.plan.address import Address, AddressField
 
-FORMAT_VERSION: Literal["2"] = "2"
+FORMAT_VERSION: Literal["3"] = "3"
 """Bumped for any change a consumer of the plan file or `--format json` must handle."""
 
 
@@ -116,7 +118,11 @@ class FieldChange(SpecModel):
 
 
 class KeyChange(SpecModel):
-    """What a key step needs as data. Never private key material: kids and policy only."""
+    """What a key step needs as data. Never private key material: kids and policy only.
+
+    Self-contained: apply runs the key step from this alone (the token test's scopes and
+    `consumer_org` included), never from the manifests again.
+    """
 
     client: str = Field(description="Client name in the manifests (the sink is keyed by it)")
     kid: str | None = Field(
@@ -126,45 +132,113 @@ class KeyChange(SpecModel):
     )
     phases: tuple[KeyPhase, ...] = Field(description="Run in this order")
     policy: KeyPolicy
+    test_scopes: tuple[str, ...] = Field(
+        default=(), description="The test phase mints a token for these scopes"
+    )
+    test_consumer_org: str | None = Field(
+        default=None,
+        description="The test token is minted on behalf of this organisation (a delegation), "
+        "when the client has no scope of its own",
+    )
 
 
-class Step(SpecModel):
-    """One change to one remote object, in the plan's execution order."""
+class _StepFields(SpecModel):
+    """What every step has, whatever it changes."""
 
-    address: str = Field(description="Stable identity, e.g. 'client/billing' or 'scope/a:b'")
-    kind: StepKind
+    address: AddressField = Field(description="Stable identity, e.g. 'client/billing'")
     action: Action
     changes: tuple[FieldChange, ...] = Field(default=(), description="Sorted by path")
-    depends_on: tuple[str, ...] = Field(default=(), description="Addresses that run first")
+    depends_on: tuple[AddressField, ...] = Field(default=(), description="Addresses that run first")
     reason: str = Field(default="", description="For people only; apply must never branch on it")
     blocked: bool = Field(
         default=False,
         description="Held back: the plan carries an error diagnostic for this step's resource "
         "(a refused delete, a key limit, ...); apply skips it and the steps that depend on it",
     )
-    remote_id: str | None = Field(
-        default=None,
-        description="client_id for client and key steps (None while the client is being "
-        "created), scope name for scope and access steps",
-    )
+
+    _ACTIONS: ClassVar[frozenset[Action]] = frozenset()
+
+    @model_validator(mode="after")
+    def _action_fits(self) -> Self:
+        if self.action not in self._ACTIONS:
+            kind = getattr(self, "kind", "?")
+            raise ValueError(f"action {self.action} does not fit a {kind} step")
+        return self
+
+    @property
+    def resource(self) -> Address:
+        """The client or scope this step belongs to."""
+        return self.address.resource
+
+
+class ClientStep(_StepFields):
+    """Create, adopt, update, replace or delete one client."""
+
+    kind: Literal[StepKind.CLIENT] = StepKind.CLIENT
+    client_id: str | None = Field(default=None, description="None while it is being created")
     body: dict[str, JsonValue] | None = Field(
         default=None,
         description="Desired wire values of the managed fields. The whole POST body for "
         "create/replace; for update apply overlays it on a fresh GET (PUT replaces whole "
         "objects), so unmanaged fields keep their remote values",
     )
-    consumer_orgno: str | None = Field(default=None, description="Access steps: the consumer")
-    key: KeyChange | None = None
+
+    _ACTIONS: ClassVar[frozenset[Action]] = frozenset(
+        {Action.CREATE, Action.ADOPT, Action.UPDATE, Action.REPLACE, Action.DELETE}
+    )
+
+
+class ScopeStep(_StepFields):
+    """Create, update (or reactivate) or delete one of the organisation's scopes."""
+
+    kind: Literal[StepKind.SCOPE] = StepKind.SCOPE
+    body: dict[str, JsonValue] | None = Field(
+        default=None, description="Desired wire values of the managed fields, as for clients"
+    )
+
+    _ACTIONS: ClassVar[frozenset[Action]] = frozenset({Action.CREATE, Action.UPDATE, Action.DELETE})
+
+    @property
+    def scope(self) -> str:
+        return self.address.name
+
+
+class AccessStep(_StepFields):
+    """Grant (create) or revoke (delete) one consumer's access to one scope."""
+
+    kind: Literal[StepKind.ACCESS] = StepKind.ACCESS
+
+    _ACTIONS: ClassVar[frozenset[Action]] = frozenset({Action.CREATE, Action.DELETE})
 
     @model_validator(mode="after")
-    def _kind_matches_payload(self) -> Step:
-        if (self.kind is StepKind.KEY) != (self.key is not None):
-            raise ValueError("key steps, and only key steps, carry 'key'")
-        if (self.kind is StepKind.KEY) != self.action.is_key_action:
-            raise ValueError(f"action {self.action} does not fit a {self.kind} step")
-        if (self.kind is StepKind.ACCESS) != (self.consumer_orgno is not None):
-            raise ValueError("access steps, and only access steps, carry 'consumer_orgno'")
+    def _names_a_grant(self) -> Self:
+        if self.address.consumer_orgno is None:
+            raise ValueError("an access step's address is scope/<name>/access/<orgno>")
         return self
+
+    @property
+    def scope(self) -> str:
+        return self.address.name
+
+    @property
+    def consumer_orgno(self) -> str:
+        orgno = self.address.consumer_orgno
+        assert orgno is not None  # checked by _names_a_grant
+        return orgno
+
+
+class KeyStep(_StepFields):
+    """Enter the rotation protocol for one client's keys; `key.phases` says what runs."""
+
+    kind: Literal[StepKind.KEY] = StepKind.KEY
+    client_id: str | None = Field(default=None, description="None while it is being created")
+    key: KeyChange
+
+    _ACTIONS: ClassVar[frozenset[Action]] = frozenset(KEY_PHASES)
+
+
+Step = Annotated[ClientStep | ScopeStep | AccessStep | KeyStep, Field(discriminator="kind")]
+"""One change to one remote object; which one is told by `kind`."""
 
 
 class Diagnostic(SpecModel):
@@ -173,7 +247,7 @@ class Diagnostic(SpecModel):
     severity: Severity
     code: str
     message: str
-    address: str | None = None
+    address: AddressField | None = None
 
 
 class UnmanagedObject(SpecModel):
@@ -251,7 +325,7 @@ class Plan(SpecModel):
     material or tokens (only kids and policy). Remote free text (old values, client names) is
     kept verbatim; renderers pass everything through `mpctl.render.redact`."""
 
-    format_version: Literal["2"] = FORMAT_VERSION
+    format_version: Literal["3"] = FORMAT_VERSION
     project: str = Field(
         description="'<orgno>/<project>' (or '<orgno>' without `project:`): apply refuses a "
         "plan made for another project"
@@ -263,6 +337,11 @@ class Plan(SpecModel):
     )
     manifests_fingerprint: str = Field(description="Computed by the caller from the files")
     options: PlanOptions = PlanOptions()
+    sinks: dict[str, SinkSpec] = Field(
+        default_factory=dict,
+        description="Every managed client's secret sink, by client name: apply opens these to "
+        "observe and to write keys, so it needs no manifests",
+    )
     steps: tuple[Step, ...] = Field(default=(), description="In execution order")
     diagnostics: tuple[Diagnostic, ...] = ()
     unmanaged: tuple[UnmanagedObject, ...] = ()
@@ -274,6 +353,11 @@ class Plan(SpecModel):
         if expected != self.summary:
             raise ValueError("summary does not match the steps and diagnostics")
         return self
+
+    @property
+    def orgno(self) -> str:
+        """The organisation the plan was made for (the first part of `project`)."""
+        return self.project.partition("/")[0]
 
     @property
     def has_changes(self) -> bool:

@@ -16,14 +16,15 @@ from typing import TypeVar
 
 from pydantic import JsonValue
 
-from mpctl.plan.types import (
+from mpctl.plan import (
+    AccessStep,
     Action,
     Diagnostic,
     FieldChange,
+    KeyStep,
     Plan,
     PlanSummary,
     Step,
-    StepKind,
     UnmanagedObject,
 )
 from mpctl.render.redact import redact_plan
@@ -153,20 +154,20 @@ def safe_text(text: str) -> str:
 
 def _view(step: Step) -> StepView:
     return StepView(
-        address=safe_text(step.address),
+        address=safe_text(str(step.address)),
         action=step.action,
         headline=safe_text(_headline(step)),
         reason=safe_text(step.reason),
         blocked=step.blocked,
         changes=tuple(_change_line(c) for c in step.changes),
-        phases=tuple(p.value for p in step.key.phases) if step.key else (),
+        phases=tuple(p.value for p in step.key.phases) if isinstance(step, KeyStep) else (),
     )
 
 
 def _headline(step: Step) -> str:
-    if step.kind is StepKind.ACCESS and step.action in _ACCESS_HEADLINES:
+    if isinstance(step, AccessStep):
         return _ACCESS_HEADLINES[step.action]
-    kid = step.key.kid if step.key else None
+    kid = step.key.kid if isinstance(step, KeyStep) else None
     return _HEADLINES[step.action].format(kid=kid or "")
 
 

@@ -80,7 +80,7 @@ def _diagnostics_block(diagnostics: Sequence[Diagnostic]) -> list[str]:
         return []
     lines = [
         f"- **{found.severity.value}** {_code(found.code)}"
-        + (f" {_code(found.address)}" if found.address else "")
+        + (f" {_code(str(found.address))}" if found.address else "")
         + f": {escape(found.message)}"
         for found in diagnostics[:_MAX_LISTED]
     ]

@@ -41,21 +41,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qs
 
 import httpx
 
-from mpctl.apply import (
-    ApplyContext,
-    ApplyReport,
-    ApplySettings,
-    Snapshot,
-    apply_plan,
-    observe,
-    open_sinks,
-)
+from mpctl.apply import ApplyContext, ApplyReport, ApplySettings, apply_plan
 from mpctl.cli.environment import (
     Workspace,
     emulator_settings,
@@ -75,6 +68,7 @@ from mpctl.remote.connect import open_http, open_remote
 from mpctl.remote.protocol import RemoteApi
 from mpctl.remote.retry import RetryPolicy
 from mpctl.secrets import FileSecretSink, PrivateKey, SecretSink
+from mpctl.state import Snapshot, observe
 from tests.conftest import EXAMPLE_MANIFESTS
 
 ENV = "local"
@@ -802,7 +796,7 @@ class World:
         self.crash_states: list[Durable] = []
         self.after_response_due: WriteEvent | None = None
         self._armed_at = 0
-        self._check_sinks = open_sinks(self.workspace.desired, directory)
+        self._check_sinks = self.workspace.open_sinks()
         self.checker.baseline()
 
     # crash points
@@ -893,7 +887,7 @@ class World:
         ):
             sinks: dict[str, SecretSink] = {
                 name: CrashingSink(cast(FileSecretSink, sink), self)
-                for name, sink in open_sinks(self.workspace.desired, self.directory).items()
+                for name, sink in self.workspace.open_sinks().items()
             }
             tester = TokenKeyTester(
                 http, issuer=environment.issuer, token_endpoint=str(environment.token_endpoint)
@@ -907,18 +901,25 @@ class World:
         tester: TokenKeyTester,
         settings: ApplySettings = FAST,
         allowed: frozenset[str] = frozenset(),
+        *,
+        saved: Plan | None = None,
     ) -> ApplyContext:
+        """What `mpctl apply` gives the engine; a `saved` plan is held against the manifests."""
         return ApplyContext(
             allowed=allowed,
             api=api,
-            desired=self.workspace.desired,
+            env_name=self.workspace.env_name,
             sinks=sinks,
+            rederive=None if saved is None else partial(self.make_plan, options=saved.options),
             tester=tester,
             now=self.clock.now,
             sleep=self.clock.sleep,
             monotonic=self.clock.monotonic,
             settings=settings,
         )
+
+    async def observe(self, api: RemoteApi, sinks: Mapping[str, SecretSink]) -> Snapshot:
+        return await observe(api, orgno=self.workspace.desired.organisation.orgno, sinks=sinks)
 
     def make_plan(self, snapshot: Snapshot, options: PlanOptions | None = None) -> Plan:
         return make_plan(
@@ -932,7 +933,7 @@ class World:
 
     async def plan(self, options: PlanOptions | None = None) -> Plan:
         async with self.session() as (api, sinks, _):
-            return self.make_plan(await observe(api, self.workspace.desired, sinks), options)
+            return self.make_plan(await self.observe(api, sinks), options)
 
     async def run(
         self,
@@ -944,14 +945,15 @@ class World:
         """One apply process: observe and plan (unless `plan` is given), then apply."""
         first = len(self.writes)
         async with self.session() as (api, sinks, tester):
+            saved = plan
             if plan is None:
-                plan = self.make_plan(await observe(api, self.workspace.desired, sinks), options)
+                plan = self.make_plan(await self.observe(api, sinks), options)
             run = Run(plan, None)
             if plan.steps:
                 assert plan.applyable, [d.message for d in plan.diagnostics]
                 try:
                     allowed = (options or PlanOptions()).allows
-                    context = self.context(api, sinks, tester, settings, allowed)
+                    context = self.context(api, sinks, tester, settings, allowed, saved=saved)
                     run.report = await apply_plan(plan, context)
                 except Crash as crash:
                     run.crashed = crash

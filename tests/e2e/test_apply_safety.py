@@ -14,14 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mpctl.apply import (
-    ApplySettings,
-    EnvironmentLock,
-    Status,
-    apply_plan,
-    observe,
-    open_sinks,
-)
+from mpctl.apply import ApplySettings, EnvironmentLock, Status, apply_plan
 from mpctl.cli.environment import open_workspace
 from mpctl.cli.main import main
 from mpctl.emulator import FaultRule
@@ -126,7 +119,7 @@ async def test_second_apply_after_convergence_makes_zero_writes(
     assert len(runs) == 2  # one apply, then a plan with no changes
     writes, before = len(world.writes), frozen(world)
     async with world.session() as (api, sinks, tester):
-        plan = world.make_plan(await observe(api, world.workspace.desired, sinks))
+        plan = world.make_plan(await world.observe(api, sinks))
         report = await apply_plan(plan, world.context(api, sinks, tester))
     assert plan.steps == ()
     assert not plan.has_changes
@@ -278,7 +271,7 @@ def test_cli_refuses_a_stale_saved_plan_and_releases_the_lock(
     code, out = mpctl_cli(cli_project, capsys, "plan", "--out", str(saved))
     assert code == 0, out
     workspace = open_workspace(cli_project, None)
-    sink = open_sinks(workspace.desired, cli_project)["billing-invoices"]
+    sink = workspace.open_sinks()["billing-invoices"]
     sink.stage("billing-invoices", generate_key(kid="elsewhere", created_at=BASE_NOW, size=2048))
     code, out = mpctl_cli(cli_project, capsys, "apply", "--plan", str(saved), "--auto-approve")
     assert code == 1

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 from jwt.utils import base64url_encode
 
 from mpctl.cli import console
-from mpctl.plan.types import Diagnostic, FieldChange, Plan, PlanSummary, Severity, Step
+from mpctl.plan.types import ClientStep, Diagnostic, FieldChange, Plan, PlanSummary, Severity
 from mpctl.redaction import SENSITIVE, is_sensitive_text, redact_text, redact_value
 from mpctl.remote.errors import error_for_response
 from mpctl.render import build_document, render_human, render_json, render_markdown
@@ -188,9 +188,8 @@ SECRET_SAMPLES = _secret_samples()
 
 
 def _plan_with(text: str) -> Plan:
-    step = Step(
+    step = ClientStep(
         address="client/billing",
-        kind="client",
         action="update",
         changes=(
             FieldChange(path=("description",), old=text, new="Invoices"),

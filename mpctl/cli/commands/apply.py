@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -25,9 +26,6 @@ from mpctl.apply import (
     StepOutcome,
     apply_plan,
     check_allowed,
-    check_identity,
-    observe,
-    open_sinks,
 )
 from mpctl.cli import clock, console
 from mpctl.cli.commands.plan import plan_from, show_plan
@@ -46,8 +44,9 @@ from mpctl.cli.options import (
 )
 from mpctl.cli.output import read_plan
 from mpctl.errors import MpctlError, StalePlanError, UserError
-from mpctl.plan import Plan, PlanOptions, Step
+from mpctl.plan import Address, Plan, PlanOptions, Step, check_identity
 from mpctl.remote.connect import open_http
+from mpctl.state import Snapshot, observe
 
 _STATUS_MARK = {
     Status.DONE: "✓",
@@ -167,10 +166,10 @@ async def _plan_and_apply(
         connect(workspace, access="write") as (remote, transport),
         open_http(transport=transport) as http,
     ):
-        sinks = open_sinks(workspace.desired, workspace.directory)
+        sinks = workspace.open_sinks(saved.sinks if saved is not None else None)
         ctx = ApplyContext(
             api=remote,
-            desired=workspace.desired,
+            env_name=workspace.env_name,
             sinks=sinks,
             tester=TokenKeyTester(
                 http, issuer=environment.issuer, token_endpoint=str(environment.token_endpoint)
@@ -179,9 +178,11 @@ async def _plan_and_apply(
             sleep=asyncio.sleep,
             allowed=options.allows,
             stop_requested=interrupts.stop_requested,
+            rederive=None if saved is None else _rederive(workspace, saved),
         )
+        orgno = workspace.desired.organisation.orgno
         plan = saved or plan_from(
-            workspace, await observe(remote, workspace.desired, sinks), options
+            workspace, await observe(remote, orgno=orgno, sinks=sinks), options
         )
         progress.plan = plan
         if saved is None:
@@ -193,6 +194,12 @@ async def _plan_and_apply(
         interrupts.begin_writes()
         await apply_plan(plan, ctx, observer=progress)
         return ApplyRun(plan, progress, interrupted=interrupts.stop_requested())
+
+
+def _rederive(workspace: Workspace, saved: Plan) -> Callable[[Snapshot], Plan]:
+    """The plan these manifests call for against a snapshot, with the saved plan's options:
+    a saved plan is applied only when it is exactly that (an edited file is refused)."""
+    return lambda snapshot: plan_from(workspace, snapshot, saved.options)
 
 
 def _confirm(plan: Plan, auto_approve: bool) -> None:
@@ -232,8 +239,8 @@ class _Progress:
 
     def __init__(self) -> None:
         self.plan: Plan | None = None
-        self.started: list[str] = []
-        self.outcomes: dict[str, StepOutcome] = {}
+        self.started: list[Address] = []
+        self.outcomes: dict[Address, StepOutcome] = {}
 
     def step_started(self, step: Step) -> None:
         self.started.append(step.address)
@@ -252,7 +259,7 @@ class _Progress:
             report.add(outcome)
         return report
 
-    def in_flight(self) -> list[str]:
+    def in_flight(self) -> list[Address]:
         """Steps that started and never finished (abandoned by a second interrupt)."""
         return [address for address in self.started if address not in self.outcomes]
 

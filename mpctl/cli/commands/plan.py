@@ -14,7 +14,6 @@ from typing import Annotated, Literal
 
 import typer
 
-from mpctl.apply.observe import Snapshot, observe, open_sinks
 from mpctl.cli import clock, console
 from mpctl.cli.environment import Workspace, connect, open_workspace
 from mpctl.cli.options import (
@@ -30,6 +29,7 @@ from mpctl.cli.options import (
 from mpctl.cli.output import write_plan
 from mpctl.plan import Plan, PlanOptions, make_plan
 from mpctl.render import build_document, render_human, render_json, render_markdown
+from mpctl.state import Snapshot, observe
 
 OutputFormat = Literal["text", "markdown", "json"]
 
@@ -74,7 +74,7 @@ async def compute_plan(workspace: Workspace, options: PlanOptions) -> Plan:
     async with connect(workspace) as (remote, _):
         with console.progress(f"Reading {workspace.env_name} from Digdir"):
             snapshot = await observe(
-                remote, workspace.desired, open_sinks(workspace.desired, workspace.directory)
+                remote, orgno=workspace.desired.organisation.orgno, sinks=workspace.open_sinks()
             )
     return plan_from(workspace, snapshot, options)
 

@@ -75,7 +75,7 @@ def test_first_plan_creates_everything_in_dependency_order() -> None:
         ("scope/acme:invoices.read/access/987654325", "create"),
     ]
     assert plan.steps[1].depends_on == ("scope/acme:invoices.read",)
-    assert plan.steps[2].remote_id is None
+    assert plan.steps[2].client_id is None
 
 
 def _edit_description(observed: ObservedState) -> ObservedState:
@@ -137,7 +137,7 @@ def test_description_drift_shows_the_field_without_marker() -> None:
     ]
     assert step.body is not None
     assert step.body["description"] == "billing integration [mpctl:billing]"
-    assert step.remote_id == client_id("billing")
+    assert step.client_id == client_id("billing")
 
 
 def test_unmarked_clients_are_listed_and_never_touched() -> None:
@@ -178,8 +178,8 @@ def test_integration_type_change_is_a_replace_and_keys_move_to_the_new_client() 
         ("client/billing", "replace"),
         ("client/billing/key/k1", "reregister_key"),
     ]
-    assert plan.steps[0].remote_id == client_id("billing")
-    assert plan.steps[1].remote_id is None
+    assert plan.steps[0].client_id == client_id("billing")
+    assert plan.steps[1].client_id is None
     assert plan.diagnostics == ()
 
 

@@ -7,12 +7,12 @@ import itertools
 import pytest
 
 from mpctl.plan.order import DependencyCycleError, order_steps
-from mpctl.plan.types import Action, Step, StepKind
+from mpctl.plan.types import Action, ClientStep, ScopeStep, Step
 
 
 def step(address: str, *depends_on: str, action: Action = Action.CREATE) -> Step:
-    kind = StepKind.SCOPE if address.startswith("scope/") else StepKind.CLIENT
-    return Step(address=address, kind=kind, action=action, depends_on=depends_on)
+    kind = ScopeStep if address.startswith("scope/") else ClientStep
+    return kind(address=address, action=action, depends_on=depends_on)
 
 
 D = Action.DELETE
@@ -36,8 +36,13 @@ TABLE = [
     ),
     pytest.param([step("client/a", "scope/missing")], ["client/a"], id="absent-dependency"),
     pytest.param(
-        [step("c/3", "c/2"), step("c/2", "c/1"), step("c/1"), step("c/0", "c/3")],
-        ["c/1", "c/2", "c/3", "c/0"],
+        [
+            step("client/c3", "client/c2"),
+            step("client/c2", "client/c1"),
+            step("client/c1"),
+            step("client/c0", "client/c3"),
+        ],
+        ["client/c1", "client/c2", "client/c3", "client/c0"],
         id="chain",
     ),
 ]

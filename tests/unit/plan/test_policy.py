@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mpctl.plan.policy import enforce_policy
-from mpctl.plan.types import Action, PlanOptions, Step, StepKind
+from mpctl.plan.types import Action, ClientStep, PlanOptions, ScopeStep
 
 from .builders import ENV, PROTECTED_ENV
 
@@ -30,7 +30,7 @@ C, U, R, D = Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE
     ],
 )
 def test_policy(action: Action, protected: bool, allows: dict[str, bool], code: str | None) -> None:
-    planned = Step(address="client/a", kind=StepKind.CLIENT, action=action, reason="r")
+    planned = ClientStep(address="client/a", action=action, reason="r")
     steps, refusals = enforce_policy(
         [planned],
         options=PlanOptions(**allows),
@@ -44,7 +44,7 @@ def test_policy(action: Action, protected: bool, allows: dict[str, bool], code: 
 
 
 def test_refusal_names_every_missing_allow() -> None:
-    step = Step(address="scope/a:b", kind=StepKind.SCOPE, action=D)
+    step = ScopeStep(address="scope/a:b", action=D)
     _, (refusal,) = enforce_policy(
         [step], options=PlanOptions(), environment=PROTECTED_ENV, env_name="prod"
     )

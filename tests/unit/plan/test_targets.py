@@ -5,36 +5,42 @@ from __future__ import annotations
 import pytest
 
 from mpctl.model import KeyPolicy
+from mpctl.plan.address import Address
 from mpctl.plan.targets import select_targets, targeted_diagnostics
-from mpctl.plan.types import Action, Diagnostic, KeyChange, KeyPhase, Severity, Step, StepKind
+from mpctl.plan.types import (
+    AccessStep,
+    Action,
+    ClientStep,
+    Diagnostic,
+    KeyChange,
+    KeyPhase,
+    KeyStep,
+    ScopeStep,
+    Severity,
+)
 
 STEPS = [
-    Step(address="scope/nav:a", kind=StepKind.SCOPE, action=Action.CREATE),
-    Step(address="scope/nav:a/b", kind=StepKind.SCOPE, action=Action.CREATE),
-    Step(
+    ScopeStep(address="scope/nav:a", action=Action.CREATE),
+    ScopeStep(address="scope/nav:a/b", action=Action.CREATE),
+    AccessStep(
         address="scope/nav:a/access/987654325",
-        kind=StepKind.ACCESS,
         action=Action.CREATE,
-        remote_id="nav:a",
-        consumer_orgno="987654325",
         depends_on=("scope/nav:a",),
     ),
-    Step(
+    ClientStep(
         address="client/billing",
-        kind=StepKind.CLIENT,
         action=Action.UPDATE,
         depends_on=("scope/nav:a/b",),
     ),
-    Step(
+    KeyStep(
         address="client/billing/key",
-        kind=StepKind.KEY,
         action=Action.CREATE_KEY,
         depends_on=("client/billing",),
         key=KeyChange(client="billing", phases=(KeyPhase.STAGE,), policy=KeyPolicy()),
     ),
-    Step(address="client/other", kind=StepKind.CLIENT, action=Action.CREATE),
+    ClientStep(address="client/other", action=Action.CREATE),
 ]
-KNOWN = {s.address for s in STEPS} | {"client/quiet"}
+KNOWN = {s.address for s in STEPS} | {Address.client("quiet")}
 
 
 @pytest.mark.parametrize(

@@ -6,19 +6,19 @@ import json
 
 import jsonschema  # type: ignore[import-untyped]
 import pytest
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 import mpctl.plan
 from mpctl.model import KeyPolicy
 from mpctl.plan import (
     KEY_PHASES,
+    AccessStep,
     Action,
     KeyChange,
     KeyPhase,
     Plan,
     PlanSummary,
     Step,
-    StepKind,
     plan_json_schema,
 )
 
@@ -83,21 +83,38 @@ def test_unknown_fields_in_a_plan_file_are_refused() -> None:
 
 
 KEY = KeyChange(client="c", phases=(KeyPhase.RETIRE,), policy=KeyPolicy())
+STEP = TypeAdapter(Step)
 
 
 @pytest.mark.parametrize(
     "fields",
     [
-        {"kind": StepKind.KEY, "action": Action.RETIRE_KEY},
-        {"kind": StepKind.CLIENT, "action": Action.CREATE, "key": KEY},
-        {"kind": StepKind.CLIENT, "action": Action.RETIRE_KEY},
-        {"kind": StepKind.ACCESS, "action": Action.CREATE},
-        {"kind": StepKind.SCOPE, "action": Action.CREATE, "consumer_orgno": "987654325"},
+        {"kind": "key", "address": "client/c/key", "action": "retire_key"},
+        {"kind": "client", "address": "client/c", "action": "create", "key": KEY},
+        {"kind": "client", "address": "client/c", "action": "retire_key"},
+        {"kind": "access", "address": "scope/a:b", "action": "create"},
+        {"kind": "access", "address": "scope/a:b/access/987654325", "action": "update"},
+        {"kind": "scope", "address": "scope/a:b", "action": "create", "client_id": "x"},
+        {"kind": "scope", "address": "not-an-address", "action": "create"},
+        {"kind": "volume", "address": "scope/a:b", "action": "create"},
     ],
 )
-def test_steps_must_carry_the_payload_of_their_kind(fields: dict[str, object]) -> None:
+def test_each_step_type_carries_only_its_own_fields(fields: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
-        Step(address="x", **fields)
+        STEP.validate_python(fields)
+
+
+def test_a_step_reads_its_kind_and_parts_from_the_wire() -> None:
+    grant = STEP.validate_python(
+        {"kind": "access", "address": "scope/a:b/c/access/987654325", "action": "create"}
+    )
+    assert isinstance(grant, AccessStep)
+    assert (grant.scope, grant.consumer_orgno, grant.resource) == (
+        "a:b/c",
+        "987654325",
+        "scope/a:b/c",
+    )
+    assert STEP.dump_python(grant, mode="json")["address"] == "scope/a:b/c/access/987654325"
 
 
 def test_summary_counts_replacements_and_key_steps_apart() -> None:
@@ -117,7 +134,10 @@ def test_summary_counts_replacements_and_key_steps_apart() -> None:
 
 def test_public_api_is_pinned() -> None:
     assert sorted(mpctl.plan.__all__) == [
+        "AccessStep",
         "Action",
+        "Address",
+        "ClientStep",
         "DRIFT_CODES",
         "DependencyCycleError",
         "Diagnostic",
@@ -126,19 +146,24 @@ def test_public_api_is_pinned() -> None:
         "KEY_PHASES",
         "KeyChange",
         "KeyPhase",
+        "KeyStep",
         "Plan",
         "PlanOptions",
         "PlanSummary",
+        "ScopeStep",
         "Severity",
         "Step",
         "StepKind",
         "UnmanagedObject",
-        "error_resource",
+        "check_environment",
+        "check_identity",
+        "check_rederived",
+        "held_resources",
         "make_plan",
+        "managed_sinks",
         "observed_fingerprint",
         "plan_json_schema",
         "project_identity",
-        "resource_address",
     ]
 
 

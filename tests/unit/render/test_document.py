@@ -8,15 +8,16 @@ import pytest
 
 from mpctl.model import KeyPolicy
 from mpctl.plan.types import (
+    AccessStep,
     Action,
     Diagnostic,
     KeyChange,
     KeyPhase,
+    KeyStep,
     Plan,
     PlanSummary,
     Severity,
     Step,
-    StepKind,
 )
 from mpctl.render.document import build_document, display_value, safe_text, summary_line
 
@@ -77,16 +78,12 @@ def _document(*steps: Step, message: str = "ok") -> Any:
 
 
 def test_headlines_name_access_grants_and_kids() -> None:
-    grant = Step(
+    grant = AccessStep(
         address="scope/a:b/access/987654325",
-        kind=StepKind.ACCESS,
         action=Action.DELETE,
-        remote_id="a:b",
-        consumer_orgno="987654325",
     )
-    retire = Step(
+    retire = KeyStep(
         address="client/c/key/k0",
-        kind=StepKind.KEY,
         action=Action.RETIRE_KEY,
         key=KeyChange(client="c", kid="k0", phases=(KeyPhase.RETIRE,), policy=KeyPolicy()),
     )

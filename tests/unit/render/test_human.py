@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from mpctl.plan.types import Action, FieldChange, Plan, PlanSummary, Step, StepKind
+from mpctl.plan.types import Action, ClientStep, FieldChange, Plan, PlanSummary, Step
 from mpctl.render import build_document, render_human
 from tests.unit.plan import scenario
 
@@ -38,9 +38,8 @@ def test_an_empty_plan_says_no_changes() -> None:
 
 
 def test_field_changes_use_glyphs_and_arrows() -> None:
-    step = Step(
+    step = ClientStep(
         address="client/a",
-        kind=StepKind.CLIENT,
         action=Action.UPDATE,
         reason="drift",
         changes=(
@@ -58,9 +57,8 @@ def test_field_changes_use_glyphs_and_arrows() -> None:
 
 
 def test_remote_control_characters_never_reach_the_terminal() -> None:
-    step = Step(
+    step = ClientStep(
         address="client/a",
-        kind=StepKind.CLIENT,
         action=Action.UPDATE,
         changes=(FieldChange(path=("description",), old="\x1b[2J\x1b]0;pwned\x07", new="ok"),),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mpctl.plan.types import Action, FieldChange, Plan, PlanSummary, Step, StepKind
+from mpctl.plan.types import Action, ClientStep, FieldChange, Plan, PlanSummary
 from mpctl.render import GITHUB_COMMENT_LIMIT, build_document, render_markdown
 from mpctl.render.markdown import escape
 
@@ -36,9 +36,8 @@ def test_escape_keeps_plain_text() -> None:
 
 def _plan(count: int, width: int = 400) -> Plan:
     steps = tuple(
-        Step(
+        ClientStep(
             address=f"client/c{i:05d}",
-            kind=StepKind.CLIENT,
             action=Action.UPDATE,
             changes=(FieldChange(path=("description",), old="o" * width, new="n" * width),),
         )

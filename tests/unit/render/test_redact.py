@@ -8,13 +8,12 @@ import pytest
 
 from mpctl.plan.types import (
     Action,
+    ClientStep,
     Diagnostic,
     FieldChange,
     Plan,
     PlanSummary,
     Severity,
-    Step,
-    StepKind,
 )
 from mpctl.render.redact import SENSITIVE, is_sensitive_text, redact, redact_plan
 
@@ -80,7 +79,7 @@ def test_redact(value: Any, expected: Any) -> None:
 
 
 def _plan(*changes: FieldChange, message: str = "fine") -> Plan:
-    step = Step(address="client/a", kind=StepKind.CLIENT, action=Action.UPDATE, changes=changes)
+    step = ClientStep(address="client/a", action=Action.UPDATE, changes=changes)
     found = (Diagnostic(severity=Severity.WARNING, code="x", message=message),)
     fields: dict[str, Any] = {
         "env_name": "test",

@@ -1,8 +1,8 @@
 """One observation of an environment: Digdir's state plus every managed client's sink labels.
 
-Owns opening the secret sinks the manifests name (one per client, keyed by client name) and
-taking a `Snapshot` whose fingerprint is what saved plans are checked against. Read-only: must
-not write to Digdir or to any sink.
+Owns opening the secret sinks a plan or the manifests name (one per client, keyed by client
+name) and taking a `Snapshot` whose fingerprint is what saved plans are checked against.
+Read-only: must not write to Digdir or to any sink, and must not plan.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from mpctl.model.config import Environment
 from mpctl.model.keys import SinkState
 from mpctl.model.observed import ObservedState
-from mpctl.model.state import DesiredState
+from mpctl.model.secrets import SinkSpec
 from mpctl.plan import observed_fingerprint
-from mpctl.remote.fetch import fetch
+from mpctl.remote import fetch
 from mpctl.remote.protocol import RemoteApi
 from mpctl.secrets import SecretSink, SinkContext, open_sink
 
@@ -32,26 +33,22 @@ class Snapshot:
         return observed_fingerprint(self.observed, self.sinks)
 
 
-def open_sinks(desired: DesiredState, base_dir: Path) -> dict[str, SecretSink]:
-    """The secret sink of every client whose keys mpctl manages, by client name."""
-    environment = desired.environment
+def open_sinks(
+    specs: Mapping[str, SinkSpec], *, env_name: str, environment: Environment, base_dir: Path
+) -> dict[str, SecretSink]:
+    """The secret sink of every client in `specs` (`mpctl.plan.managed_sinks`, or a saved
+    plan's `sinks`), by client name; relative sink paths are under `base_dir`."""
     context = SinkContext(
-        environment=desired.env_name,
+        environment=env_name,
         base_dir=base_dir,
         issuer=environment.issuer,
         token_endpoint=str(environment.token_endpoint),
     )
-    return {
-        name: open_sink(client.keys.sink, context)
-        for name, client in sorted(desired.clients.items())
-        if client.keys is not None
-    }
+    return {name: open_sink(spec, context) for name, spec in sorted(specs.items())}
 
 
-async def observe(
-    api: RemoteApi, desired: DesiredState, sinks: Mapping[str, SecretSink]
-) -> Snapshot:
+async def observe(api: RemoteApi, *, orgno: str, sinks: Mapping[str, SecretSink]) -> Snapshot:
     """Fetch Digdir's state once and read every sink's labels."""
-    observed = await fetch(api, orgno=desired.organisation.orgno)
+    observed = await fetch(api, orgno=orgno)
     states = {name: sink.read_state(name) for name, sink in sorted(sinks.items())}
     return Snapshot(observed, states)
