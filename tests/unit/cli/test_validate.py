@@ -83,3 +83,54 @@ def test_unknown_environment_exits_1(capsys: pytest.CaptureFixture[str]) -> None
 
 def test_usage_error_exits_1() -> None:
     assert main(["validate", "--no-such-flag"]) == 1
+
+
+BRREG = ("resources", "clients", "brreg.yaml")
+SCOPES = ("resources", "scopes.yaml")
+DELEGATION_MISTAKES = {
+    "own org as consumer_org": (
+        BRREG,
+        ('consumer_org: "910753614"', 'consumer_org: "313367002"'),
+        "brreg.yaml:14: MPL102",
+    ),
+    "delegated scope not on the client": (
+        BRREG,
+        ("scopes: [brreg:reelle/rapporteringspliktig]\ndelegations", "scopes: [x:y]\ndelegations"),
+        "brreg.yaml:16: MPL112",
+    ),
+    "declared scope without delegation_source": (
+        BRREG,
+        ("brreg:reelle/rapporteringspliktig", "acme:invoices.read"),
+        "brreg.yaml:16: MPL103",
+    ),
+    "unknown delegation source": (
+        SCOPES,
+        ("delegation_source: altinn", "delegation_source: altin"),
+        "scopes.yaml:29: MPL113",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("where", "edit", "finding"), DELEGATION_MISTAKES.values(), ids=DELEGATION_MISTAKES.keys()
+)
+def test_validate_and_plan_report_a_delegation_mistake_once_with_one_code(
+    example_copy: Path,
+    capsys: pytest.CaptureFixture[str],
+    where: tuple[str, ...],
+    edit: tuple[str, str],
+    finding: str,
+) -> None:
+    """Each delegation rule has one home (lint), so both commands name it with the same code."""
+    path = example_copy.joinpath(*where)
+    text = path.read_text()
+    assert edit[0] in text
+    path.write_text(text.replace(edit[0], edit[1]))
+    assert main(["validate", "--manifests", str(example_copy)]) == 1
+    validated = capsys.readouterr().out
+    assert main(["plan", "--manifests", str(example_copy), "--format", "json"]) == 1
+    planned = capsys.readouterr()
+    for output in (validated, planned.err):
+        assert output.count(finding) == 1
+        assert "delegation." not in output
+    assert planned.out == ""
