@@ -6,26 +6,19 @@ shape) with an error that names the file; it never raises anything but `UserErro
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from mpctl.errors import UserError
+from mpctl.files import write_atomically
 from mpctl.plan import Plan
 
 
 def write_plan(path: Path, plan: Plan) -> None:
-    """Write `plan` as canonical JSON to `path` (temp file + fsync + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write `plan` as canonical JSON to `path` (`mpctl.files`: temp file, fsync, rename)."""
     try:
-        descriptor, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(plan.to_json())
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(temp).replace(path)
+        write_atomically(path, plan.to_json().encode("utf-8"))
     except OSError as exc:
         raise UserError(f"cannot write the plan to {path}: {exc.strerror}") from exc
 

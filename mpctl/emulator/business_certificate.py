@@ -12,12 +12,12 @@ from pathlib import Path
 from mpctl.emulator.authority import issue_certificate
 from mpctl.emulator.clock import Clock
 from mpctl.emulator.core import Emulator
-from mpctl.emulator.files import PRIVATE_MODE, PUBLIC_MODE, write_atomically
 from mpctl.emulator.key_material import ensure_authority, private_key_of
 from mpctl.emulator.keys import KeySource, private_key_to_pem
 from mpctl.emulator.orgno import is_valid_orgno
 from mpctl.emulator.settings import EmulatorSettings
 from mpctl.errors import UserError
+from mpctl.files import PRIVATE_MODE, PUBLIC_MODE, write_atomically
 
 DEFAULT_ORG_NAME = "Test Virksomhet AS"
 

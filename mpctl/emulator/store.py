@@ -18,9 +18,9 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Protocol
 
-from mpctl.emulator.files import PRIVATE_MODE, write_atomically
 from mpctl.emulator.state import EmulatorState
 from mpctl.errors import UserError
+from mpctl.files import PRIVATE_MODE, write_atomically
 
 Seeder = Callable[[], EmulatorState]
 _Signature = tuple[int, int, int, int]

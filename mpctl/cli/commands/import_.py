@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,6 +23,7 @@ from mpctl.cli import console
 from mpctl.cli.environment import Workspace, connect, open_workspace
 from mpctl.cli.options import DEFAULT_MANIFESTS, EnvOption, ManifestsOption
 from mpctl.errors import UserError
+from mpctl.files import write_atomically
 from mpctl.model.observed import ObservedClient
 from mpctl.plan.ownership import parse_marker, strip_marker
 
@@ -128,11 +127,4 @@ def _write_documents(target: Path, documents: list[dict[str, Any]], env: str) ->
     buffer = io.StringIO()
     buffer.write(_HEADER.format(env=env))
     yaml.dump_all(documents, buffer)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(buffer.getvalue())
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.link(temp, target)  # fails if the target appeared meanwhile: never overwrite
-    Path(temp).unlink()
+    write_atomically(target, buffer.getvalue().encode("utf-8"), overwrite=False)

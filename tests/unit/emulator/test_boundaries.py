@@ -6,10 +6,14 @@ import ast
 import sys
 from pathlib import Path
 
+import pytest
+
 import mpctl.emulator
 
 PACKAGE = Path(mpctl.emulator.__file__).parent
-ALLOWED_MPCTL = ("mpctl.emulator", "mpctl.errors")
+SHARED = ("mpctl.errors", "mpctl.files")
+"""Bottom-layer modules the emulator may share: they import nothing else of mpctl."""
+ALLOWED_MPCTL = ("mpctl.emulator", *SHARED)
 THIRD_PARTY = {
     "cryptography", "httpx", "pydantic", "ruamel", "starlette", "uvicorn",
 }  # fmt: skip
@@ -37,6 +41,12 @@ def test_emulator_imports_only_stdlib_third_party_and_itself() -> None:
                 continue
             offenders.append(f"{path.name}: {name}")
     assert offenders == []
+
+
+@pytest.mark.parametrize("module", SHARED)
+def test_what_the_emulator_shares_imports_no_other_mpctl_code(module: str) -> None:
+    path = PACKAGE.parent / (module.removeprefix("mpctl.") + ".py")
+    assert [name for name in imported_modules(path) if name.split(".")[0] == "mpctl"] == []
 
 
 def test_the_scan_sees_forbidden_imports(tmp_path: Path) -> None:

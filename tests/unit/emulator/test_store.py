@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from mpctl.emulator.files import write_atomically
 from mpctl.emulator.state import EmulatorState, Organisation, SigningKey
 from mpctl.emulator.store import FileStateStore, MemoryStateStore
 from mpctl.errors import UserError
+from mpctl.files import temporary_path, write_atomically
 
 from .conftest import EmulatorFactory
 
@@ -155,7 +155,7 @@ async def test_the_app_persists_to_the_state_file(make_emulator: object, tmp_pat
 
 def test_a_stale_temporary_file_cannot_widen_the_mode(tmp_path: Path) -> None:
     target = tmp_path / "state.json"
-    stale = tmp_path / f".state.json.{os.getpid()}.tmp"
+    stale = temporary_path(target)
     stale.write_bytes(b"left behind by a crash")
     stale.chmod(0o644)
     write_atomically(target, b"secret")

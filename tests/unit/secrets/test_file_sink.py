@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from mpctl.errors import SecretSinkError
+from mpctl.files import temporary_path
 from mpctl.model import FileSink, SinkState, SinkVariables
 from mpctl.secrets import (
     SINKS,
@@ -26,7 +27,6 @@ from mpctl.secrets import (
     open_sink,
     to_pem,
 )
-from mpctl.secrets.atomic import temp_path_for
 
 PROMOTED = datetime(2026, 11, 22, 8, 30, tzinfo=UTC)
 LATER = datetime(2026, 12, 1, tzinfo=UTC)
@@ -301,7 +301,7 @@ def test_failed_replace_leaves_the_old_file(
     with pytest.raises(SecretSinkError, match="previous version is unchanged"):
         sink.promote("billing", keys[0].kid, PROMOTED)
     assert path.read_bytes() == before
-    assert not temp_path_for(path).exists()
+    assert not temporary_path(path).exists()
 
 
 @pytest.mark.parametrize("client", ["../escape", "Billing", "a/b", ""])
@@ -339,7 +339,7 @@ def test_killed_between_temp_write_and_replace(
     args = [sys.executable, "-c", CRASH_CHILD, str(context.base_dir), keys[0].kid]
     assert subprocess.run(args, check=False, timeout=60).returncode == 9
     assert path.read_bytes() == before
-    assert mode_of(temp_path_for(path)) == 0o600
+    assert mode_of(temporary_path(path)) == 0o600
     sink.promote("billing", keys[0].kid, PROMOTED)
     assert sink.read_state("billing").current == keys[0].slot(promoted_at=PROMOTED)
-    assert not temp_path_for(path).exists()
+    assert not temporary_path(path).exists()
