@@ -10,11 +10,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import datetime
 
 from pydantic import Field
 
 from mpctl.model.base import ObservedModel
+from mpctl.model.observed import ObservedJwk
 
 
 def rsa_thumbprint(e: str, n: str) -> str:
@@ -22,6 +24,19 @@ def rsa_thumbprint(e: str, n: str) -> str:
     members = json.dumps({"e": e, "kty": "RSA", "n": n}, separators=(",", ":"))
     digest = hashlib.sha256(members.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def jwk_thumbprint(jwk: ObservedJwk | Mapping[str, object]) -> str | None:
+    """The RFC 7638 thumbprint of a JWK as Digdir returns it or as mpctl exports it.
+
+    None unless it is an RSA key with `e` and `n` (Digdir may list other keys); the only
+    thumbprint mpctl computes, so the planner, apply and the key tooling compare like with like.
+    """
+    members = jwk.model_dump() if isinstance(jwk, ObservedJwk) else jwk
+    kty, e, n = members.get("kty"), members.get("e"), members.get("n")
+    if kty != "RSA" or not isinstance(e, str) or not isinstance(n, str) or not e or not n:
+        return None
+    return rsa_thumbprint(e, n)
 
 
 class KeySlot(ObservedModel):

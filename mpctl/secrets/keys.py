@@ -80,7 +80,8 @@ class PrivateKey:
 
     @property
     def thumbprint(self) -> str:
-        return jwk_thumbprint(self.public_jwk)
+        jwk = self.public_jwk
+        return rsa_thumbprint(jwk["e"], jwk["n"])
 
     def slot(self, *, promoted_at: datetime | None = None) -> KeySlot:
         """The public view of this key as a sink reports it."""
@@ -133,13 +134,6 @@ def public_jwk(key: PrivateKey) -> dict[str, str]:
         "e": _b64url_uint(numbers.e),
         "n": _b64url_uint(numbers.n),
     }
-
-
-def jwk_thumbprint(jwk: Mapping[str, object]) -> str:
-    """RFC 7638 thumbprint (SHA-256, base64url without padding) of an RSA JWK."""
-    if jwk.get("kty") != "RSA" or not isinstance(jwk.get("e"), str) or not jwk.get("n"):
-        raise KeyMaterialError("a thumbprint needs an RSA JWK with 'e' and 'n'")
-    return rsa_thumbprint(str(jwk["e"]), str(jwk["n"]))
 
 
 def jwks_document(keys: Iterable[PrivateKey]) -> dict[str, list[dict[str, str]]]:

@@ -16,11 +16,11 @@ from mpctl.cli import main as cli_main
 from mpctl.cli.app import app as real_app
 from mpctl.cli.commands import keys as keys_command
 from mpctl.cli.main import main
+from mpctl.model.keys import jwk_thumbprint
 from mpctl.secrets import (
     PrivateKey,
     from_pem,
     from_private_jwk_base64,
-    jwk_thumbprint,
     private_jwk,
     public_jwk,
     to_pem,

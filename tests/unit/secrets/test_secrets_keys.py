@@ -10,7 +10,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from mpctl.model import KeyPolicy
+from mpctl.model import KeyPolicy, ObservedJwk
+from mpctl.model.keys import jwk_thumbprint
 from mpctl.secrets import (
     KeyMaterialError,
     PrivateKey,
@@ -19,7 +20,6 @@ from mpctl.secrets import (
     from_pem,
     from_private_jwk_base64,
     generate_key,
-    jwk_thumbprint,
     jwks_document,
     new_key_for,
     private_jwk,
@@ -81,11 +81,28 @@ PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k", "oth"}
 def test_rfc7638_example_thumbprint() -> None:
     jwk = {"kty": "RSA", "n": RFC7638_N, "e": "AQAB", "alg": "RS256", "kid": "2011-04-29"}
     assert jwk_thumbprint(jwk) == RFC7638_THUMBPRINT
+    assert jwk_thumbprint(ObservedJwk.model_validate(jwk)) == RFC7638_THUMBPRINT
 
 
-def test_thumbprint_needs_rsa_members() -> None:
-    with pytest.raises(KeyMaterialError):
-        jwk_thumbprint({"kty": "EC", "crv": "P-256"})
+@pytest.mark.parametrize(
+    "jwk",
+    [
+        {"kty": "EC", "crv": "P-256", "x": "x", "y": "y"},
+        {"kty": "RSA", "e": "AQAB"},
+        {"kty": "RSA", "e": 65537, "n": RFC7638_N},
+        {"kty": "oct", "e": "AQAB", "n": RFC7638_N},
+    ],
+)
+def test_thumbprint_is_none_without_rsa_members(jwk: dict[str, object]) -> None:
+    assert jwk_thumbprint(jwk) is None
+
+
+def test_a_key_and_its_registered_jwk_have_one_thumbprint(keys: tuple[PrivateKey, ...]) -> None:
+    """The sink records `PrivateKey.thumbprint`; the planner and apply compare it with the JWK
+    Digdir returns: one function, so the two sides cannot drift apart."""
+    registered = ObservedJwk.model_validate(public_jwk(keys[0]))
+    assert keys[0].thumbprint == jwk_thumbprint(registered) == jwk_thumbprint(keys[0].public_jwk)
+    assert keys[0].thumbprint != jwk_thumbprint(public_jwk(keys[1]))
 
 
 def test_public_jwk_has_public_members_only(keys: tuple[PrivateKey, ...]) -> None:
