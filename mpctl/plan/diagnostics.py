@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mpctl.model.observed import ObservedState
+from mpctl.model.observed import ObservedScope, ObservedState
 from mpctl.model.resources import Client, Delegation
 from mpctl.model.state import DesiredState
 from mpctl.plan.types import Diagnostic, Severity
@@ -59,22 +59,31 @@ def _check_delegation(
     client: Client, delegation: Delegation, desired: DesiredState, observed: ObservedState
 ) -> Iterator[Diagnostic]:
     """Delegated scopes Digdir owns; a scope declared in the manifests is lint's (MPL103)."""
-    consumer = delegation.consumer_org
     for scope in sorted(set(delegation.scopes) - set(desired.scopes)):
         remote = observed.scopes.get(scope) or observed.public_scopes.get(scope)
-        if remote is None:
+        problem = _remote_delegation_problem(remote, delegation.consumer_org)
+        if problem is not None:
+            severity, code, what = problem
+            address = f"client/{client.name}"
             yield Diagnostic(
-                severity=Severity.WARNING,
-                code="delegation.scope-unknown",
-                address=f"client/{client.name}",
-                message=f"scope {scope} (delegated by "
-                f"{consumer}) is not declared here nor public at Digdir",
+                severity=severity, code=code, address=address, message=f"scope {scope} {what}"
             )
-        elif not remote.delegation_source:
-            yield Diagnostic(
-                severity=Severity.ERROR,
-                code="delegation.no-source",
-                address=f"client/{client.name}",
-                message=f"scope {scope} has no "
-                f"delegation_source, so {consumer} cannot delegate it through Altinn",
-            )
+
+
+def _remote_delegation_problem(
+    remote: ObservedScope | None, consumer: str
+) -> tuple[Severity, str, str] | None:
+    """(severity, code, what is wrong) for a delegated scope as Digdir shows it, if anything is."""
+    if remote is None:
+        return (
+            Severity.WARNING,
+            "delegation.scope-unknown",
+            f"(delegated by {consumer}) is not declared here nor public at Digdir",
+        )
+    if not remote.delegation_source:
+        return (
+            Severity.ERROR,
+            "delegation.no-source",
+            f"has no delegation_source, so {consumer} cannot delegate it through Altinn",
+        )
+    return None

@@ -61,6 +61,25 @@ def test_delegations(wanted: Any, declared: list[Any], codes: list[str]) -> None
     assert _codes(check_desired(desired([wanted], declared), OBSERVED)) == codes
 
 
+def test_delegation_messages_name_the_scope_and_the_consumer() -> None:
+    wanted = _delegating(("other:plain", "other:unknown"))
+    found = check_desired(desired([wanted]), OBSERVED)
+    assert {(d.code, str(d.address), d.message) for d in found} >= {
+        (
+            "delegation.no-source",
+            "client/billing",
+            f"scope other:plain has no delegation_source, so {CONSUMER_A} cannot delegate it "
+            "through Altinn",
+        ),
+        (
+            "delegation.scope-unknown",
+            "client/billing",
+            f"scope other:unknown (delegated by {CONSUMER_A}) is not declared here nor public at "
+            "Digdir",
+        ),
+    }
+
+
 MANIFEST_ONLY = {
     "own org as consumer_org (MPL102)": ([_delegating(("other:deleg",), consumer=ORGNO)], []),
     "delegated scope not on the client (MPL112)": (
