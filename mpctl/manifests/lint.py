@@ -1,9 +1,12 @@
 """Semantic lint: mistakes Maskinporten would reject, caught before any API call.
 
 Owns the cross-document rules (each code in `findings.CODES` names the Maskinporten error it
-prevents): own organisation as consumer_org, delegations without a delegation source, scope
-prefixes, integration types, empty clients, key counts, issuers, grant lifetimes, duplicate names,
-undeclared own scopes. Pure: takes resolved resources and the project, returns diagnostics.
+prevents): scope prefixes, integration types, empty clients, key counts, issuers, grant
+lifetimes, duplicate names, undeclared own scopes, and every delegation rule that needs only the
+manifests (own organisation as consumer_org, a delegated scope not on the client, a declared
+scope without or with an unknown delegation source). They run in `validate` and before every
+`plan`/`apply`; the planner (`mpctl.plan.diagnostics`) checks only delegated scopes Digdir owns and
+must not repeat these. Pure: takes resolved resources and the project, returns findings.
 """
 
 from __future__ import annotations
