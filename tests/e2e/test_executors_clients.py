@@ -15,7 +15,7 @@ The helpers at the top are shared with the other executor and crash-matrix tests
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import pytest
 
 from mpctl.apply import ApplyReport, Status, StepOutcome, apply_plan
 from mpctl.emulator import FaultRule
+from mpctl.emulator.state import EmulatorState
 from mpctl.plan import Plan, PlanOptions, Step
 from tests.e2e.conftest import Templates
 from tests.e2e.harness import RemoteClient, VirtualClock, World
@@ -65,6 +66,12 @@ def drop_document(relative: str, name: str) -> Edit:
     return edit
 
 
+def reopened(world: World) -> World:
+    """The same project again (its manifests edited since), with the emulator's state and time."""
+    with world.emulator.store.read() as state:
+        return World(world.directory, clock=VirtualClock(world.clock.now()), state=state)
+
+
 def edited_world(template: World, target: Path, *edits: Edit) -> World:
     """A copy of `template` (files, emulator state, time) whose manifests were then edited."""
     shutil.copytree(template.directory, target)
@@ -81,27 +88,29 @@ def exempt_from_s1(world: World, name: str) -> None:
     world.checker._heal = lambda *args: None  # type: ignore[method-assign]
 
 
-class Purge:
-    """An observer that makes Digdir forget an object just before the step that deletes it
-    (purged at Digdir, or removed by hand, between the plan and the step): the DELETE gets 404.
+class BeforeStep:
+    """An observer that changes Digdir's state (the emulator's store) just before the steps
+    named in `changes` start: what a person or another tool did between the plan and the step
+    (e.g. an object purged at Digdir, so the step's DELETE gets 404).
     """
 
-    def __init__(self, world: World, address: str, purge: Callable[[Any], None]) -> None:
-        self.world, self.address, self.purge = world, address, purge
-        self.fired = False
+    def __init__(self, world: World, changes: Mapping[str, Callable[[EmulatorState], object]]):
+        self.world, self.changes = world, changes
+        self.fired: list[str] = []
 
     def step_started(self, step: Step) -> None:
-        if str(step.address) == self.address:
+        change = self.changes.get(str(step.address))
+        if change is not None:
             with self.world.emulator.store.write() as state:
-                self.purge(state)
-            self.fired = True
+                change(state)
+            self.fired.append(str(step.address))
 
     def step_finished(self, step: Step, outcome: StepOutcome) -> None:
         del step, outcome
 
 
 async def apply_once(
-    world: World, options: PlanOptions = ALLOW_ALL, observer: Purge | None = None
+    world: World, options: PlanOptions = ALLOW_ALL, observer: BeforeStep | None = None
 ) -> tuple[Plan, ApplyReport]:
     """One apply process with an observer: observe, plan with `options`, apply."""
     async with world.session() as (api, sinks, tester):
@@ -306,9 +315,9 @@ async def test_delete_of_a_client_digdir_no_longer_knows_counts_as_done(
 ) -> None:
     world = edited_world(worlds.converged, tmp_path / "world", DELETE_SUPPLIER)
     gone = the_client(world, "reelle-supplier")
-    purge = Purge(world, "client/reelle-supplier", lambda s: s.clients.pop(gone.client_id))
+    purge = BeforeStep(world, {"client/reelle-supplier": lambda s: s.clients.pop(gone.client_id)})
     plan, report = await apply_once(world, PlanOptions(allow_delete=True), purge)
-    assert purge.fired
+    assert purge.fired == ["client/reelle-supplier"]
     assert steps(plan) == [("client/reelle-supplier", "delete")]
     assert statuses(report) == {"client/reelle-supplier": Status.UNCHANGED}
     assert report.ok
