@@ -1,6 +1,7 @@
 """The rotation's test phase, made real: mint a token with a key at the Maskinporten endpoint.
 
-Implements `mpctl.apply.context.KeyTester` with `mpctl.verify`'s token exchange. It lives in the
+Implements `mpctl.apply.context.KeyTester` with `mpctl.remote`'s token exchange, read through
+`mpctl.verify`'s `TokenResult`. It lives in the
 CLI because `apply` and `verify` are independent siblings. Classifies failures so apply can
 tell "not propagated yet" (poll) from "clock skew" (never blame the key) from a real refusal.
 """
@@ -10,8 +11,9 @@ from __future__ import annotations
 import httpx
 
 from mpctl.apply.context import KeyTestResult, Verdict
+from mpctl.remote import TOKEN_RETRY, GrantRequest, RetryPolicy, fresh_grants
 from mpctl.secrets import PrivateKey
-from mpctl.verify import GrantRequest, RetryBudget, TokenResult, fresh_grants, request_token
+from mpctl.verify import TokenResult, request_token, signing_key
 
 _NOT_YET_KNOWN = frozenset({"unknown-kid", "MP-100"})
 _CLOCK = frozenset({"MP-130", "issue-time-after-now"})
@@ -26,10 +28,10 @@ class TokenKeyTester:
         *,
         issuer: str,
         token_endpoint: str,
-        budget: RetryBudget | None = None,
+        policy: RetryPolicy = TOKEN_RETRY,
     ) -> None:
         self._http, self._issuer, self._endpoint = http, issuer, token_endpoint
-        self._budget = budget or RetryBudget()
+        self._policy = policy
 
     async def test(
         self,
@@ -40,9 +42,8 @@ class TokenKeyTester:
         consumer_org: str | None,
     ) -> KeyTestResult:
         request = GrantRequest(client_id, self._issuer, scopes, consumer_org=consumer_org)
-        result = await request_token(
-            self._http, self._endpoint, fresh_grants(key, request), budget=self._budget
-        )
+        grants = fresh_grants(signing_key(key), request)
+        result = await request_token(self._http, self._endpoint, grants, policy=self._policy)
         return classify(result)
 
 

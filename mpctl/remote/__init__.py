@@ -1,19 +1,18 @@
 """The only HTTP to Digdir: async httpx client, admin auth, retries, error mapping, fetch.
 
 `open_remote(environment, ...)` gives an `HttpRemote` (the `RemoteApi` seam); `fetch(api,
-orgno=...)` reads one `ObservedState` snapshot. Failures are the typed exceptions re-exported
-here, all `mpctl.errors.RemoteError`s except the two input errors (`UnsafeRequestError`,
-`AdminCredentialError`). Must not import `mpctl.plan`, `mpctl.apply` or `mpctl.emulator`: the
-client moves data, it does not decide.
+orgno=...)` reads one `ObservedState` snapshot. `TokenExchange` is the one OAuth token
+exchange (JWT grant → access token) for the admin token, `verify` and the rotation's key test.
+Failures are the typed exceptions re-exported here, all `mpctl.errors.RemoteError`s except
+the input errors (`UnsafeRequestError`, `AdminCredentialError`, `GrantError`). Must not import
+`mpctl.plan`, `mpctl.apply` or `mpctl.emulator`: the client moves data, it does not decide.
 """
 
 from mpctl.remote.auth import (
-    GRANT_LIFETIME,
-    GRANT_TYPE,
     AdminAuth,
     AdminKey,
     AdminTokenSource,
-    build_admin_grant,
+    admin_grants,
     load_admin_credential,
 )
 from mpctl.remote.client import DEFAULT_CONCURRENCY, HttpRemote
@@ -37,6 +36,34 @@ from mpctl.remote.errors import (
     UnsafeRequestError,
 )
 from mpctl.remote.fetch import fetch
+from mpctl.remote.oauth import (
+    TOKEN_REQUEST_TIMEOUT,
+    TOKEN_RETRY,
+    IssuedToken,
+    TokenExchange,
+    outcome_of,
+    reason_code,
+)
+from mpctl.remote.oauth_errors import TokenRefusedError, TokenTimeoutError
+from mpctl.remote.oauth_events import (
+    Outcome,
+    ReasonCode,
+    TokenEvent,
+    TokenObserver,
+    null_observer,
+)
+from mpctl.remote.oauth_grant import (
+    GRANT_LIFETIME,
+    GRANT_TYPE,
+    GrantError,
+    GrantFactory,
+    GrantRequest,
+    SigningKey,
+    fresh_grants,
+    grant_claims,
+    new_jti,
+    sign_grant,
+)
 from mpctl.remote.protocol import RemoteApi, WireBody
 from mpctl.remote.retry import RetryNotice, RetryPolicy
 
@@ -44,6 +71,8 @@ __all__ = [
     "DEFAULT_CONCURRENCY",
     "GRANT_LIFETIME",
     "GRANT_TYPE",
+    "TOKEN_REQUEST_TIMEOUT",
+    "TOKEN_RETRY",
     "AdminAuth",
     "AdminCredentialError",
     "AdminKey",
@@ -53,24 +82,43 @@ __all__ = [
     "BadRequest",
     "Conflict",
     "Forbidden",
+    "GrantError",
+    "GrantFactory",
+    "GrantRequest",
     "HttpRemote",
     "HttpStatusError",
+    "IssuedToken",
     "NotFound",
+    "Outcome",
     "PreconditionRequired",
     "RateLimited",
+    "ReasonCode",
     "RemoteApi",
     "RemoteCallError",
     "ResponseFormatError",
     "RetryNotice",
     "RetryPolicy",
     "ServerError",
+    "SigningKey",
+    "TokenEvent",
+    "TokenExchange",
+    "TokenObserver",
+    "TokenRefusedError",
+    "TokenTimeoutError",
     "TransportError",
     "Unauthorized",
     "UnsafeRequestError",
     "WireBody",
-    "build_admin_grant",
+    "admin_grants",
     "fetch",
+    "fresh_grants",
+    "grant_claims",
     "load_admin_credential",
+    "new_jti",
+    "null_observer",
     "open_http",
     "open_remote",
+    "outcome_of",
+    "reason_code",
+    "sign_grant",
 ]

@@ -37,8 +37,9 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import TypeVar
 
@@ -74,11 +75,17 @@ class RetryNotice:
     """The wait the server asked for (429 Retry-After), if any."""
     wait: float = 0.0
     """Seconds until the next attempt (backoff with jitter, or Retry-After plus jitter)."""
+    error: RemoteCallError | None = field(default=None, repr=False, compare=False)
+    """The failure itself (typed, redacted: no request content), for callers that classify it."""
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Budget and waits for one call. Defaults follow seed 002 (4 attempts)."""
+    """Budget and waits for one call. Defaults follow seed 002 (4 attempts).
+
+    `timeout` bounds the whole call: a retry whose wait would end past it is not made (the
+    waits already committed count, even where stamina's test mode does not really sleep).
+    """
 
     attempts: int = 4
     wait_initial: float = 0.5
@@ -118,12 +125,19 @@ def backoff(policy: RetryPolicy, attempt: int) -> float:
 async def with_retries(policy: RetryPolicy, exchange: Callable[[], Awaitable[T]]) -> T:
     """Run `exchange` until it succeeds, fails for good, or the policy's budget is spent."""
     attempt_number = 0
+    started = time.monotonic()
+    committed = 0.0
 
     def decide(exc: Exception) -> bool | float:
+        nonlocal committed
         decision = retry_decision(exc, policy)
         if decision is False:
             return False
         wait = backoff(policy, attempt_number) if decision is True else decision
+        used = max(time.monotonic() - started, committed)
+        if policy.timeout is not None and used + wait >= policy.timeout:
+            return False
+        committed += wait
         if attempt_number < policy.attempts and isinstance(exc, RemoteCallError):
             _notify(policy, exc, attempt_number, wait)
         return wait
@@ -145,7 +159,7 @@ async def with_retries(policy: RetryPolicy, exchange: Callable[[], Awaitable[T]]
 def _notify(policy: RetryPolicy, exc: RemoteCallError, attempt: int, wait: float) -> None:
     retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
     reason = f"status {exc.status}" if exc.status is not None else type(exc).__name__
-    notice = RetryNotice(exc.method, exc.path, attempt, reason, retry_after, wait)
+    notice = RetryNotice(exc.method, exc.path, attempt, reason, retry_after, wait, exc)
     _log.info(
         "retry: %s %s failed with %s on attempt %d of %d; next attempt in %.1f s",
         exc.method,

@@ -1,8 +1,9 @@
-"""Verify: JWT grant → token exchange → claim checks, the error catalogue, readiness.
+"""Verify: token exchange outcome → claim checks, the error catalogue, readiness.
 
 Public API of the package; the modules inside own the details. May import `mpctl.secrets`,
-`mpctl.model` and `mpctl.errors` only (never the remote client, the planner, apply or the
-emulator). Nothing here prints; the CLI renders results and events.
+`mpctl.model`, `mpctl.errors` and `mpctl.remote`'s token exchange (`TokenExchange`, grants,
+events), never the self-service client, the planner, apply or the emulator. Nothing here
+prints; the CLI renders results and events.
 """
 
 from mpctl.verify.catalogue import CATALOGUE, Diagnosis, Entry, diagnose, explain
@@ -14,15 +15,8 @@ from mpctl.verify.claims import (
     fetch_issuer_keys,
     verify_token,
 )
-from mpctl.verify.errors import EnvironmentConfigError, GrantError, VerifyError
-from mpctl.verify.events import (
-    JsonLinesEventLog,
-    RecordingObserver,
-    TokenEvent,
-    TokenObserver,
-    null_observer,
-)
-from mpctl.verify.grant import GrantRequest, grant_claims, new_jti, sign_grant
+from mpctl.verify.errors import EnvironmentConfigError, VerifyError
+from mpctl.verify.events import JsonLinesEventLog, RecordingObserver
 from mpctl.verify.readiness import (
     EnvCredentials,
     Readiness,
@@ -30,36 +24,21 @@ from mpctl.verify.readiness import (
     credentials_from_env,
     probe,
 )
-from mpctl.verify.tokens import (
-    DEFAULT_BUDGET,
-    GrantFactory,
-    RetryBudget,
-    TokenError,
-    TokenResult,
-    fresh_grants,
-    request_token,
-)
+from mpctl.verify.tokens import TokenError, TokenResult, request_token, signing_key
 
 __all__ = [
     "CATALOGUE",
-    "DEFAULT_BUDGET",
     "ClaimFailure",
     "Diagnosis",
     "Entry",
     "EnvCredentials",
     "EnvironmentConfigError",
     "ExpectedClaims",
-    "GrantError",
-    "GrantFactory",
-    "GrantRequest",
     "JsonLinesEventLog",
     "Readiness",
     "ReadinessFailure",
     "RecordingObserver",
-    "RetryBudget",
     "TokenError",
-    "TokenEvent",
-    "TokenObserver",
     "TokenResult",
     "VerifyError",
     "check_token",
@@ -68,12 +47,8 @@ __all__ = [
     "diagnose",
     "explain",
     "fetch_issuer_keys",
-    "fresh_grants",
-    "grant_claims",
-    "new_jti",
-    "null_observer",
     "probe",
     "request_token",
-    "sign_grant",
+    "signing_key",
     "verify_token",
 ]

@@ -15,12 +15,6 @@ class VerifyError(MpctlError):
     code = "VERIFY"
 
 
-class GrantError(VerifyError):
-    """The JWT grant mpctl was asked to build breaks one of Maskinporten's rules (§7.2-7.3)."""
-
-    code = "GRANT"
-
-
 class EnvironmentConfigError(VerifyError):
     """The `MASKINPORTEN_*` environment is not ready for live use (see `readiness.probe`)."""
 

@@ -7,11 +7,15 @@ import base64
 import jwt
 import pytest
 
-from mpctl.remote.auth import GRANT_LIFETIME, build_admin_grant
+from mpctl.remote import GRANT_LIFETIME, admin_grants
 from mpctl.remote.credentials import AdminKey
 from tests.unit.remote.conftest import KeyPair
 
 ISSUER = "https://test.maskinporten.no/"
+
+
+def build_admin_grant(key: AdminKey, *, issuer: str, now: int) -> str:
+    return admin_grants(key, issuer=issuer, clock=lambda: now)().get_secret_value()
 
 
 @pytest.fixture

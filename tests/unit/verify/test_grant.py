@@ -1,19 +1,25 @@
-"""The JWT grant: header, claims, Maskinporten's limits, and no leak through repr."""
+"""The JWT grant signed with a sink's key: header, claims, Maskinporten's limits, no leak."""
 
 from __future__ import annotations
 
 import jwt
 import pytest
+from pydantic import SecretStr
 
+from mpctl.remote import GrantError, GrantRequest, grant_claims, new_jti
+from mpctl.remote import sign_grant as sign
 from mpctl.secrets import PrivateKey
-from mpctl.verify.errors import GrantError
-from mpctl.verify.grant import GrantRequest, grant_claims, new_jti, sign_grant
+from mpctl.verify import signing_key
 
 ISSUER = "https://test.maskinporten.no/"
 CLIENT_ID = "0f6c1f4e-3b8a-4c4e-9a51-2d1f1e6c9b10"
 NOW = 1_748_772_000
 JTI = "7c0b2f5e-1d2a-4a8e-b3f4-0c9d8e7f6a5b"
 REQUEST = GrantRequest(client_id=CLIENT_ID, issuer=ISSUER, scopes=("example:invoices.read",))
+
+
+def sign_grant(key: PrivateKey, request: GrantRequest, *, issued_at: int, jti: str) -> SecretStr:
+    return sign(signing_key(key), request, issued_at=issued_at, jti=jti)
 
 
 def decode(token: str, key: PrivateKey) -> dict[str, object]:

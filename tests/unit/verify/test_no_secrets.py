@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from mpctl.emulator import EmulatorSettings, create_app
 from mpctl.errors import MpctlError
 from mpctl.model import FileSink
+from mpctl.remote import GrantRequest, fresh_grants, sign_grant
 from mpctl.secrets import (
     FileSecretSink,
     PrivateKey,
@@ -31,14 +32,12 @@ from mpctl.secrets import (
 )
 from mpctl.verify import (
     ExpectedClaims,
-    GrantRequest,
     JsonLinesEventLog,
     RecordingObserver,
     TokenResult,
     credentials_from_env,
-    fresh_grants,
     request_token,
-    sign_grant,
+    signing_key,
     verify_token,
 )
 from tests.unit.verify.emulator_world import (
@@ -95,7 +94,7 @@ class Planted:
 
 class RecordingGrants:
     def __init__(self, key: PrivateKey, request: GrantRequest, planted: Planted) -> None:
-        self._make = fresh_grants(key, request)
+        self._make = fresh_grants(signing_key(key), request)
         self._planted = planted
 
     def __call__(self) -> SecretStr:
@@ -161,7 +160,9 @@ def see_result(planted: Planted, result: TokenResult) -> None:
 def test_errors_about_secrets_show_no_secret(tmp_path: Path, key: PrivateKey) -> None:
     planted = Planted(key)
     pem = to_pem(key)
-    grant = sign_grant(key, GrantRequest(CLIENT_ID, ISSUER, (OWN_SCOPE,)), issued_at=1, jti="j")
+    grant = sign_grant(
+        signing_key(key), GrantRequest(CLIENT_ID, ISSUER, (OWN_SCOPE,)), issued_at=1, jti="j"
+    )
     planted.add_token(grant.get_secret_value())
     planted.see(key, grant, [grant], {"grant": grant})
 

@@ -11,18 +11,16 @@ import stamina
 from pydantic import SecretStr
 
 from mpctl.emulator import EmulatorSettings, create_app
+from mpctl.remote import TOKEN_RETRY, GrantRequest, RetryPolicy, fresh_grants
 from mpctl.secrets import PrivateKey
 from mpctl.verify import (
-    DEFAULT_BUDGET,
     ExpectedClaims,
-    GrantRequest,
     RecordingObserver,
-    RetryBudget,
     TokenResult,
     VerifyError,
     fetch_issuer_keys,
-    fresh_grants,
     request_token,
+    signing_key,
     verify_token,
 )
 from tests.unit.verify.emulator_world import (
@@ -75,13 +73,13 @@ async def mint(
     key: PrivateKey,
     request: GrantRequest = OWN,
     observer: RecordingObserver | None = None,
-    budget: RetryBudget = DEFAULT_BUDGET,
+    policy: RetryPolicy = TOKEN_RETRY,
 ) -> TokenResult:
     return await request_token(
         http,
         TOKEN_ENDPOINT,
-        fresh_grants(key, request),
-        budget=budget,
+        fresh_grants(signing_key(key), request),
+        policy=policy,
         observer=observer or RecordingObserver(),
         client="billing",
     )
@@ -121,7 +119,9 @@ async def test_delegated_token_and_its_claims(http: httpx.AsyncClient, key: Priv
 async def test_a_token_not_from_the_issuer_fails_the_check(
     http: httpx.AsyncClient, key: PrivateKey
 ) -> None:
-    forged = fresh_grants(key, OWN)()  # a JWT, but signed by the client, not by Maskinporten
+    forged = fresh_grants(
+        signing_key(key), OWN
+    )()  # a JWT, but signed by the client, not by Maskinporten
     expected = ExpectedClaims(ISSUER, (OWN_SCOPE,), SUPPLIER)
     assert [f.claim for f in await verify_token(http, forged, expected)] == ["kid"]
 
@@ -163,7 +163,7 @@ async def test_unknown_kid(http: httpx.AsyncClient, other_key: PrivateKey) -> No
 
 
 async def test_every_attempt_signs_a_fresh_grant(http: httpx.AsyncClient, key: PrivateKey) -> None:
-    grant = fresh_grants(key, OWN)()
+    grant = fresh_grants(signing_key(key), OWN)()
 
     def same_grant() -> SecretStr:
         return grant
@@ -248,8 +248,8 @@ async def test_dropped_every_time_is_exhausted(http: httpx.AsyncClient, key: Pri
 
 async def test_total_deadline_bounds_the_retries(http: httpx.AsyncClient, key: PrivateKey) -> None:
     await set_faults(http, {"kind": "rate_limit", "retry_after": 5})
-    budget = RetryBudget(total_timeout=12.0)
-    result = await mint(http, key, budget=budget)
+    policy = RetryPolicy(timeout=12.0, max_retry_after=30.0, wait_jitter=0.0)
+    result = await mint(http, key, policy=policy)
     # Two waits of 5 s fit in a 12 s budget, a third does not (test mode never really sleeps,
     # so this is the committed Retry-After time counting against the deadline).
     assert (result.outcome, result.attempts) == ("exhausted", 3)

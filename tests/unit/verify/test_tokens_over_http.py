@@ -15,12 +15,18 @@ import httpx
 import pytest
 
 from mpctl.emulator import EmulatorSettings, build_server
+from mpctl.remote import GrantFactory, GrantRequest, RetryPolicy, fresh_grants
 from mpctl.secrets import PrivateKey
-from mpctl.verify import GrantRequest, RecordingObserver, RetryBudget, fresh_grants, request_token
+from mpctl.verify import RecordingObserver, request_token, signing_key
 from tests.unit.verify.emulator_world import CLIENT_ID, ISSUER, OWN_SCOPE, write_world
 
 OWN = GrantRequest(client_id=CLIENT_ID, issuer=ISSUER, scopes=(OWN_SCOPE,))
-FAST = RetryBudget(request_timeout=0.3, wait_initial=0.01, wait_max=0.02, wait_jitter=0.0)
+FAST = RetryPolicy(timeout=60.0, wait_initial=0.01, wait_max=0.02, wait_jitter=0.0)
+REQUEST_TIMEOUT = 0.3
+
+
+def grants(key: PrivateKey) -> GrantFactory:
+    return fresh_grants(signing_key(key), OWN)
 
 
 def free_port() -> int:
@@ -60,7 +66,9 @@ async def set_faults(http: httpx.AsyncClient, *rules: dict[str, object]) -> None
 
 
 async def test_success_over_tcp(http: httpx.AsyncClient, base_url: str, key: PrivateKey) -> None:
-    result = await request_token(http, f"{base_url}/token", fresh_grants(key, OWN), budget=FAST)
+    result = await request_token(
+        http, f"{base_url}/token", grants(key), policy=FAST, request_timeout=REQUEST_TIMEOUT
+    )
     assert (result.outcome, result.attempts) == ("success", 1)
 
 
@@ -70,7 +78,12 @@ async def test_slow_endpoint_times_out(
     await set_faults(http, {"kind": "latency", "latency_ms": 1500})
     observer = RecordingObserver()
     result = await request_token(
-        http, f"{base_url}/token", fresh_grants(key, OWN), budget=FAST, observer=observer
+        http,
+        f"{base_url}/token",
+        grants(key),
+        policy=FAST,
+        request_timeout=REQUEST_TIMEOUT,
+        observer=observer,
     )
     assert (result.outcome, result.attempts, result.reason_code) == ("timeout", 4, "timeout")
     assert observer.events[-1].outcome == "timeout"
@@ -84,7 +97,9 @@ async def test_retry_after_is_really_waited_for(
 ) -> None:
     await set_faults(http, {"kind": "rate_limit", "retry_after": 1, "max_hits": 1})
     started = time.monotonic()
-    result = await request_token(http, f"{base_url}/token", fresh_grants(key, OWN), budget=FAST)
+    result = await request_token(
+        http, f"{base_url}/token", grants(key), policy=FAST, request_timeout=REQUEST_TIMEOUT
+    )
     assert (result.outcome, result.attempts) == ("success", 2)
     assert time.monotonic() - started >= 1.0
 
@@ -95,7 +110,12 @@ async def test_dropped_tcp_connection_is_retried(
     await set_faults(http, {"kind": "drop", "max_hits": 1})
     observer = RecordingObserver()
     result = await request_token(
-        http, f"{base_url}/token", fresh_grants(key, OWN), budget=FAST, observer=observer
+        http,
+        f"{base_url}/token",
+        grants(key),
+        policy=FAST,
+        request_timeout=REQUEST_TIMEOUT,
+        observer=observer,
     )
     assert (result.outcome, result.attempts) == ("success", 2)
     assert observer.events[1].reason_code == "network_error"
