@@ -25,18 +25,15 @@ from mpctl.cli.environment import Workspace, open_workspace, transport_for
 from mpctl.cli.options import DEFAULT_MANIFESTS, EnvOption, ManifestsOption
 from mpctl.errors import UserError
 from mpctl.model.resources import Client
-from mpctl.remote.connect import open_http
+from mpctl.remote import GrantRequest, TokenObserver, fresh_grants, null_observer, open_http
 from mpctl.secrets import PrivateKey
 from mpctl.verify import (
     ExpectedClaims,
-    GrantRequest,
     JsonLinesEventLog,
-    TokenObserver,
     TokenResult,
     credentials_from_env,
-    fresh_grants,
-    null_observer,
     request_token,
+    signing_key,
     verify_token,
 )
 
@@ -161,7 +158,7 @@ async def _run_one(
     result = await request_token(
         http,
         str(environment.token_endpoint),
-        fresh_grants(check.key, request),
+        fresh_grants(signing_key(check.key), request),
         observer=observer,
         client=check.client,
     )
