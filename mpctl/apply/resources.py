@@ -1,18 +1,20 @@
 """Executors for clients, scopes and scope access: each idempotent, each returns its write count.
 
-Rules (code-models.md §8.5, reliability.md §3): an update overlays the plan's managed fields on
-a fresh GET before the PUT (PUT replaces whole objects); 404 on delete means done; 409 on create
-means read back and converge; a client create first looks for a client already carrying its
-ownership marker, and after an ambiguous timeout re-reads instead of posting again, so a retry
-never makes a duplicate. Must not touch keys (see `mpctl.apply.rotation`).
+Rules (code-models.md §8.5, reliability.md §3): an update lays the plan's registration over a
+fresh GET before the PUT (`mpctl.model.registrations.overlay`: PUT replaces whole objects);
+404 on delete means done; 409 on create means read back and converge; a client create first
+looks for a client already carrying its ownership marker, and after an ambiguous timeout
+re-reads instead of posting again, so a retry never makes a duplicate. Must not touch keys
+(see `mpctl.apply.rotation`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from mpctl.apply.context import ApplyContext, ApplyError
+from mpctl.model import ClientRegistration, ScopeRegistration, overlay
 from mpctl.model.observed import ObservedClient
 from mpctl.plan import AccessStep, Action, ClientStep, ScopeStep, Step
 from mpctl.plan.ownership import parse_marker
@@ -21,26 +23,25 @@ from mpctl.remote.protocol import RemoteApi
 
 S = TypeVar("S", ClientStep, ScopeStep, AccessStep)
 Executor = Callable[[S, ApplyContext], Awaitable[int]]
-_READ_ONLY_CLIENT = (
-    "client_id",
-    "client_orgno",
-    "supplier_orgno",
-    "active",
-    "created",
-    "last_updated",
-)
-_READ_ONLY_SCOPE = ("name", "owner_orgno", "created", "last_updated")
 
 
-def _body(step: ClientStep | ScopeStep) -> dict[str, Any]:
+def _registration(step: ClientStep) -> ClientRegistration:
     if step.body is None:
         raise ApplyError(f"{step.address}: the plan carries no body", safe_to_rerun=False)
-    return dict(step.body)
+    return step.body
 
 
-async def _find_managed_client(ctx: ApplyContext, body: Mapping[str, Any]) -> ObservedClient | None:
+def _scope_registration(step: ScopeStep) -> ScopeRegistration:
+    if step.body is None:
+        raise ApplyError(f"{step.address}: the plan carries no body", safe_to_rerun=False)
+    return step.body
+
+
+async def _find_managed_client(
+    ctx: ApplyContext, body: ClientRegistration
+) -> ObservedClient | None:
     """The active client already carrying the marker this step writes, if any."""
-    wanted = parse_marker(body.get("description"))
+    wanted = parse_marker(body.description)
     if wanted is None:
         raise ApplyError("a client body without mpctl's marker", safe_to_rerun=False)
     for client in await ctx.api.list_clients():
@@ -51,14 +52,15 @@ async def _find_managed_client(ctx: ApplyContext, body: Mapping[str, Any]) -> Ob
 
 async def create_client(step: ClientStep, ctx: ApplyContext) -> int:
     name = step.address.name
-    existing = await _find_managed_client(ctx, _body(step))
+    body = _registration(step)
+    existing = await _find_managed_client(ctx, body)
     if existing is not None:
         ctx.client_ids[name] = existing.client_id
-        return await overlay_client(ctx.api, existing.client_id, _body(step))
+        return await overlay_client(ctx.api, existing.client_id, body)
     try:
-        created = await ctx.api.create_client(_body(step))
+        created = await ctx.api.create_client(body)
     except AmbiguousWriteError:
-        found = await _find_managed_client(ctx, _body(step))
+        found = await _find_managed_client(ctx, body)
         if found is None:
             raise
         created = found
@@ -68,17 +70,13 @@ async def create_client(step: ClientStep, ctx: ApplyContext) -> int:
 
 async def update_client(step: ClientStep, ctx: ApplyContext) -> int:
     client_id = ctx.client_id(step.address.name, step.client_id)
-    return await overlay_client(ctx.api, client_id, _body(step))
+    return await overlay_client(ctx.api, client_id, _registration(step))
 
 
-async def overlay_client(api: RemoteApi, client_id: str, fields: Mapping[str, Any]) -> int:
-    """GET the client, lay `fields` over it, PUT it back when anything differs (0 or 1 write).
-
-    PUT replaces the whole object, so everything mpctl does not manage keeps its remote value.
-    """
-    current = (await api.get_client(client_id)).model_dump(mode="json", exclude_none=True)
-    wanted = {k: v for k, v in {**current, **fields}.items() if k not in _READ_ONLY_CLIENT}
-    if all(current.get(k) == v for k, v in wanted.items()):
+async def overlay_client(api: RemoteApi, client_id: str, body: ClientRegistration) -> int:
+    """GET the client, lay `body` over it, PUT it back when anything differs (0 or 1 write)."""
+    wanted = overlay(await api.get_client(client_id), body)
+    if wanted is None:
         return 0
     await api.update_client(client_id, wanted)
     return 1
@@ -102,20 +100,18 @@ async def delete_client(step: ClientStep, ctx: ApplyContext) -> int:
 
 async def create_scope(step: ScopeStep, ctx: ApplyContext) -> int:
     try:
-        await ctx.api.create_scope(_body(step))
+        await ctx.api.create_scope(_scope_registration(step))
     except Conflict:  # exists, possibly deactivated: converge it with a PUT
         return await update_scope(step, ctx)
     return 1
 
 
 async def update_scope(step: ScopeStep, ctx: ApplyContext) -> int:
-    name = step.scope
-    current = (await ctx.api.get_scope(name)).model_dump(mode="json", exclude_none=True)
-    body = {**current, **_body(step), "active": True}
-    wanted = {k: v for k, v in body.items() if k not in _READ_ONLY_SCOPE}
-    if all(current.get(k) == v for k, v in wanted.items()):
+    body = _scope_registration(step).model_copy(update={"active": True})
+    wanted = overlay(await ctx.api.get_scope(step.scope), body)
+    if wanted is None:
         return 0
-    await ctx.api.update_scope(name, wanted)
+    await ctx.api.update_scope(step.scope, wanted)
     return 1
 
 

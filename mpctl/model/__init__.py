@@ -23,6 +23,13 @@ from mpctl.model.observed import (
     ObservedScope,
     ObservedState,
 )
+from mpctl.model.registrations import (
+    ClientRegistration,
+    PublicJwk,
+    Registration,
+    ScopeRegistration,
+    overlay,
+)
 from mpctl.model.resources import (
     Client,
     ClientOverride,
@@ -39,6 +46,7 @@ __all__ = [
     "AdminCredential",
     "Client",
     "ClientOverride",
+    "ClientRegistration",
     "Defaults",
     "Delegation",
     "DesiredState",
@@ -59,15 +67,19 @@ __all__ = [
     "OrgNo",
     "Organisation",
     "ProjectConfig",
+    "PublicJwk",
+    "Registration",
     "Resource",
     "ResourceName",
     "Scope",
     "ScopeName",
     "ScopeOverride",
+    "ScopeRegistration",
     "SecretSource",
     "SinkSpec",
     "SinkState",
     "SinkVariables",
     "SpecModel",
     "orgno_problem",
+    "overlay",
 ]

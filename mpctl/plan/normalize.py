@@ -1,4 +1,4 @@
-"""The compared "essence" of clients and scopes, and the wire bodies sent to Digdir.
+"""The compared "essence" of clients and scopes, and the registrations sent to Digdir.
 
 Both sides are brought to one shape before diffing (kopf's essence; alembic's redundant-diff
 bugs are what happens otherwise): server-managed fields are dropped (client_id, created,
@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, JsonValue
 
+from mpctl.model import ClientRegistration, ScopeRegistration
 from mpctl.model.config import Environment
 from mpctl.model.observed import ObservedClient, ObservedScope
 from mpctl.model.resources import Client, Scope
@@ -59,14 +60,14 @@ def client_essence(client: Client, desired: DesiredState) -> Essence:
     }
 
 
-def client_body(client: Client, desired: DesiredState) -> dict[str, JsonValue]:
-    """The wire body: the essence with the marker written back into `description`."""
+def client_body(client: Client, desired: DesiredState) -> ClientRegistration:
+    """The registration: the essence with the marker written back into `description`."""
     body = client_essence(client, desired)
     del body[MARKER_FIELD]
     body["description"] = add_marker(
         client.description, Owner.of(desired).marker(client.name), separator=CLIENT_SEPARATOR
     )
-    return body
+    return ClientRegistration.model_validate(body)
 
 
 def observed_client_essence(client: ObservedClient) -> Essence:
@@ -110,7 +111,7 @@ def scope_essence(scope: Scope, environment: Environment, owner: Owner) -> Essen
 
 def scope_body(
     scope: Scope, environment: Environment, observed: ObservedScope | None, owner: Owner
-) -> dict[str, JsonValue]:
+) -> ScopeRegistration:
     """The wire body. `long_description` always carries the marker; when the manifest leaves
     it out, the remote text is kept. `active` is only sent to reactivate (PUT), never on POST.
     """
@@ -123,7 +124,7 @@ def scope_body(
     body["long_description"] = add_marker(text, owner.marker(scope.name), separator=SCOPE_SEPARATOR)
     if observed is None:
         del body["active"]
-    return body
+    return ScopeRegistration.model_validate(body)
 
 
 def observed_scope_essence(scope: ObservedScope) -> Essence:

@@ -20,6 +20,7 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 from pydantic import Field, JsonValue, model_validator
 
 from mpctl.errors import UserError
+from mpctl.model import ClientRegistration, ScopeRegistration
 from mpctl.model.base import SpecModel
 from mpctl.model.resources import KeyPolicy
 from mpctl.model.secrets import SinkSpec
@@ -107,14 +108,29 @@ class Severity(StrEnum):
 
 
 class FieldChange(SpecModel):
-    """One managed field whose value differs. `old` is None when absent remotely."""
+    """One managed field whose value differs, or one element added to or removed from a
+    set-like list field (`scopes`, `grant_types`, ...). `old` is None when absent remotely."""
 
-    path: tuple[str, ...]
+    path: tuple[str, ...] = Field(description="Field names from the top, e.g. ['scopes']")
+    op: Literal["set", "add", "remove"] = Field(
+        default="set",
+        description="'set': the field goes from `old` to `new` (a whole list on a create); "
+        "'add': the list at `path` gains the element `new` (`old` is null); 'remove': it "
+        "loses the element `old` (`new` is null)",
+    )
     old: JsonValue = None
     new: JsonValue = None
     sensitive: bool = Field(
         default=False, description="Renderers show '(sensitive)' instead of the values"
     )
+
+    @model_validator(mode="after")
+    def _element_fits_op(self) -> Self:
+        if self.op == "add" and (self.old is not None or self.new is None):
+            raise ValueError("an 'add' change carries the added element in `new` only")
+        if self.op == "remove" and (self.new is not None or self.old is None):
+            raise ValueError("a 'remove' change carries the removed element in `old` only")
+        return self
 
 
 class KeyChange(SpecModel):
@@ -176,7 +192,7 @@ class ClientStep(_StepFields):
 
     kind: Literal[StepKind.CLIENT] = StepKind.CLIENT
     client_id: str | None = Field(default=None, description="None while it is being created")
-    body: dict[str, JsonValue] | None = Field(
+    body: ClientRegistration | None = Field(
         default=None,
         description="Desired wire values of the managed fields. The whole POST body for "
         "create/replace; for update apply overlays it on a fresh GET (PUT replaces whole "
@@ -192,7 +208,7 @@ class ScopeStep(_StepFields):
     """Create, update (or reactivate) or delete one of the organisation's scopes."""
 
     kind: Literal[StepKind.SCOPE] = StepKind.SCOPE
-    body: dict[str, JsonValue] | None = Field(
+    body: ScopeRegistration | None = Field(
         default=None, description="Desired wire values of the managed fields, as for clients"
     )
 

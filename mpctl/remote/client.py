@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from mpctl.model import ClientRegistration, ScopeRegistration
 from mpctl.model.observed import ObservedAccess, ObservedClient, ObservedJwks, ObservedScope
 from mpctl.remote import _wire
 from mpctl.remote._failures import ambiguous_create, sanitized_cause, transport_failure
@@ -87,15 +88,16 @@ class HttpRemote:
         response = await self._send(_Call("GET", path))
         return _wire.one(response, ObservedClient, method="GET")
 
-    async def create_client(self, body: WireBody) -> ObservedClient:
+    async def create_client(self, body: ClientRegistration) -> ObservedClient:
         response = await self._send(
-            _Call("POST", "/clients", body=dict(body), replay=Replay.CREATE)
+            _Call("POST", "/clients", body=body.wire(), replay=Replay.CREATE)
         )
         return _wire.one(response, ObservedClient, method="POST")
 
-    async def update_client(self, client_id: str, body: WireBody) -> ObservedClient:
+    async def update_client(self, client_id: str, body: ClientRegistration) -> ObservedClient:
         path = f"/clients/{client_id_segment(client_id)}"
-        response = await self._send(_Call("PUT", path, body=dict(body), replay=_REPLACE))
+        call = _Call("PUT", path, body=body.for_update().wire(), replay=_REPLACE)
+        response = await self._send(call)
         return _wire.one(response, ObservedClient, method="PUT")
 
     async def delete_client(self, client_id: str) -> None:
@@ -132,13 +134,16 @@ class HttpRemote:
         response = await self._send(_Call("GET", "/scopes", {"scope": name}))
         return _wire.one(response, ObservedScope, method="GET")
 
-    async def create_scope(self, body: WireBody) -> ObservedScope:
-        response = await self._send(_Call("POST", "/scopes", body=dict(body), replay=Replay.CREATE))
+    async def create_scope(self, body: ScopeRegistration) -> ObservedScope:
+        response = await self._send(
+            _Call("POST", "/scopes", body=body.wire(), replay=Replay.CREATE)
+        )
         return _wire.one(response, ObservedScope, method="POST")
 
-    async def update_scope(self, name: str, body: WireBody) -> ObservedScope:
+    async def update_scope(self, name: str, body: ScopeRegistration) -> ObservedScope:
+        wire = body.for_update().wire()
         response = await self._send(
-            _Call("PUT", "/scopes", {"scope": name}, body=dict(body), replay=_REPLACE)
+            _Call("PUT", "/scopes", {"scope": name}, body=wire, replay=_REPLACE)
         )
         return _wire.one(response, ObservedScope, method="PUT")
 

@@ -1,7 +1,8 @@
 """`RemoteApi`: the seam between mpctl and Digdir's self-service API.
 
-Owns the list of operations and their contract: request bodies are plain wire-JSON dicts,
-results are the tolerant models of `mpctl.model.observed`. Deletes return nothing (callers that
+Owns the list of operations and their contract: request bodies are the registrations of
+`mpctl.model.registrations` (a PUT never sends server-managed or create-only fields), results
+are the tolerant models of `mpctl.model.observed`. Deletes return nothing (callers that
 need the outcome re-read). Org numbers must be exactly 9 digits; implementations refuse others
 before any request exists. Failures are `mpctl.remote.errors` exceptions; a write that may or may
 not have happened raises `AmbiguousWriteError` and is never resent. Must not hold any logic.
@@ -12,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from mpctl.model import ClientRegistration, ScopeRegistration
 from mpctl.model.observed import ObservedAccess, ObservedClient, ObservedJwks, ObservedScope
 
 WireBody = Mapping[str, Any]
-"""A request body exactly as it goes on the wire (JSON object)."""
+"""A public JWK exactly as it goes on the wire (JSON object)."""
 
 
 class RemoteApi(Protocol):
@@ -29,11 +31,11 @@ class RemoteApi(Protocol):
         """GET /clients/{id}; `NotFound` when unknown or another organisation's."""
         ...
 
-    async def create_client(self, body: WireBody) -> ObservedClient:
+    async def create_client(self, body: ClientRegistration) -> ObservedClient:
         """POST /clients. Not idempotent: no answer, or a 5xx, raises `AmbiguousWriteError`."""
         ...
 
-    async def update_client(self, client_id: str, body: WireBody) -> ObservedClient:
+    async def update_client(self, client_id: str, body: ClientRegistration) -> ObservedClient:
         """PUT /clients/{id}: full replacement (integration_type is immutable)."""
         ...
 
@@ -61,14 +63,14 @@ class RemoteApi(Protocol):
         """GET /scopes?scope={name}."""
         ...
 
-    async def create_scope(self, body: WireBody) -> ObservedScope:
+    async def create_scope(self, body: ScopeRegistration) -> ObservedScope:
         """POST /scopes; `Conflict` when it exists (also deactivated: PUT reactivates it).
 
         Like a client create, never resent after it may have reached the server.
         """
         ...
 
-    async def update_scope(self, name: str, body: WireBody) -> ObservedScope:
+    async def update_scope(self, name: str, body: ScopeRegistration) -> ObservedScope:
         """PUT /scopes?scope={name}: full replacement; prefix and subscope are immutable."""
         ...
 

@@ -18,6 +18,7 @@ import pytest
 
 from mpctl.cli.environment import connect, open_workspace
 from mpctl.cli.main import main
+from mpctl.model import ClientRegistration
 from mpctl.remote.client import HttpRemote
 from mpctl.secrets import generate_key
 
@@ -109,7 +110,7 @@ def test_edited_description_is_drift(converged: Run, project: Path) -> None:
             k: v for k, v in current.items() if k not in {"client_id", "created", "last_updated"}
         }
         body["description"] = "edited in Samarbeidsportalen [mpctl:acme-platform/saldo-studielan]"
-        await remote.update_client(client_id, body)
+        await remote.update_client(client_id, ClientRegistration.model_validate(body))
 
     _remote_edit(project, edit)
     plan = _plan_json(converged)
@@ -126,7 +127,7 @@ def test_removed_scope_is_drift(converged: Run, project: Path) -> None:
             k: v for k, v in current.items() if k not in {"client_id", "created", "last_updated"}
         }
         body["scopes"] = [s for s in body["scopes"] if s != "altinn:instances.write"]
-        await remote.update_client(client_id, body)
+        await remote.update_client(client_id, ClientRegistration.model_validate(body))
 
     _remote_edit(project, edit)
     plan = _plan_json(converged)

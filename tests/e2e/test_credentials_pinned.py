@@ -30,6 +30,7 @@ import yaml
 
 from mpctl.cli.environment import connect, open_workspace
 from mpctl.errors import ConfigError
+from mpctl.model import ClientRegistration
 from mpctl.model.config import DIGDIR_TEST, READ_SCOPES, Environment
 from mpctl.remote.connect import effective_environment
 from mpctl.remote.errors import Forbidden
@@ -272,7 +273,7 @@ def test_a_reading_token_has_no_write_scope_and_cannot_write(example_copy: Path)
             assert transport is not None
             await remote.list_clients()
             with pytest.raises(Forbidden, match="lacks a required scope"):
-                await remote.create_client(NEW_CLIENT)
+                await remote.create_client(ClientRegistration.model_validate(NEW_CLIENT))
         async with connect(workspace, access="write") as (writer, _):
             await writer.list_clients()  # the writing path works: the world allows it
         recorder = _Recorder(_inner(workspace))

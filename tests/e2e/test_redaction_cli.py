@@ -18,7 +18,7 @@ import pytest
 
 from mpctl.cli.environment import connect, open_workspace
 from mpctl.cli.main import main
-from mpctl.model import ObservedClient
+from mpctl.model import ClientRegistration, ObservedClient
 from mpctl.redaction import SENSITIVE
 from mpctl.remote.client import HttpRemote
 
@@ -60,7 +60,7 @@ async def _prepend(remote: HttpRemote, client_id: str, field: str) -> None:
     body = {k: v for k, v in current.items() if k not in {"client_id", "created", "last_updated"}}
     pasted = "Bearer abc.def.ghi client_secret=hunter2 Authorization: Bearer s3cr3t-0paque-t0ken"
     body[field] = f"{pasted} {body.get(field) or ''}".strip()
-    await remote.update_client(client_id, body)
+    await remote.update_client(client_id, ClientRegistration.model_validate(body))
 
 
 @pytest.mark.parametrize("output", ["text", "markdown", "json"])

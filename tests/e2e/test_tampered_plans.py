@@ -22,6 +22,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import TypeAdapter
 
 from mpctl.errors import MpctlError, StalePlanError, UserError
 from mpctl.plan import Diagnostic, Plan, PlanSummary, Step
@@ -68,15 +69,14 @@ def _stranger(document: dict[str, Any], i: int, _: int) -> None:
     access = [s for s in document["steps"] if s["kind"] == "access"]
     if access:
         step = access[i % len(access)]
-        step["consumer_orgno"] = STRANGER
         step["address"] = step["address"].rsplit("/", 1)[0] + "/" + STRANGER
 
 
-def _remote_id(document: dict[str, Any], i: int, j: int) -> None:
+def _client_id(document: dict[str, Any], i: int, j: int) -> None:
     steps = document["steps"]
-    ids = sorted({s["remote_id"] for s in steps if s.get("remote_id")})
+    ids = sorted({s["client_id"] for s in steps if s.get("client_id")})
     if ids:
-        steps[i % len(steps)]["remote_id"] = ids[j % len(ids)]
+        steps[i % len(steps)]["client_id"] = ids[j % len(ids)]
 
 
 def _option(document: dict[str, Any], i: int, _: int) -> None:
@@ -111,7 +111,7 @@ EDITS = {
         _duplicate,
         _body_value,
         _stranger,
-        _remote_id,
+        _client_id,
         _option,
         _blocked,
         _rename,
@@ -160,7 +160,7 @@ def test_every_tampered_plan_is_refused_before_any_write(worlds: Templates, tmp_
 
 def _fix_summary(document: dict[str, Any]) -> None:
     try:
-        steps = [Step.model_validate(step) for step in document["steps"]]
+        steps = [TypeAdapter(Step).validate_python(step) for step in document["steps"]]
         found = [Diagnostic.model_validate(d) for d in document["diagnostics"]]
     except ValueError:
         return

@@ -19,7 +19,6 @@ from typing import Annotated, TextIO
 import httpx
 import typer
 
-from mpctl.apply import open_sinks
 from mpctl.cli import console
 from mpctl.cli.environment import Workspace, open_workspace, transport_for
 from mpctl.cli.options import DEFAULT_MANIFESTS, EnvOption, ManifestsOption
@@ -98,7 +97,7 @@ def _selected(workspace: Workspace, names: list[str] | None) -> list[tuple[str, 
 
 
 def _from_sinks(workspace: Workspace, names: list[str] | None) -> list[Check]:
-    sinks = open_sinks(workspace.desired, workspace.directory)
+    sinks = workspace.open_sinks()
     checks: list[Check] = []
     for name, client in _selected(workspace, names):
         if name not in sinks:

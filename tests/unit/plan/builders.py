@@ -79,7 +79,7 @@ def client_id(name: str) -> str:
 
 
 def observed_client(c: Client, state: DesiredState, **changes: Any) -> ObservedClient:
-    body = client_body(c, state)
+    body = client_body(c, state).wire()
     body.update(client_id=client_id(c.name), client_orgno=ORGNO, access_token_lifetime=0)
     if c.access_token_lifetime != 120:
         body["access_token_lifetime"] = c.access_token_lifetime
@@ -88,7 +88,7 @@ def observed_client(c: Client, state: DesiredState, **changes: Any) -> ObservedC
 
 
 def observed_scope(s: Scope, state: DesiredState, **changes: Any) -> ObservedScope:
-    body = scope_body(s, state.environment, None, Owner.of(state))
+    body = scope_body(s, state.environment, None, Owner.of(state)).wire()
     body.update(name=s.name, owner_orgno=ORGNO, active=True)
     body.update(changes)
     return ObservedScope.model_validate(body)

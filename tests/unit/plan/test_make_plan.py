@@ -136,7 +136,7 @@ def test_description_drift_shows_the_field_without_marker() -> None:
         (("description",), "edited", "billing integration")
     ]
     assert step.body is not None
-    assert step.body["description"] == "billing integration [mpctl:billing]"
+    assert step.body.description == "billing integration [mpctl:billing]"
     assert step.client_id == client_id("billing")
 
 
@@ -200,7 +200,7 @@ def test_a_declared_scope_without_marker_is_adopted() -> None:
     assert step.action is Action.UPDATE
     assert [c.path for c in step.changes] == [("ownership_marker",)]
     assert step.body is not None
-    assert step.body["long_description"] == "Portal text\n\n[mpctl:acme:invoices.read]"
+    assert step.body.long_description == "Portal text\n\n[mpctl:acme:invoices.read]"
 
 
 def test_a_deactivated_declared_scope_is_reactivated() -> None:

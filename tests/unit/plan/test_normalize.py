@@ -76,7 +76,7 @@ def test_client_name_defaults_to_org_name_and_env() -> None:
 
 
 def test_client_body_carries_the_marker_in_description_only() -> None:
-    body = client_body(client("billing", description="Fetches"), desired())
+    body = client_body(client("billing", description="Fetches"), desired()).wire()
     assert body["description"] == "Fetches [mpctl:billing]"
     assert MARKER_FIELD not in body
     assert body["grant_types"] == [JWT_BEARER]
@@ -111,13 +111,13 @@ def test_optional_scope_fields_left_out_are_not_managed(field: str) -> None:
 
 def test_scope_body_keeps_remote_long_description_when_unmanaged() -> None:
     remote = ObservedScope(name="acme:invoices.read", long_description="Written in the portal")
-    body = scope_body(scope(), ENV, remote, OWNER)
+    body = scope_body(scope(), ENV, remote, OWNER).wire()
     assert body["long_description"] == "Written in the portal\n\n[mpctl:acme:invoices.read]"
     assert body["active"] is True
 
 
 def test_scope_create_body_does_not_send_active() -> None:
-    assert "active" not in scope_body(scope(), ENV, None, OWNER)
+    assert "active" not in scope_body(scope(), ENV, None, OWNER).wire()
 
 
 CLIENTS = [
@@ -142,13 +142,13 @@ SCOPES = [
 @pytest.mark.parametrize("wanted", CLIENTS, ids=lambda c: c.name)
 def test_a_sent_client_compares_equal(wanted: Client) -> None:
     state = desired()
-    echoed = ObservedClient.model_validate({"client_id": "c", **client_body(wanted, state)})
+    echoed = ObservedClient.model_validate({"client_id": "c", **client_body(wanted, state).wire()})
     assert diff_fields(observed_client_essence(echoed), client_essence(wanted, state)) == ()
 
 
 @pytest.mark.parametrize("wanted", SCOPES, ids=lambda s: s.name)
 def test_a_sent_scope_compares_equal(wanted: Scope) -> None:
     echoed = ObservedScope.model_validate(
-        {"name": wanted.name, **scope_body(wanted, ENV, None, OWNER)}
+        {"name": wanted.name, **scope_body(wanted, ENV, None, OWNER).wire()}
     )
     assert diff_fields(observed_scope_essence(echoed), scope_essence(wanted, ENV, OWNER)) == ()

@@ -15,6 +15,7 @@ import httpx
 import pytest
 import vcr
 
+from mpctl.model import ClientRegistration
 from mpctl.remote import (
     AdminKey,
     AdminTokenError,
@@ -86,7 +87,7 @@ async def test_public_scopes_with_microseconds_and_unknown_fields(remote: HttpRe
 async def test_v1_error_body(remote: HttpRemote) -> None:
     body = {"integration_type": "maskinporten", "description": "no scopes", "scopes": []}
     with _cassette("digdir_clients_create_v1_error.yaml"), pytest.raises(BadRequest) as caught:
-        await remote.create_client(body)
+        await remote.create_client(ClientRegistration.model_validate(body))
     error = caught.value
     assert error.messages == ("A client must have at least one scope",)
     assert error.correlation_id == "b496e785cbd430eee802c1eaafa76f46"

@@ -8,6 +8,7 @@ import time
 import httpx
 import pytest
 
+from mpctl.model import ClientRegistration, ScopeRegistration
 from mpctl.remote import (
     AdminAuth,
     AdminTokenSource,
@@ -37,13 +38,15 @@ from tests.unit.remote.emulator_world import (
 
 async def test_client_lifecycle(emulator: EmulatorWorld) -> None:
     async with emulator.remote() as remote:
-        created = await remote.create_client(NEW_CLIENT)
+        created = await remote.create_client(ClientRegistration.model_validate(NEW_CLIENT))
         assert created.client_orgno == ACME
         assert created.scopes == ("altinn:granted",)
         fetched = await remote.get_client(created.client_id)
         assert fetched.description == "billing sync"
         body = {**NEW_CLIENT, "description": "billing sync v2"}
-        updated = await remote.update_client(created.client_id, body)
+        updated = await remote.update_client(
+            created.client_id, ClientRegistration.model_validate(body)
+        )
         assert updated.description == "billing sync v2"
         listed = {c.client_id for c in await remote.list_clients()}
         assert {created.client_id, LEGACY_CLIENT} <= listed
@@ -55,7 +58,7 @@ async def test_client_lifecycle(emulator: EmulatorWorld) -> None:
 
 async def test_key_set_is_replaced_whole_and_removed(emulator: EmulatorWorld) -> None:
     async with emulator.remote() as remote:
-        client = await remote.create_client(NEW_CLIENT)
+        client = await remote.create_client(ClientRegistration.model_validate(NEW_CLIENT))
         first = await remote.put_jwks(client.client_id, [public_jwk("k1"), public_jwk("k2")])
         assert first.kids == {"k1", "k2"}
         assert all(key.exp for key in first.keys)
@@ -84,16 +87,18 @@ async def test_scope_lifecycle_and_conflict(emulator: EmulatorWorld) -> None:
         "allowed_integration_types": ["maskinporten"],
     }
     async with emulator.remote() as remote:
-        created = await remote.create_scope(body)
+        created = await remote.create_scope(ScopeRegistration.model_validate(body))
         assert created.name == "acme:orders/v1.read"
         assert (await remote.get_scope(created.name)).description == "Read orders"
-        updated = await remote.update_scope(created.name, {**body, "description": "Orders"})
+        updated = await remote.update_scope(
+            created.name, ScopeRegistration.model_validate({**body, "description": "Orders"})
+        )
         assert updated.description == "Orders"
         await remote.delete_scope(created.name)
         everything = {s.name: s for s in await remote.list_scopes(inactive=True)}
         assert everything[created.name].active is False
         with pytest.raises(Conflict):
-            await remote.create_scope(body)
+            await remote.create_scope(ScopeRegistration.model_validate(body))
 
 
 async def test_access_grant_and_revoke(emulator: EmulatorWorld) -> None:
@@ -137,7 +142,9 @@ async def test_bad_request_carries_digdir_messages_and_correlation_id(
 ) -> None:
     async with emulator.remote() as remote:
         with pytest.raises(BadRequest) as caught:
-            await remote.create_client({**NEW_CLIENT, "scopes": ["brreg:closed"]})
+            await remote.create_client(
+                ClientRegistration.model_validate({**NEW_CLIENT, "scopes": ["brreg:closed"]})
+            )
         before = remote.requests_made
         with pytest.raises(NotFound):
             await remote.get_client("no-such-client")

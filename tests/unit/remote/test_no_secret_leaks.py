@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
+from mpctl.model import ClientRegistration
 from mpctl.model.config import Environment
 from mpctl.remote import (
     AdminTokenError,
@@ -116,7 +117,9 @@ def secrets(admin_pair: KeyPair) -> Secrets:
 
 
 async def _create(remote: HttpRemote) -> object:
-    return await remote.create_client({"description": "x", "scopes": ["acme:a"]})
+    return await remote.create_client(
+        ClientRegistration.model_validate({"description": "x", "scopes": ["acme:a"]})
+    )
 
 
 async def _list(remote: HttpRemote) -> object:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import stamina
 
+from mpctl.model import ClientRegistration, ScopeRegistration
 from mpctl.model.config import Environment
 from mpctl.remote import (
     AdminTokenError,
@@ -123,7 +124,7 @@ class TestAmbiguousWritesAreNeverResent:
         await emulator.set_faults(_rule("drop", CLIENTS, "POST"))
         async with emulator.remote() as remote:
             with pytest.raises(AmbiguousWriteError) as caught:
-                await remote.create_client(NEW_CLIENT)
+                await remote.create_client(ClientRegistration.model_validate(NEW_CLIENT))
         assert await emulator.fault_counts() == [(1, 1)]
         assert caught.value.hint is not None
         assert "re-read" in caught.value.hint
@@ -136,7 +137,7 @@ class TestAmbiguousWritesAreNeverResent:
         async with emulator.remote() as remote:
             before = len(await remote.list_clients())
             with pytest.raises(AmbiguousWriteError) as caught:
-                await remote.create_client(NEW_CLIENT)
+                await remote.create_client(ClientRegistration.model_validate(NEW_CLIENT))
             after = await remote.list_clients()
         assert caught.value.status == 500
         assert len(after) == before + 1  # what the caller's re-read finds: exactly one new client
@@ -167,7 +168,11 @@ async def test_client_errors_are_not_retried(emulator: EmulatorWorld) -> None:
         with pytest.raises(NotFound):
             await remote.get_jwks("no-such-client")
         with pytest.raises(Conflict):
-            await remote.create_scope({"prefix": "acme", "subscope": "old", "description": "x"})
+            await remote.create_scope(
+                ScopeRegistration.model_validate(
+                    {"prefix": "acme", "subscope": "old", "description": "x"}
+                )
+            )
         assert remote.requests_made == before + 2
 
 
@@ -184,7 +189,7 @@ async def test_refused_connections_are_retried_even_for_creates(emulator: Emulat
         retry=RetryPolicy(on_retry=notices.append),
     ) as remote:
         with pytest.raises(TransportError) as caught:
-            await remote.create_client(NEW_CLIENT)
+            await remote.create_client(ClientRegistration.model_validate(NEW_CLIENT))
         assert remote.requests_made == 5  # the token, then four attempts at the create
     assert caught.value.sent is False
     assert [n.attempt for n in notices] == [1, 2, 3]

@@ -1,0 +1,131 @@
+"""What mpctl writes to Digdir: client and scope registrations, and public JWKs.
+
+Owns the request bodies of the self-service API as types, with the fields the server manages
+declared once per kind (`SERVER_MANAGED`: never sent, whatever a GET returned), the fields that
+can only be given when an object is created (`CREATE_ONLY`: a client's `client_orgno`, which is
+how a supplier registers a client for a customer), and `overlay`, the one rule for a full-
+replacement PUT: a fresh GET with the managed fields laid over it, so whatever mpctl does not
+manage keeps its remote value. A registration carries only the fields that were set (an explicit
+null means "clear it"), in code and in plan files alike. Must not do I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    JsonValue,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
+
+from mpctl.model.base import ObservedModel
+from mpctl.model.observed import ObservedClient, ObservedScope
+
+R = TypeVar("R", bound="Registration")
+
+
+class Registration(BaseModel):
+    """A request body: the fields set, plus unknown remote fields a PUT must carry back."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    SERVER_MANAGED: ClassVar[frozenset[str]] = frozenset()
+    CREATE_ONLY: ClassVar[frozenset[str]] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _only_what_was_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        kept = self.model_fields_set | set(self.model_extra or {})
+        return {name: value for name, value in data.items() if name in kept}
+
+    def wire(self) -> dict[str, JsonValue]:
+        """The JSON object sent to Digdir."""
+        return self.model_dump(mode="json")
+
+    def for_update(self: R) -> R:
+        """This body as a PUT sends it: without the fields only a create may give."""
+        return type(self).model_validate(_without(self.wire(), self.CREATE_ONLY))
+
+
+class ClientRegistration(Registration):
+    """A client ("integration") as mpctl registers it."""
+
+    SERVER_MANAGED: ClassVar[frozenset[str]] = frozenset(
+        {"client_id", "supplier_orgno", "active", "created", "last_updated"}
+    )
+    CREATE_ONLY: ClassVar[frozenset[str]] = frozenset({"client_orgno"})
+
+    client_name: str | None = None
+    description: str | None = None
+    integration_type: str | None = None
+    application_type: str | None = None
+    token_endpoint_auth_method: str | None = None
+    grant_types: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
+    access_token_lifetime: int | None = None
+    client_orgno: str | None = None
+    """Supplier mode: the customer organisation the client is registered for (create only)."""
+
+
+class ScopeRegistration(Registration):
+    """A scope (API) as mpctl registers it. `active: true` reactivates a deleted scope (PUT)."""
+
+    SERVER_MANAGED: ClassVar[frozenset[str]] = frozenset(
+        {"name", "owner_orgno", "created", "last_updated"}
+    )
+
+    prefix: str | None = None
+    subscope: str | None = None
+    description: str | None = None
+    long_description: str | None = None
+    allowed_integration_types: tuple[str, ...] = ()
+    visibility: str | None = None
+    at_max_age: int | None = None
+    authorization_max_lifetime: int | None = None
+    delegation_source: str | None = None
+    accessible_for_all: bool | None = None
+    token_type: str | None = None
+    active: bool | None = None
+
+
+class PublicJwk(ObservedModel):
+    """One public key as uploaded: members beyond these (private ones above all) are dropped."""
+
+    kty: str
+    kid: str
+    alg: str | None = None
+    use: str | None = None
+    e: str | None = None
+    n: str | None = None
+    crv: str | None = None
+    x: str | None = None
+    y: str | None = None
+
+    def wire(self) -> dict[str, JsonValue]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+_OBSERVED: dict[type[Registration], type[ObservedModel]] = {
+    ClientRegistration: ObservedClient,
+    ScopeRegistration: ObservedScope,
+}
+
+
+def overlay(current: ObservedClient | ObservedScope, desired: R) -> R | None:
+    """The PUT body that makes `current` (a fresh GET) what `desired` says; None when the
+    object already is. Unmanaged and unknown fields keep their remote values."""
+    if not isinstance(current, _OBSERVED[type(desired)]):
+        raise TypeError(f"cannot lay a {type(desired).__name__} over {type(current).__name__}")
+    never_sent = desired.SERVER_MANAGED | desired.CREATE_ONLY
+    remote = _without(current.model_dump(mode="json", exclude_none=True), never_sent)
+    wanted = {**remote, **desired.for_update().wire()}
+    if all(remote.get(name) == value for name, value in wanted.items()):
+        return None
+    return type(desired).model_validate(wanted)
+
+
+def _without(data: dict[str, Any], names: frozenset[str]) -> dict[str, Any]:
+    return {name: value for name, value in data.items() if name not in names}
