@@ -63,6 +63,15 @@ def _addresses(plan: dict[str, object]) -> list[tuple[str, str]]:
     return [(s["address"], s["action"]) for s in steps]
 
 
+def _apply_then_plan_is_empty(run: Run) -> None:
+    """The drift is undone by apply: a fresh plan has no steps (exit 0, "No changes.")."""
+    code, out = run("apply", "--auto-approve")
+    assert code == 0, out
+    code, out = run("plan", "--detailed-exitcode")
+    assert code == 0, out
+    assert "No changes." in out
+
+
 def test_first_plan_lists_every_create(run: Run) -> None:
     plan = _plan_json(run)
     creates = {a for a, action in _addresses(plan) if action == "create"}
@@ -117,6 +126,7 @@ def test_edited_description_is_drift(converged: Run, project: Path) -> None:
     assert _addresses(plan) == [("client/saldo-studielan", "update")]
     (step,) = plan["steps"]  # type: ignore[misc]
     assert [c["path"] for c in step["changes"]] == [["description"]]
+    _apply_then_plan_is_empty(converged)
 
 
 def test_removed_scope_is_drift(converged: Run, project: Path) -> None:
@@ -137,6 +147,7 @@ def test_removed_scope_is_drift(converged: Run, project: Path) -> None:
     assert change["path"] == ["scopes"]
     assert "altinn:instances.write" in change["new"]
     assert "altinn:instances.write" not in change["old"]
+    _apply_then_plan_is_empty(converged)
 
 
 def test_key_added_by_hand_is_reported_and_never_removed(converged: Run, project: Path) -> None:
@@ -162,6 +173,10 @@ def test_key_added_by_hand_is_reported_and_never_removed(converged: Run, project
         assert "added-by-hand" in (await remote.get_jwks(client_id)).kids
 
     _remote_edit(project, check)
+    code, out = converged("plan")
+    assert code == 0, out
+    assert "No changes." in out  # reported as drift, never a step: apply → plan is empty
+    assert "added-by-hand" in out
 
 
 def test_revoked_access_is_drift_and_apply_restores_it(converged: Run, project: Path) -> None:
@@ -171,10 +186,7 @@ def test_revoked_access_is_drift_and_apply_restores_it(converged: Run, project: 
     _remote_edit(project, edit)
     plan = _plan_json(converged)
     assert _addresses(plan) == [("scope/acme:invoices.read/access/910753614", "create")]
-    code, out = converged("apply", "--auto-approve")
-    assert code == 0, out
-    code, out = converged("plan", "--detailed-exitcode")
-    assert code == 0, out
+    _apply_then_plan_is_empty(converged)
 
 
 def test_saved_plan_round_trip_and_staleness(run: Run, project: Path) -> None:

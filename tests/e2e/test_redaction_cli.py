@@ -75,3 +75,8 @@ def test_a_plan_never_prints_secrets_pasted_at_digdir(
     assert "saldo-studielan" in out  # the drift is shown...
     assert SENSITIVE in out  # ...with the pasted secrets hidden
     assert [secret for secret in PLANTED if secret in out] == []
+    code, out = run("apply", "--auto-approve")  # the drift is undone...
+    assert code == 0, out
+    assert [secret for secret in PLANTED if secret in out] == []
+    code, out = run("plan", "--detailed-exitcode")  # ...and apply → plan is empty
+    assert code == 0, out

@@ -11,7 +11,10 @@ adds, after every call:
 
 * no scope ever has fewer APPROVED consumers than min(before the run, wanted after it);
 * no manifest client ever has two active clients at Digdir: neither two carrying its marker
-  nor two with its client_name (a client that lost its marker must not be created again).
+  nor two with its client_name (a client that lost its marker must not be created again);
+
+and at the end of every example, once faults stop and the drift is undone by hand where only a
+person can (markers, an unknown organisation), apply converges: the last plan is empty.
 
 `MPCTL_SAFETY_EXAMPLES` sets the number of examples (default 12, a short run for the test
 command); the long run used for the closing note:
@@ -230,6 +233,19 @@ class SafetyMachine(RuleBasedStateMachine):
     @initialize()
     def start(self) -> None:
         self.world.checker.baseline()
+
+    def teardown(self) -> None:
+        """The drift is over: faults end, the person puts back what they broke (markers, an
+        organisation Digdir refuses), and apply → plan is empty."""
+        with self.world.emulator.store.write() as state:
+            state.faults = []
+        self.restore_markers()
+        for scope, declared in self.world.workspace.desired.scopes.items():
+            if UNKNOWN in declared.consumers:
+                self.edit_consumers(scope, set(declared.consumers) - {UNKNOWN})
+        runs = asyncio.run(self.world.converge(options=PlanOptions(allow_delete=True)))
+        assert runs[-1].plan.steps == ()
+        STATS["converged after the drift"] += 1
 
 
 def test_apply_keeps_its_safety_rules_under_random_edits_drift_and_failures(
