@@ -7,7 +7,8 @@ that is empty. Covered: update (scopes and description changed; fields mpctl doe
 survive the whole-object PUT), replace (integration_type changed: held without
 --allow-replace, done with it), delete (held without --allow-delete; done with it; a 404 counts
 as done), and the ambiguous create (the POST committed but answered 500: found by its marker,
-no duplicate; the POST never arrived: failed, safe to re-run, and the re-run creates one).
+no duplicate; the POST never arrived: failed, safe to re-run, and the re-run creates one; the
+client made meanwhile by another run: adopted, no second POST).
 
 The helpers at the top are shared with the other executor and crash-matrix tests.
 """
@@ -377,4 +378,28 @@ async def test_create_whose_post_never_arrived_fails_safe_to_rerun_then_creates_
     again = await applied(world)
     assert again.ok
     assert_sink_follows(world, "billing-invoices")
+    await assert_plan_is_empty(world)
+
+
+async def test_create_finds_the_client_another_run_made_meanwhile_and_makes_no_second(
+    small_worlds: Templates, tmp_path: Path
+) -> None:
+    """Another apply (one that did not share this lock, e.g. on another machine) created the
+    client between this run's plan and its create step: the create adopts it by its marker."""
+    world = edited_world(small_worlds.fresh, tmp_path / "world")
+    made = the_client(small_worlds.converged, "billing-invoices")
+    with small_worlds.converged.emulator.store.read() as state:
+        record = state.clients[made.client_id].model_copy(deep=True, update={"jwks": None})
+    meanwhile = BeforeStep(
+        world, {"client/billing-invoices": lambda s: s.clients.update({made.client_id: record})}
+    )
+    plan, report = await apply_once(world, PlanOptions(), meanwhile)
+    assert ("client/billing-invoices", "create") in steps(plan)
+    assert meanwhile.fired == ["client/billing-invoices"]
+    assert report.ok, [o.message for o in report.failed]
+    assert "POST /api/v1/clients" not in [w.label for w in world.writes]
+    assert [c.client_id for c in world.remote_state() if c.name == "billing-invoices"] == [
+        made.client_id
+    ]
+    assert_sink_follows(world, "billing-invoices")  # its key went onto the adopted client
     await assert_plan_is_empty(world)
