@@ -1,23 +1,33 @@
 """Field-level differences between an observed essence and a desired one.
 
-Owns `diff_fields`: deepdiff finds what differs; each finding is reported at its field (the
-path up to the first list index), so a list shows as one change with its whole old and new
-value. Only keys of the desired essence are compared: fields the manifest does not manage are
-never reported. Old values are remote free text, so they pass through `mpctl.redaction` here:
-a token someone pasted into a description at Digdir never reaches a saved plan. Output is
-sorted by path. Must not decide actions or touch the network.
+Owns `diff_fields`. deepdiff walks both sides and each finding becomes a `FieldChange`:
+- in a set-like list (a list of scalars; the essences sort and deduplicate `scopes`,
+  `grant_types`, `allowed_integration_types`) each element that differs is its own change,
+  `op="add"` or `op="remove"` at the list's path, so a plan reads `+ scopes = "acme:new"`;
+- a nested mapping reports the nested path (`("a", "b")`) with its old and new value;
+- anything else (a scalar, a type change, a list of mappings) is one `op="set"` change at its
+  field with the whole old and new value.
+A create (`observed` None) lists each desired field once, lists whole. Only keys of the desired
+essence are compared: fields the manifest does not manage are never reported. Old values are
+remote free text, so they pass through `mpctl.redaction` here: a token someone pasted into a
+description at Digdir never reaches a saved plan. Output is sorted (path, then removals before
+additions, then value). Must not decide actions or touch the network.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from deepdiff import DeepDiff
+from deepdiff.helper import NotPresent
 from pydantic import JsonValue
 
 from mpctl.plan.types import FieldChange
 from mpctl.redaction import redact_value
+
+_OP_ORDER = {"set": 0, "remove": 1, "add": 2}
 
 
 def diff_fields(
@@ -33,19 +43,50 @@ def diff_fields(
     old = {key: observed.get(key) for key in desired}
     if old == desired:
         return ()  # the common, converged case; DeepDiff costs ~0.5 ms per object
-    found = DeepDiff(old, dict(desired), view="tree", verbose_level=2)
-    paths = {_field_path(level) for levels in found.values() for level in levels}
-    return tuple(
-        FieldChange(
-            path=path, old=redact_value(_at(old, path), name=path[-1]), new=_at(desired, path)
-        )
-        for path in sorted(paths)
+    new = dict(desired)
+    found = DeepDiff(old, new, view="tree", ignore_order_func=_is_set_level)
+    changes = {
+        _key(change): change
+        for levels in found.values()
+        for level in levels
+        for change in _changes(level, old, new)
+    }
+    return tuple(changes[key] for key in sorted(changes))
+
+
+def _is_set_like(value: object) -> bool:
+    """A list of scalars: compared as a set, element by element."""
+    return isinstance(value, list) and all(
+        isinstance(item, str | int | float | bool) for item in value
     )
 
 
-def _field_path(level: Any) -> tuple[str, ...]:
+def _is_set_level(level: Any) -> bool:
+    return _is_set_like(level.t1) and _is_set_like(level.t2)
+
+
+def _changes(
+    level: Any, old: Mapping[str, JsonValue], new: Mapping[str, JsonValue]
+) -> Iterator[FieldChange]:
+    """The changes one deepdiff finding between `old` and `new` stands for."""
+    parts = level.path(output_format="list")
+    field = _field_path(parts)
+    if len(parts) == len(field) + 1 and _is_set_level(level.up):
+        # An element of a set-like list; a 'changed' element is one removed and one added.
+        if not isinstance(level.t1, NotPresent):
+            yield FieldChange(path=field, op="remove", old=redact_value(level.t1, name=field[-1]))
+        if not isinstance(level.t2, NotPresent):
+            yield FieldChange(path=field, op="add", new=level.t2)
+        return
+    yield FieldChange(
+        path=field, old=redact_value(_at(old, field), name=field[-1]), new=_at(new, field)
+    )
+
+
+def _field_path(parts: list[str | int]) -> tuple[str, ...]:
+    """The path up to the first list index: a change inside a list belongs to the list."""
     field: list[str] = []
-    for part in level.path(output_format="list"):
+    for part in parts:
         if not isinstance(part, str):
             break
         field.append(part)
@@ -57,3 +98,9 @@ def _at(document: Mapping[str, JsonValue], path: tuple[str, ...]) -> JsonValue:
     for part in path:
         value = value.get(part) if isinstance(value, dict) else None
     return value
+
+
+def _key(change: FieldChange) -> tuple[tuple[str, ...], int, str, str]:
+    """Identity and sort order: path, removals before additions, then the values."""
+    old, new = (json.dumps(v, sort_keys=True) for v in (change.old, change.new))
+    return change.path, _OP_ORDER[change.op], old, new

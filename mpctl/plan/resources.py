@@ -13,10 +13,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from mpctl.model.keys import SinkState
-from mpctl.model.observed import ObservedClient, ObservedJwks, ObservedState
-from mpctl.model.resources import Client, Scope
-from mpctl.model.state import DesiredState
+from mpctl.model import (
+    Client,
+    DesiredState,
+    ObservedClient,
+    ObservedJwks,
+    ObservedState,
+    Scope,
+    SinkState,
+)
 from mpctl.plan.address import Address
 from mpctl.plan.adoption import ClientLinks
 from mpctl.plan.diff import diff_fields
@@ -316,7 +321,7 @@ def _client_reason(
 def _reason(create: bool, changes: tuple[FieldChange, ...]) -> str:
     if create:
         return "declared in the manifests, not found at Digdir"
-    fields = ", ".join(".".join(c.path) for c in changes)
+    fields = ", ".join(dict.fromkeys(".".join(c.path) for c in changes))
     return f"differs from the manifests in: {fields}"
 
 
