@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import JsonValue
 
@@ -52,11 +52,16 @@ _BIDI_CONTROLS = frozenset(
 
 @dataclass(frozen=True)
 class ChangeLine:
-    """One field change as display text; `old`/`new` are None when the value is absent."""
+    """One field change as display text; `old`/`new` are None when the value is absent.
+
+    `op` is the `FieldChange` op: "set" (old → new), "add" (`new` is the element added to the
+    list at `path`) or "remove" (`old` is the element removed from it).
+    """
 
     path: str
     old: str | None
     new: str | None
+    op: Literal["set", "add", "remove"] = "set"
 
 
 @dataclass(frozen=True)
@@ -176,6 +181,7 @@ def _change_line(change: FieldChange) -> ChangeLine:
         path=safe_text(".".join(change.path)),
         old=None if change.old is None else display_value(change.old),
         new=None if change.new is None else display_value(change.new),
+        op=change.op,
     )
 
 

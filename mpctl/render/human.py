@@ -1,9 +1,11 @@
-"""Terminal text for a plan: Terraform-style glyphs, per-field `old → new`, a summary line.
+"""Terminal text for a plan: Terraform-style glyphs, per-field changes, a summary line.
 
 Owns the glyphs (`+` create, `<~` adopt, `~` update, `-/+` replace, `-` delete; key steps
-show their effect on the JWKS) and the layout. Colour is ANSI and only when `color=True`: the
-CLI decides it (NO_COLOR, TTY). Every dynamic string comes from the `PlanDocument`, already
-redacted and escaped. Returns a string; must not print or touch a console.
+show their effect on the JWKS; a field change is `~ path = old → new`, or `+`/`- path = value`
+for an element added to or removed from a list or a field set from or to absent) and the
+layout. Colour is ANSI and only when `color=True`: the CLI decides it (NO_COLOR, TTY). Every
+dynamic string comes from the `PlanDocument`, already redacted and escaped. Returns a string;
+must not print or touch a console.
 """
 
 from __future__ import annotations
@@ -64,12 +66,29 @@ def _step_lines(step: StepView, paint: Paint) -> list[str]:
 
 
 def _change(change: ChangeLine, width: int, paint: Paint) -> str:
-    path = change.path.ljust(width)
-    if change.old is None:
-        return paint(f"      + {path} = {change.new}", _COLOURS["+"])
-    if change.new is None:
-        return paint(f"      - {path} = {change.old}", _COLOURS["-"])
-    return paint(f"      ~ {path} = {change.old} → {change.new}", _COLOURS["~"])
+    """`+ path = new` (an element added, or a field set from absent), `- path = old` (an
+    element removed, or a field cleared), else `~ path = old → new`."""
+    glyph, text = change_glyph(change), _value(change)
+    return paint(f"      {glyph} {change.path.ljust(width)} = {text}", _COLOURS[glyph])
+
+
+def change_glyph(change: ChangeLine) -> str:
+    """`+`, `-` or `~` for one field change."""
+    if change.op == "add" or (change.op == "set" and change.old is None):
+        return "+"
+    if change.op == "remove" or (change.op == "set" and change.new is None):
+        return "-"
+    return "~"
+
+
+def _value(change: ChangeLine) -> str:
+    """What follows `path =`: the element or value added or removed, or `old → new`."""
+    glyph = change_glyph(change)
+    if glyph == "+":
+        return str(change.new)
+    if glyph == "-":
+        return str(change.old)
+    return f"{change.old} → {change.new}"
 
 
 def _diagnostic_lines(diagnostics: Iterable[Diagnostic], paint: Paint) -> list[str]:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from mpctl.plan.types import Diagnostic, UnmanagedObject
 from mpctl.render.document import ChangeLine, PlanDocument, StepView
-from mpctl.render.human import GLYPHS
+from mpctl.render.human import GLYPHS, change_glyph
 
 GITHUB_COMMENT_LIMIT = 65_536
 DEFAULT_MAX_CHARS = 65_000
@@ -97,7 +97,7 @@ def _step_block(step: StepView) -> str:
     if step.phases:
         lines += [f"Phases: {escape(' → '.join(step.phases))}", ""]
     if step.changes:
-        lines += ["| Field | Old | New |", "|---|---|---|"]
+        lines += ["|  | Field | Old | New |", "|---|---|---|---|"]
         lines += [_change_row(change) for change in step.changes]
         lines.append("")
     lines.append("</details>\n")
@@ -105,9 +105,11 @@ def _step_block(step: StepView) -> str:
 
 
 def _change_row(change: ChangeLine) -> str:
+    """`+` and `-` rows carry one list element (or a field set from or to absent), `~` rows a
+    value changed from Old to New; the glyphs are the terminal's."""
     old = _code(change.old) if change.old is not None else ""
     new = _code(change.new) if change.new is not None else ""
-    return f"| {_code(change.path)} | {old} | {new} |"
+    return f"| {_code(change_glyph(change))} | {_code(change.path)} | {old} | {new} |"
 
 
 def _unmanaged_block(unmanaged: Sequence[UnmanagedObject]) -> list[str]:

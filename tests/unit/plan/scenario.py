@@ -96,7 +96,7 @@ def _observed(state: DesiredState) -> ObservedState:
         client_id="id-portal",
         client_name="Portal app",
         description="Made in the portal",
-        scopes=("acme:invoices.read",),
+        scopes=("acme:orders",),
     )
     del clients[client_id("imported")]
     lost = clients.pop(client_id("lost"))
