@@ -19,7 +19,7 @@ from typing import Protocol
 
 from mpctl.errors import MpctlError
 from mpctl.plan import Plan
-from mpctl.remote.protocol import RemoteApi
+from mpctl.remote import RemoteApi
 from mpctl.secrets import PrivateKey, SecretSink
 from mpctl.state import Snapshot
 

@@ -27,7 +27,7 @@ from mpctl.plan import (
     check_rederived,
     held_resources,
 )
-from mpctl.remote.errors import (
+from mpctl.remote import (
     AmbiguousWriteError,
     BadRequest,
     Forbidden,

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mpctl.errors import LockedError
-from mpctl.secrets.directories import ensure_private_directory
+from mpctl.secrets import ensure_private_directory
 
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 

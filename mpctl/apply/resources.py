@@ -14,12 +14,9 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from mpctl.apply.context import ApplyContext, ApplyError
-from mpctl.model import ClientRegistration, ScopeRegistration, overlay
-from mpctl.model.observed import ObservedClient
-from mpctl.plan import AccessStep, Action, ClientStep, ScopeStep, Step
-from mpctl.plan.ownership import parse_marker
-from mpctl.remote.errors import AmbiguousWriteError, Conflict, NotFound
-from mpctl.remote.protocol import RemoteApi
+from mpctl.model import ClientRegistration, ObservedClient, ScopeRegistration, overlay
+from mpctl.plan import AccessStep, Action, ClientStep, ScopeStep, Step, parse_marker
+from mpctl.remote import AmbiguousWriteError, Conflict, NotFound, RemoteApi
 
 S = TypeVar("S", ClientStep, ScopeStep, AccessStep)
 Executor = Callable[[S, ApplyContext], Awaitable[int]]

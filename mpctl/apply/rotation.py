@@ -16,11 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from mpctl.apply.context import ApplyContext, ApplyError, Verdict
-from mpctl.model.observed import ObservedJwks
-from mpctl.model.resources import MAX_KEYS_PER_CLIENT, KeyPolicy
+from mpctl.model import MAX_KEYS_PER_CLIENT, KeyPolicy, ObservedJwks, jwk_thumbprint
 from mpctl.plan import Action, KeyChange, KeyPhase, KeyStep
-from mpctl.plan.keyset import jwk_thumbprint
-from mpctl.remote.errors import AmbiguousWriteError
+from mpctl.remote import AmbiguousWriteError
 from mpctl.secrets import PrivateKey, SecretSink, new_key_for
 
 

@@ -28,14 +28,10 @@ from mpctl.cli.yielding import YieldingTransport
 from mpctl.emulator import EmulatorSettings, create_app, issue_business_certificate
 from mpctl.errors import ConfigError, UserError
 from mpctl.manifests import LoadResult, Project, load
-from mpctl.model.config import Access, EmbeddedEmulator, Environment
-from mpctl.model.secrets import SinkSpec
-from mpctl.model.state import DesiredState
+from mpctl.model import Access, DesiredState, EmbeddedEmulator, Environment, SinkSpec
 from mpctl.plan import managed_sinks
-from mpctl.remote.client import HttpRemote
-from mpctl.remote.connect import effective_environment, open_remote
-from mpctl.secrets import SecretSink
-from mpctl.secrets.directories import ensure_private_directory
+from mpctl.remote import HttpRemote, effective_environment, open_remote
+from mpctl.secrets import SecretSink, ensure_private_directory
 from mpctl.state import open_sinks
 
 

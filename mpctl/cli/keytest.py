@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import httpx
 
-from mpctl.apply.context import KeyTestResult, Verdict
+from mpctl.apply import KeyTestResult, Verdict
 from mpctl.remote import TOKEN_RETRY, GrantRequest, RetryPolicy, fresh_grants
 from mpctl.secrets import PrivateKey
 from mpctl.verify import TokenResult, request_token, signing_key

@@ -19,8 +19,7 @@ import httpx
 
 from mpctl.emulator import EmulatorSettings, create_app, issue_business_certificate
 from mpctl.errors import ConfigError
-from mpctl.model.config import AdminCredential, EmbeddedEmulator, Environment
-from mpctl.model.state import DesiredState
+from mpctl.model import AdminCredential, DesiredState, EmbeddedEmulator, Environment
 
 _STATE_FILE = "emulator-state.json"
 

@@ -18,8 +18,7 @@ from mpctl.manifests.lint import lint
 from mpctl.manifests.project import PROJECT_FILE, Project, discover, display_path
 from mpctl.manifests.project import load_project as _load_project
 from mpctl.manifests.resolve import LocatedResource, read_sources, resolve, template_variables
-from mpctl.model.resources import Client, Scope
-from mpctl.model.state import DesiredState
+from mpctl.model import Client, DesiredState, Scope
 
 __all__ = [
     "CODES",

@@ -18,21 +18,19 @@ from urllib.parse import urlsplit
 from mpctl.manifests.findings import FindingSeverity, ManifestFinding
 from mpctl.manifests.project import Project
 from mpctl.manifests.resolve import LocatedResource
-from mpctl.model.config import (
+from mpctl.model import (
     DIGDIR,
     DIGDIR_PROD,
     DIGDIR_TEST,
     ENDPOINT_FIELDS,
-    Environment,
-    endpoint_variable,
-    is_loopback_host,
-)
-from mpctl.model.resources import (
     MAX_GRANT_LIFETIME_SECONDS,
     MAX_KEYS_PER_CLIENT,
     ROTATION_SLOTS,
     Client,
+    Environment,
     Scope,
+    endpoint_variable,
+    is_loopback_host,
 )
 
 RETIRED_HOSTS = frozenset(

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from mpctl.manifests.errors import diagnostics_from_validation
 from mpctl.manifests.findings import ManifestFinding
 from mpctl.manifests.yaml import YamlDocument, load_documents
-from mpctl.model.config import ProjectConfig
+from mpctl.model import ProjectConfig
 
 PROJECT_FILE = "mpctl.yaml"
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".yaml.j2", ".yml.j2")

@@ -23,7 +23,7 @@ from mpctl.manifests.project import Project, UnreadableFileError, display_path, 
 from mpctl.manifests.template import TemplateProblemError, is_template, render
 from mpctl.manifests.yaml import Path as DataPath
 from mpctl.manifests.yaml import YamlDocument, load_documents
-from mpctl.model.resources import Client, Resource, Scope
+from mpctl.model import Client, Resource, Scope
 
 _KINDS = {"Client": "client", "Scope": "scope"}
 _RESOURCE = TypeAdapter[Client | Scope](Resource)

@@ -12,10 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from mpctl.errors import UserError
-from mpctl.model.keys import SinkState
-from mpctl.model.observed import ObservedState
-from mpctl.model.secrets import SinkSpec
-from mpctl.model.state import DesiredState
+from mpctl.model import DesiredState, ObservedState, SinkSpec, SinkState
 from mpctl.plan.address import Address
 from mpctl.plan.adoption import ClientLinks, link_clients
 from mpctl.plan.diagnostics import check_desired
@@ -27,6 +24,8 @@ from mpctl.plan.ownership import (
     ScopeOwnership,
     classify_clients,
     classify_scopes,
+    parse_marker,
+    strip_marker,
 )
 from mpctl.plan.policy import enforce_policy, held_resources, hold_back
 from mpctl.plan.resources import (
@@ -97,8 +96,10 @@ __all__ = [
     "make_plan",
     "managed_sinks",
     "observed_fingerprint",
+    "parse_marker",
     "plan_json_schema",
     "project_identity",
+    "strip_marker",
 ]
 
 

@@ -17,10 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from mpctl.model.keys import SinkState
-from mpctl.model.observed import ObservedClient, ObservedState
-from mpctl.model.resources import Client
-from mpctl.model.state import DesiredState
+from mpctl.model import Client, DesiredState, ObservedClient, ObservedState, SinkState
 from mpctl.plan.address import Address
 from mpctl.plan.normalize import default_client_name
 from mpctl.plan.ownership import ClientOwnership, Owner, parse_marker

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mpctl.model.observed import ObservedScope, ObservedState
-from mpctl.model.resources import Client, Delegation
-from mpctl.model.state import DesiredState
+from mpctl.model import Client, Delegation, DesiredState, ObservedScope, ObservedState
 from mpctl.plan.types import Diagnostic, Severity
 
 

@@ -15,8 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from mpctl.model.keys import SinkState
-from mpctl.model.observed import ObservedState
+from mpctl.model import ObservedState, SinkState
 from mpctl.plan.types import canonical_json
 
 

@@ -28,9 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mpctl.model.identifiers import format_duration
-from mpctl.model.keys import KeySlot, SinkState
-from mpctl.model.resources import MAX_KEYS_PER_CLIENT
+from mpctl.model import MAX_KEYS_PER_CLIENT, KeySlot, SinkState, format_duration
 from mpctl.plan.address import Address
 from mpctl.plan.keyset import (
     KeyInputs,

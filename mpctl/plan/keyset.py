@@ -13,12 +13,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from mpctl.model.keys import KeySlot, SinkState
+from mpctl.model import (
+    MAX_KEYS_PER_CLIENT,
+    ROTATION_SLOTS,
+    KeyPolicy,
+    KeySlot,
+    ObservedJwk,
+    ObservedJwks,
+    SinkState,
+)
 
-# Explicit re-export (PEP 484) for mpctl.plan.keys and mpctl.apply, which import it from here.
-from mpctl.model.keys import jwk_thumbprint as jwk_thumbprint  # noqa: PLC0414
-from mpctl.model.observed import ObservedJwk, ObservedJwks
-from mpctl.model.resources import MAX_KEYS_PER_CLIENT, ROTATION_SLOTS, KeyPolicy
+# Explicit re-export (PEP 484) for mpctl.plan.keys, which imports it from here.
+from mpctl.model import jwk_thumbprint as jwk_thumbprint  # noqa: PLC0414
 from mpctl.plan.address import Address
 from mpctl.plan.types import Diagnostic, Severity
 

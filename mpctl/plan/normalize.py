@@ -16,11 +16,16 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, JsonValue
 
-from mpctl.model import ClientRegistration, ScopeRegistration
-from mpctl.model.config import Environment
-from mpctl.model.observed import ObservedClient, ObservedScope
-from mpctl.model.resources import Client, Scope
-from mpctl.model.state import DesiredState
+from mpctl.model import (
+    Client,
+    ClientRegistration,
+    DesiredState,
+    Environment,
+    ObservedClient,
+    ObservedScope,
+    Scope,
+    ScopeRegistration,
+)
 from mpctl.plan.ownership import (
     CLIENT_SEPARATOR,
     SCOPE_SEPARATOR,

@@ -29,8 +29,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from mpctl.model.observed import ObservedClient, ObservedScope, ObservedState
-from mpctl.model.state import DesiredState
+from mpctl.model import DesiredState, ObservedClient, ObservedScope, ObservedState
 from mpctl.plan.types import UnmanagedObject
 from mpctl.redaction import redact_text
 

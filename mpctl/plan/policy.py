@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mpctl.model.config import Environment
+from mpctl.model import Environment
 from mpctl.plan.address import Address
 from mpctl.plan.types import Action, Diagnostic, PlanOptions, Severity, Step
 

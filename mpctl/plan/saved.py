@@ -10,7 +10,7 @@ difference. Must not observe or plan: the caller passes both plans.
 from __future__ import annotations
 
 from mpctl.errors import StalePlanError
-from mpctl.model.state import DesiredState
+from mpctl.model import DesiredState
 from mpctl.plan.types import Plan
 
 _NOTHING_WRITTEN = "nothing was written"

@@ -16,7 +16,7 @@ from mpctl.remote.auth import (
     load_admin_credential,
 )
 from mpctl.remote.client import DEFAULT_CONCURRENCY, HttpRemote
-from mpctl.remote.connect import open_http, open_remote
+from mpctl.remote.connect import effective_environment, open_http, open_remote
 from mpctl.remote.errors import (
     AdminCredentialError,
     AdminTokenError,
@@ -110,6 +110,7 @@ __all__ = [
     "UnsafeRequestError",
     "WireBody",
     "admin_grants",
+    "effective_environment",
     "fetch",
     "fresh_grants",
     "grant_claims",

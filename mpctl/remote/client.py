@@ -17,8 +17,14 @@ from typing import Any
 
 import httpx
 
-from mpctl.model import ClientRegistration, ScopeRegistration
-from mpctl.model.observed import ObservedAccess, ObservedClient, ObservedJwks, ObservedScope
+from mpctl.model import (
+    ClientRegistration,
+    ObservedAccess,
+    ObservedClient,
+    ObservedJwks,
+    ObservedScope,
+    ScopeRegistration,
+)
 from mpctl.remote import _wire
 from mpctl.remote._failures import ambiguous_create, sanitized_cause, transport_failure
 from mpctl.remote._paths import client_id_segment, orgno_segment, public_keys

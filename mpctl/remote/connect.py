@@ -21,7 +21,7 @@ import httpx
 from pydantic import HttpUrl, ValidationError
 
 from mpctl.errors import ConfigError
-from mpctl.model.config import (
+from mpctl.model import (
     DIGDIR,
     ENDPOINT_FIELDS,
     Access,

@@ -16,8 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, load_pem_private_key
 
-from mpctl.model.config import AdminCredential
-from mpctl.model.secrets import SecretSource
+from mpctl.model import AdminCredential, SecretSource
 from mpctl.remote.errors import AdminCredentialError
 
 

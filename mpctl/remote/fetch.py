@@ -13,12 +13,7 @@ import asyncio
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import Any, TypeVar
 
-from mpctl.model.observed import (
-    ObservedAccess,
-    ObservedJwks,
-    ObservedScope,
-    ObservedState,
-)
+from mpctl.model import ObservedAccess, ObservedJwks, ObservedScope, ObservedState
 from mpctl.remote._paths import orgno_segment
 from mpctl.remote.protocol import RemoteApi
 

@@ -20,8 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from pydantic import SecretStr
 
 from mpctl.errors import UserError
-from mpctl.model.identifiers import orgno_problem
-from mpctl.model.resources import MAX_GRANT_LIFETIME_SECONDS
+from mpctl.model import MAX_GRANT_LIFETIME_SECONDS, orgno_problem
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 GRANT_LIFETIME = MAX_GRANT_LIFETIME_SECONDS

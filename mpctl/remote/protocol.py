@@ -13,8 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from mpctl.model import ClientRegistration, ScopeRegistration
-from mpctl.model.observed import ObservedAccess, ObservedClient, ObservedJwks, ObservedScope
+from mpctl.model import (
+    ClientRegistration,
+    ObservedAccess,
+    ObservedClient,
+    ObservedJwks,
+    ObservedScope,
+    ScopeRegistration,
+)
 
 WireBody = Mapping[str, Any]
 """A public JWK exactly as it goes on the wire (JSON object)."""

@@ -4,6 +4,12 @@ Public API of the package; the modules inside own the details. Importing this pa
 every built-in sink in `SINKS`. May import only `mpctl.model` and `mpctl.errors`.
 """
 
+from mpctl.secrets.atomic import write_private_file
+from mpctl.secrets.directories import (
+    check_private_directory,
+    check_private_file,
+    ensure_private_directory,
+)
 from mpctl.secrets.file import FileSecretSink
 from mpctl.secrets.keys import (
     ALGORITHMS,
@@ -48,8 +54,11 @@ __all__ = [
     "SecretSink",
     "SinkContext",
     "SinkFactory",
+    "check_private_directory",
+    "check_private_file",
     "choose_kid",
     "dated_kid",
+    "ensure_private_directory",
     "from_pem",
     "from_private_jwk_base64",
     "generate_key",
@@ -60,4 +69,5 @@ __all__ = [
     "public_jwk",
     "to_pem",
     "to_private_jwk_base64",
+    "write_private_file",
 ]

@@ -22,8 +22,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from mpctl.errors import SecretSinkError
-from mpctl.model import SinkVariables
-from mpctl.model.secrets import DotenvEncoding
+from mpctl.model import DotenvEncoding, SinkVariables
 from mpctl.secrets.keys import from_pem, to_private_jwk_base64
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

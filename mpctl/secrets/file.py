@@ -19,8 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_serializer
 
 from mpctl.errors import SecretSinkError
-from mpctl.model import FileSink, KeySlot, SinkSpec, SinkState
-from mpctl.model.identifiers import RESOURCE_NAME_PATTERN
+from mpctl.model import RESOURCE_NAME_PATTERN, FileSink, KeySlot, SinkSpec, SinkState
 from mpctl.secrets.atomic import write_private_file
 from mpctl.secrets.directories import check_private_file, check_private_tree
 from mpctl.secrets.dotenv import render_env_file, workload_variables

@@ -20,8 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from mpctl.errors import MpctlError
-from mpctl.model import KeyPolicy, KeySlot
-from mpctl.model.keys import rsa_thumbprint
+from mpctl.model import KeyPolicy, KeySlot, rsa_thumbprint
 
 Algorithm = Literal["RS256", "RS384", "RS512"]
 ALGORITHMS: Final[tuple[str, ...]] = get_args(Algorithm)

@@ -11,13 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mpctl.model.config import Environment
-from mpctl.model.keys import SinkState
-from mpctl.model.observed import ObservedState
-from mpctl.model.secrets import SinkSpec
+from mpctl.model import Environment, ObservedState, SinkSpec, SinkState
 from mpctl.plan import observed_fingerprint
-from mpctl.remote import fetch
-from mpctl.remote.protocol import RemoteApi
+from mpctl.remote import RemoteApi, fetch
 from mpctl.secrets import SecretSink, SinkContext, open_sink
 
 

@@ -24,8 +24,7 @@ from urllib.parse import urlsplit
 
 import jwt
 
-from mpctl.model import SinkVariables
-from mpctl.model.identifiers import KID_PATTERN
+from mpctl.model import KID_PATTERN, SinkVariables
 from mpctl.secrets import (
     MAX_KEY_SIZE,
     MIN_KEY_SIZE,

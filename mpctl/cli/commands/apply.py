@@ -45,7 +45,7 @@ from mpctl.cli.options import (
 from mpctl.cli.output import read_plan
 from mpctl.errors import MpctlError, StalePlanError, UserError
 from mpctl.plan import Address, Plan, PlanOptions, Step, check_identity
-from mpctl.remote.connect import open_http
+from mpctl.remote import open_http
 from mpctl.state import Snapshot, observe
 
 _STATUS_MARK = {

@@ -16,8 +16,8 @@ import typer
 
 from mpctl.cli import console
 from mpctl.errors import UserError
-from mpctl.verify import catalogue
-from mpctl.verify.catalogue import Diagnosis, Entry
+from mpctl.verify import Diagnosis, Entry, diagnose
+from mpctl.verify import explain as catalogue_entries
 
 CONTEXT_SETTINGS = {"ignore_unknown_options": True}
 """Register with `app.command(context_settings=CONTEXT_SETTINGS)`: a pasted text that starts with
@@ -48,7 +48,7 @@ def explain(
     diagnosis = _diagnosis(query)
     entries = list(diagnosis.entries) if diagnosis else []
     if not entries:
-        entries = catalogue.explain(query)
+        entries = catalogue_entries(query)
     trace_id = diagnosis.trace_id if diagnosis else None
     if output == "json":
         console.stdout().out(json.dumps(_as_json(entries, trace_id), indent=2, sort_keys=True))
@@ -66,7 +66,7 @@ def _diagnosis(query: str) -> Diagnosis | None:
         body = json.loads(query)
     except ValueError:
         return None
-    return catalogue.diagnose(body) if isinstance(body, dict) else None
+    return diagnose(body) if isinstance(body, dict) else None
 
 
 def _entry_json(entry: Entry) -> dict[str, object]:

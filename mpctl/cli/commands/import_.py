@@ -24,8 +24,8 @@ from mpctl.cli.environment import Workspace, connect, open_workspace
 from mpctl.cli.options import DEFAULT_MANIFESTS, EnvOption, ManifestsOption
 from mpctl.errors import UserError
 from mpctl.files import write_atomically
-from mpctl.model.observed import ObservedClient
-from mpctl.plan.ownership import parse_marker, strip_marker
+from mpctl.model import ObservedClient
+from mpctl.plan import parse_marker, strip_marker
 
 _HEADER = (
     "# yaml-language-server: $schema=../../schemas/manifest.schema.json\n"

@@ -26,15 +26,16 @@ from mpctl.errors import UserError
 from mpctl.secrets import (
     DEFAULT_KEY_SIZE,
     PrivateKey,
+    check_private_directory,
+    check_private_file,
     dated_kid,
     from_pem,
     generate_key,
     jwks_document,
     to_pem,
     to_private_jwk_base64,
+    write_private_file,
 )
-from mpctl.secrets.atomic import write_private_file
-from mpctl.secrets.directories import check_private_directory, check_private_file
 
 DEFAULT_DIRECTORY = Path(".mpctl/keys")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from mpctl.cli import console
-from mpctl.model.schemas import model_schemas
+from mpctl.model import model_schemas
 from mpctl.plan import plan_json_schema
 
 

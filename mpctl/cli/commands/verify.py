@@ -23,7 +23,7 @@ from mpctl.cli import console
 from mpctl.cli.environment import Workspace, open_workspace, transport_for
 from mpctl.cli.options import DEFAULT_MANIFESTS, EnvOption, ManifestsOption
 from mpctl.errors import UserError
-from mpctl.model.resources import Client
+from mpctl.model import Client
 from mpctl.remote import GrantRequest, TokenObserver, fresh_grants, null_observer, open_http
 from mpctl.secrets import PrivateKey
 from mpctl.verify import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-import jsonschema  # type: ignore[import-untyped]
+import jsonschema
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
@@ -162,8 +162,10 @@ def test_public_api_is_pinned() -> None:
         "make_plan",
         "managed_sinks",
         "observed_fingerprint",
+        "parse_marker",
         "plan_json_schema",
         "project_identity",
+        "strip_marker",
     ]
 
 

@@ -63,6 +63,7 @@ def test_exported_names() -> None:
             "Unauthorized",
             "UnsafeRequestError",
             "WireBody",
+            "effective_environment",
             "fetch",
             "load_admin_credential",
             "open_http",

@@ -106,8 +106,11 @@ def test_secrets_exports() -> None:
         "SecretSink",
         "SinkContext",
         "SinkFactory",
+        "check_private_directory",
+        "check_private_file",
         "choose_kid",
         "dated_kid",
+        "ensure_private_directory",
         "from_pem",
         "from_private_jwk_base64",
         "generate_key",
@@ -119,4 +122,5 @@ def test_secrets_exports() -> None:
         "public_jwk",
         "to_pem",
         "to_private_jwk_base64",
+        "write_private_file",
     }
