@@ -100,13 +100,13 @@ def _recorder(seen: set[str]) -> Callable[[FrameType, str, Any], None]:
 
 @contextmanager
 def _profiling(profiler: Callable[[FrameType, str, Any], None]) -> Iterator[None]:
-    threading.setprofile(profiler)  # type: ignore[arg-type]
-    sys.setprofile(profiler)  # type: ignore[arg-type]
+    threading.setprofile(profiler)
+    sys.setprofile(profiler)
     try:
         yield
     finally:
         sys.setprofile(None)
-        threading.setprofile(None)  # type: ignore[arg-type]
+        threading.setprofile(None)
 
 
 if __name__ == "__main__":

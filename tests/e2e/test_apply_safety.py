@@ -19,7 +19,7 @@ from mpctl.cli.environment import open_workspace
 from mpctl.cli.main import main
 from mpctl.emulator import FaultRule
 from mpctl.errors import LockedError, StalePlanError
-from mpctl.plan import Action
+from mpctl.plan import Action, KeyStep
 from mpctl.secrets import generate_key
 from tests.e2e.conftest import SMALL_CLIENTS, SMALL_SCOPES, Templates
 from tests.e2e.harness import (
@@ -302,7 +302,7 @@ async def test_alarm_current_key_deleted_behind_our_back_is_reregistered_nothing
     assert current.kid not in left
 
     plan = await world.plan()
-    assert [(s.action, s.key.kid if s.key else None) for s in plan.steps] == [
+    assert [(s.action, s.key.kid if isinstance(s, KeyStep) else None) for s in plan.steps] == [
         (Action.REREGISTER_KEY, current.kid)
     ]
     alarms = [d for d in plan.diagnostics if d.code == "key.current-not-registered"]

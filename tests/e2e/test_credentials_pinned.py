@@ -316,8 +316,8 @@ def connect_with(workspace: Any, transport: httpx.AsyncBaseTransport) -> Any:
 # --- the shipped workflows ----------------------------------------------------------------------
 
 
-def _workflow(name: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((WORKFLOWS / name).read_text())
+def _workflow(name: str) -> dict[str | bool, Any]:
+    loaded: dict[str | bool, Any] = yaml.safe_load((WORKFLOWS / name).read_text())
     return loaded
 
 

@@ -17,7 +17,7 @@ import mpctl.apply.rotation
 from mpctl.apply import ApplyContext, ApplyError, Verdict
 from mpctl.errors import StalePlanError
 from mpctl.model.keys import KeySlot, SinkState
-from mpctl.plan import Action, KeyPhase, Plan
+from mpctl.plan import Action, KeyPhase, KeyStep, Plan
 from mpctl.secrets import PrivateKey
 from tests.e2e.conftest import Templates
 from tests.e2e.harness import (
@@ -79,7 +79,7 @@ async def test_forced_rotation_goes_through_every_phase_checked_after_every_call
 
     world.clock.jump(ROTATE)  # older than rotate_after (90d)
     plan = await world.plan()
-    assert [(s.action, s.key.phases if s.key else ()) for s in plan.steps] == [
+    assert [(s.action, s.key.phases if isinstance(s, KeyStep) else ()) for s in plan.steps] == [
         (Action.ROTATE_KEY, (KeyPhase.STAGE, KeyPhase.REGISTER, KeyPhase.TEST, KeyPhase.PROMOTE))
     ]
     start, calls_before = len(world.timeline), world.calls
@@ -108,7 +108,7 @@ async def test_forced_rotation_goes_through_every_phase_checked_after_every_call
 
     world.clock.jump(AFTER_GRACE - ROTATE)  # the grace (1d) is over
     plan = await world.plan()
-    assert [(s.action, s.key.kid if s.key else None) for s in plan.steps] == [
+    assert [(s.action, s.key.kid if isinstance(s, KeyStep) else None) for s in plan.steps] == [
         (Action.RETIRE_KEY, old.kid)
     ]
     retire_start = len(world.timeline)
@@ -330,7 +330,7 @@ async def test_live_checker_stops_a_retire_of_the_current_key(
 
 def retarget(plan: Plan, kid: str) -> Plan:
     (step,) = plan.steps
-    assert step.key is not None
+    assert isinstance(step, KeyStep)
     key = step.key.model_copy(update={"kid": kid})
     return plan.model_copy(update={"steps": (step.model_copy(update={"key": key}),)})
 

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -58,10 +58,13 @@ def mpctl(project: Path, *args: str, env: dict[str, str] | None = None) -> tuple
     return done.returncode, done.stdout + done.stderr
 
 
-def remote(project: Path, action: Callable[[HttpRemote], Awaitable[Any]]) -> Any:
+T = TypeVar("T")
+
+
+def remote(project: Path, action: Callable[[HttpRemote], Awaitable[T]]) -> T:
     """Act on Digdir (the project's embedded emulator) as someone outside mpctl would."""
 
-    async def go() -> Any:
+    async def go() -> T:
         async with connect(open_workspace(project, None), access="write") as (api, _):
             return await action(api)
 

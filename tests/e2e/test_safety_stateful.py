@@ -29,7 +29,7 @@ import itertools
 import os
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -93,9 +93,9 @@ class SafetyMachine(RuleBasedStateMachine):
 
     # invariants, after every call -------------------------------------------------------------
 
-    def _checked(self, harness_check: object) -> object:
+    def _checked(self, harness_check: Callable[[], None]) -> Callable[[], None]:
         def check() -> None:
-            harness_check()  # type: ignore[operator]
+            harness_check()
             self._check_access_floor()
             self._check_one_client_per_name()
             STATS["checks"] += 1

@@ -24,7 +24,9 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from jwt.utils import base64url_encode
+from pydantic import JsonValue
 
 from mpctl.cli import console
 from mpctl.plan.types import ClientStep, Diagnostic, FieldChange, Plan, PlanSummary, Severity
@@ -44,13 +46,15 @@ def _rsa() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def _pem(key: object, fmt: serialization.PrivateFormat, *, password: bytes | None = None) -> str:
+def _pem(
+    key: PrivateKeyTypes, fmt: serialization.PrivateFormat, *, password: bytes | None = None
+) -> str:
     encryption: serialization.KeySerializationEncryption = (
         serialization.BestAvailableEncryption(password)
         if password
         else serialization.NoEncryption()
     )
-    return key.private_bytes(serialization.Encoding.PEM, fmt, encryption).decode()  # type: ignore[attr-defined]
+    return key.private_bytes(serialization.Encoding.PEM, fmt, encryption).decode()
 
 
 def _body_lines(pem: str) -> tuple[str, ...]:
@@ -277,7 +281,12 @@ def test_redaction_is_idempotent_and_detected(sample: str) -> None:
 
 
 def test_secret_named_fields_are_hidden_whole_whatever_they_hold() -> None:
-    value = {"kid": "k", "d": "short", "Client_Secret": "x", "nested": [{"qi": 1, "n": "abc"}]}
+    value: dict[str, JsonValue] = {
+        "kid": "k",
+        "d": "short",
+        "Client_Secret": "x",
+        "nested": [{"qi": 1, "n": "abc"}],
+    }
     assert redact_value(value) == {
         "kid": "k",
         "d": SENSITIVE,

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from mpctl.emulator import EmulatorSettings, FrozenClock, Switches, create_app
 from mpctl.emulator.keys import KeySource
+from mpctl.emulator.vocabulary import Environment
 
 from .worlds import ADMIN_SCOPES, base_world, client_body, jwk
 
@@ -150,7 +151,7 @@ async def make_emulator(
         switches: Switches | None = None,
         state: Path | bool = False,
         control: bool = True,
-        environment: str = "test",
+        environment: Environment = "test",
         seed: int = 0,
         clock: FrozenClock | None = None,
     ) -> Harness:
@@ -162,7 +163,7 @@ async def make_emulator(
             state_path=state_path,
             switches=switches,
             control_enabled=control,
-            environment=environment,  # type: ignore[arg-type]
+            environment=environment,
             seed=seed,
         )
         frozen = clock or FrozenClock(START)

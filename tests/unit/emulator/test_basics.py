@@ -49,7 +49,7 @@ def test_json_is_sorted_and_typed() -> None:
     assert encode_json({"b": 1, "a": {"d": 2, "c": "ø"}}) == '{"a":{"c":"ø","d":2},"b":1}'.encode()
     response = json_response({"x": 1}, status_code=201)
     assert response.headers["content-type"] == JSON_CONTENT_TYPE
-    assert json.loads(response.body) == {"x": 1}
+    assert json.loads(bytes(response.body)) == {"x": 1}
 
 
 def test_clocks() -> None:

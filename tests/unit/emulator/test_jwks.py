@@ -37,7 +37,7 @@ async def test_default_expiry_is_one_year(emu: Harness, client_key: rsa.RSAPriva
 async def test_repost_without_exp(
     make_emulator: EmulatorFactory, client_key: rsa.RSAPrivateKey, mode: str, expected_offset: int
 ) -> None:
-    emu = await make_emulator(switches=Switches(key_expiry_on_repost=mode))  # type: ignore[arg-type]
+    emu = await make_emulator(switches=Switches(key_expiry_on_repost=mode))
     client_id = await new_client(emu)
     await post(emu, client_id, [jwk(client_key, "k")])
     emu.clock.advance(1000)
@@ -49,7 +49,7 @@ async def test_repost_without_exp(
 async def test_repost_with_exp(
     make_emulator: EmulatorFactory, client_key: rsa.RSAPrivateKey, mode: str, renewed: bool
 ) -> None:
-    emu = await make_emulator(switches=Switches(key_expiry_on_repost=mode))  # type: ignore[arg-type]
+    emu = await make_emulator(switches=Switches(key_expiry_on_repost=mode))
     client_id = await new_client(emu)
     short = int(START) + 3600
     response = await post(emu, client_id, [jwk(client_key, "k", exp=short)])

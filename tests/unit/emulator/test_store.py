@@ -139,13 +139,12 @@ def test_state_repr_and_dumps_hide_private_keys() -> None:
     assert state.persistable()["signing_key"]["private_key_pem"] == "SECRET-PEM"
 
 
-async def test_the_app_persists_to_the_state_file(make_emulator: object, tmp_path: Path) -> None:
-
-    assert callable(make_emulator)
-    factory: EmulatorFactory = make_emulator  # type: ignore[assignment]
-    first = await factory(state=True)
+async def test_the_app_persists_to_the_state_file(
+    make_emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    first = await make_emulator(state=True)
     created = await first.register_client(["altinn:instances.read"])
-    second = await factory(state=True)
+    second = await make_emulator(state=True)
     listed = await second.api("GET", "/clients")
     assert [c["client_id"] for c in listed.json()] == [created["client_id"]]
     text = (tmp_path / "state.json").read_text()

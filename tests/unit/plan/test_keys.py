@@ -235,7 +235,7 @@ def test_the_chain_step_runs_after_retire_and_reregister() -> None:
     )
     retire, rotate = decision.steps
     assert rotate.depends_on == ("client/billing", retire.address)
-    assert [p.value for p in rotate.key.phases] == ["stage", "register", "test", "promote"]  # type: ignore[union-attr]
+    assert [p.value for p in rotate.key.phases] == ["stage", "register", "test", "promote"]
 
 
 def test_thumbprint_matches_rfc7638_example() -> None:

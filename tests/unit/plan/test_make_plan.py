@@ -12,8 +12,16 @@ from typing import Any
 import pytest
 
 from mpctl.model import KeyPolicy, ObservedAccess, ObservedClient, ObservedScope, ObservedState
-from mpctl.plan import Action, PlanOptions, make_plan, observed_fingerprint
-from mpctl.plan.types import Plan
+from mpctl.plan import (
+    Action,
+    ClientStep,
+    KeyStep,
+    Plan,
+    PlanOptions,
+    ScopeStep,
+    make_plan,
+    observed_fingerprint,
+)
 
 from . import scenario
 from .builders import (
@@ -75,7 +83,9 @@ def test_first_plan_creates_everything_in_dependency_order() -> None:
         ("scope/acme:invoices.read/access/987654325", "create"),
     ]
     assert plan.steps[1].depends_on == ("scope/acme:invoices.read",)
-    assert plan.steps[2].client_id is None
+    key = plan.steps[2]
+    assert isinstance(key, KeyStep)
+    assert key.client_id is None
 
 
 def _edit_description(observed: ObservedState) -> ObservedState:
@@ -132,6 +142,7 @@ def test_drift_is_named_exactly(drift: Any, steps: list[tuple[str, str]], codes:
 
 def test_description_drift_shows_the_field_without_marker() -> None:
     (step,) = plan_of(STATE, _edit_description(CONVERGED), SINKS).steps
+    assert isinstance(step, ClientStep)
     assert [(c.path, c.old, c.new) for c in step.changes] == [
         (("description",), "edited", "billing integration")
     ]
@@ -178,8 +189,11 @@ def test_integration_type_change_is_a_replace_and_keys_move_to_the_new_client() 
         ("client/billing", "replace"),
         ("client/billing/key/k1", "reregister_key"),
     ]
-    assert plan.steps[0].client_id == client_id("billing")
-    assert plan.steps[1].client_id is None
+    replaced, key = plan.steps
+    assert isinstance(replaced, ClientStep)
+    assert isinstance(key, KeyStep)
+    assert replaced.client_id == client_id("billing")
+    assert key.client_id is None
     assert plan.diagnostics == ()
 
 
@@ -197,6 +211,7 @@ def test_a_declared_scope_without_marker_is_adopted() -> None:
     unmarked = remote.model_copy(update={"long_description": "Portal text"})
     observed = _with(CONVERGED, scopes={remote.name: unmarked})
     (step,) = plan_of(STATE, observed, SINKS).steps
+    assert isinstance(step, ScopeStep)
     assert step.action is Action.UPDATE
     assert [c.path for c in step.changes] == [("ownership_marker",)]
     assert step.body is not None

@@ -17,9 +17,10 @@ from mpctl.plan.types import (
     KeyStep,
     ScopeStep,
     Severity,
+    Step,
 )
 
-STEPS = [
+STEPS: list[Step] = [
     ScopeStep(address="scope/nav:a", action=Action.CREATE),
     ScopeStep(address="scope/nav:a/b", action=Action.CREATE),
     AccessStep(

@@ -12,6 +12,7 @@ import pytest
 from mpctl.errors import RemoteError
 from mpctl.remote import errors as e
 from mpctl.remote._failures import sanitized_cause, transport_failure
+from mpctl.remote.retry_after import parse_retry_after
 
 V1_BODY = {
     "status": 400,
@@ -114,7 +115,7 @@ def test_only_known_query_values_are_shown() -> None:
 )
 def test_retry_after_seconds_or_http_date(header: str | None, expected: float | None) -> None:
     now = datetime(2015, 10, 21, 7, 28, 0, tzinfo=UTC)
-    assert e.parse_retry_after(header, now=now) == expected
+    assert parse_retry_after(header, now=now) == expected
 
 
 def test_rate_limited_carries_retry_after() -> None:

@@ -94,7 +94,7 @@ def test_delegation_and_resource_claims() -> None:
     ],
 )
 def test_refuses_what_maskinporten_refuses(change: dict[str, object], message: str) -> None:
-    request = GrantRequest(**{**REQUEST.__dict__, **change})  # type: ignore[arg-type]
+    request = GrantRequest(**{**REQUEST.__dict__, **change})
     with pytest.raises(GrantError, match=message):
         grant_claims(request, issued_at=NOW, jti=JTI)
 

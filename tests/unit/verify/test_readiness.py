@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import socket
 
+import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from mpctl.model import SinkVariables
 from mpctl.secrets import PrivateKey, to_pem
-from mpctl.verify import readiness
 from mpctl.verify.errors import EnvironmentConfigError
 from mpctl.verify.readiness import Readiness, ReadinessFailure, credentials_from_env, probe
 
@@ -114,7 +114,7 @@ def test_key_that_cannot_sign(live_env: dict[str, str], monkeypatch: pytest.Monk
     def broken_encode(*args: object, **kwargs: object) -> str:
         raise ValueError("cannot sign")
 
-    monkeypatch.setattr(readiness.jwt, "encode", broken_encode)
+    monkeypatch.setattr(jwt, "encode", broken_encode)
     reason = failures(probe(live_env))["MASKINPORTEN_PRIVATE_KEY"]
     assert reason == "invalid or unusable for JWT signing"
 
