@@ -55,7 +55,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final, Literal, cast
 
 import httpx
 import uvicorn
@@ -71,6 +71,7 @@ from mpctl.emulator import EmulatorSettings, create_app, issue_business_certific
 from mpctl.plan import Plan, PlanOptions
 from mpctl.plan.types import Severity
 from mpctl.remote.connect import open_remote
+from mpctl.secrets import ThreadedSink
 from mpctl.secrets.keys import PrivateKey, public_jwk
 from mpctl.state import observe
 
@@ -342,7 +343,9 @@ def build_project(
     )
 
     workspace = open_workspace(directory, ENV)
-    sinks = workspace.open_sinks()
+    sinks = {
+        name: cast(ThreadedSink, sink).blocking for name, sink in workspace.open_sinks().items()
+    }
     for name in names:
         key = template.with_kid(kid_of(name, created))
         sink = sinks[name]

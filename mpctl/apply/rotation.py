@@ -44,7 +44,7 @@ async def run_key_step(step: KeyStep, ctx: ApplyContext) -> int:
     change = step.key
     client_id = ctx.client_id(change.client, step.client_id)
     sink = ctx.sink(change.client)
-    sink.set_client_id(change.client, client_id)
+    await sink.set_client_id(change.client, client_id)
     rotation = _Rotation(
         change.client, client_id, sink, change, step.action, change.kid, ctx.env_name
     )
@@ -55,7 +55,7 @@ async def run_key_step(step: KeyStep, ctx: ApplyContext) -> int:
 
 
 async def _stage(rotation: _Rotation, ctx: ApplyContext) -> int:
-    state = rotation.sink.read_state(rotation.name)
+    state = await rotation.sink.read_state(rotation.name)
     if state.pending is not None:  # a crashed run staged it: reuse, never make a second key
         rotation.kid = state.pending.kid
         return 0
@@ -67,25 +67,25 @@ async def _stage(rotation: _Rotation, ctx: ApplyContext) -> int:
         now=ctx.now(),
         existing_kids=registered | state.kids,
     )
-    rotation.sink.stage(rotation.name, key)
+    await rotation.sink.stage(rotation.name, key)
     rotation.kid = key.kid
     return 1
 
 
-def _key(rotation: _Rotation) -> PrivateKey:
+async def _key(rotation: _Rotation) -> PrivateKey:
     if rotation.kid is None:
-        state = rotation.sink.read_state(rotation.name)
+        state = await rotation.sink.read_state(rotation.name)
         if state.pending is None:
             raise ApplyError(f"{rotation.name}: no pending key to act on; plan again")
         rotation.kid = state.pending.kid
-    return rotation.sink.load_private_key(rotation.name, rotation.kid)
+    return await rotation.sink.load_private_key(rotation.name, rotation.kid)
 
 
 async def _register(rotation: _Rotation, ctx: ApplyContext) -> int:
     """JWKS := fresh read ∪ new key. An upload whose answer was lost is sent once more, built
     from a new fresh read, when that read proves the key absent (the upload never arrived);
     then the set is read back until it shows the key (bounded)."""
-    key = _key(rotation)
+    key = await _key(rotation)
     fresh = await ctx.api.get_jwks(rotation.client_id)
     if _holds(fresh, key):
         return 0
@@ -118,7 +118,7 @@ def _register_payload(
 
 
 async def _test(rotation: _Rotation, ctx: ApplyContext) -> int:
-    key = _key(rotation)
+    key = await _key(rotation)
     scopes, consumer_org = rotation.change.test_scopes, rotation.change.test_consumer_org
     deadline = ctx.monotonic() + ctx.settings.propagation_timeout
     wait = ctx.settings.propagation_wait_initial
@@ -147,19 +147,19 @@ def _test_failure(rotation: _Rotation, kid: str, verdict: Verdict, detail: str) 
 
 
 async def _promote(rotation: _Rotation, ctx: ApplyContext) -> int:
-    key = _key(rotation)
-    state = rotation.sink.read_state(rotation.name)
+    key = await _key(rotation)
+    state = await rotation.sink.read_state(rotation.name)
     if state.current is not None and state.current.kid == key.kid:
         return 0
     if not _holds(await ctx.api.get_jwks(rotation.client_id), key):  # S5(a)
         raise ApplyError(f"{rotation.name}: {key.kid} is not registered; it is not promoted")
-    rotation.sink.promote(rotation.name, key.kid, ctx.now())
+    await rotation.sink.promote(rotation.name, key.kid, ctx.now())
     return 1
 
 
 async def _retire(rotation: _Rotation, ctx: ApplyContext) -> int:
     kid = rotation.kid
-    state = rotation.sink.read_state(rotation.name)
+    state = await rotation.sink.read_state(rotation.name)
     current = state.current
     if kid is None or current is None:
         raise ApplyError(f"{rotation.name}: nothing to retire", safe_to_rerun=False)
@@ -172,9 +172,9 @@ async def _retire(rotation: _Rotation, ctx: ApplyContext) -> int:
             raise ApplyError(f"{rotation.name}: current {current.kid} is not registered")
         payload = [_republished(k) for k in fresh.keys if k.kid != kid]
         await _write_jwks(rotation, ctx, payload, expect_absent=kid)
-        rotation.sink.forget_previous(rotation.name, kid)
+        await rotation.sink.forget_previous(rotation.name, kid)
         return 2
-    rotation.sink.forget_previous(rotation.name, kid)
+    await rotation.sink.forget_previous(rotation.name, kid)
     return 1
 
 

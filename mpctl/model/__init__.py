@@ -60,13 +60,25 @@ from mpctl.model.resources import (
     ScopeOverride,
 )
 from mpctl.model.schemas import model_schemas
-from mpctl.model.secrets import DotenvEncoding, FileSink, SecretSource, SinkSpec, SinkVariables
+from mpctl.model.secrets import (
+    DURABLE_SINK_TYPES,
+    AwsSecretsManagerSink,
+    AzureKeyVaultSink,
+    DotenvEncoding,
+    FileSink,
+    GitHubEnvironmentSink,
+    SecretSource,
+    SinkSpec,
+    SinkVariables,
+    VercelSink,
+)
 from mpctl.model.state import DesiredState
 
 __all__ = [
     "DIGDIR",
     "DIGDIR_PROD",
     "DIGDIR_TEST",
+    "DURABLE_SINK_TYPES",
     "ENDPOINT_FIELDS",
     "KID_PATTERN",
     "MAX_GRANT_LIFETIME_SECONDS",
@@ -75,6 +87,8 @@ __all__ = [
     "ROTATION_SLOTS",
     "Access",
     "AdminCredential",
+    "AwsSecretsManagerSink",
+    "AzureKeyVaultSink",
     "Client",
     "ClientOverride",
     "ClientRegistration",
@@ -86,6 +100,7 @@ __all__ = [
     "EmbeddedEmulator",
     "Environment",
     "FileSink",
+    "GitHubEnvironmentSink",
     "KeyPolicy",
     "KeySlot",
     "Kid",
@@ -112,6 +127,7 @@ __all__ = [
     "SinkState",
     "SinkVariables",
     "SpecModel",
+    "VercelSink",
     "endpoint_variable",
     "format_duration",
     "is_loopback_host",

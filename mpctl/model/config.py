@@ -16,7 +16,7 @@ from pydantic import ConfigDict, Field, HttpUrl, field_validator, model_validato
 from mpctl.model.base import SpecModel
 from mpctl.model.identifiers import OrgNo, ResourceName
 from mpctl.model.resources import ClientOverride, ScopeOverride
-from mpctl.model.secrets import SecretSource
+from mpctl.model.secrets import FileSink, SecretSource, SinkSpec
 
 DIGDIR_TEST = {
     "api_base_url": "https://api.test.samarbeid.digdir.no/api/v1",
@@ -161,6 +161,11 @@ class Environment(SpecModel):
     emulator: EmbeddedEmulator | None = None
     protected: bool = Field(
         default=False, description="Refuse deletes and replacements unless explicitly allowed"
+    )
+    sink: SinkSpec = Field(
+        default_factory=FileSink,
+        description="Where this environment's clients get their keys (a client's `keys.sink` "
+        "overrides it). On a CI runner use a durable store: the file sink is lost with the runner",
     )
 
     @model_validator(mode="before")

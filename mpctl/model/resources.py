@@ -22,7 +22,7 @@ from mpctl.model.identifiers import (
     ScopeName,
     format_duration,
 )
-from mpctl.model.secrets import FileSink, SinkSpec
+from mpctl.model.secrets import SinkSpec
 
 IntegrationType = Literal[
     "maskinporten", "api_klient", "idporten", "ansattporten", "krr", "eformidling"
@@ -104,7 +104,11 @@ class KeyPolicy(SpecModel):
         default=(),
         description="kids registered by something else that mpctl must never remove",
     )
-    sink: SinkSpec = FileSink()
+    sink: SinkSpec | None = Field(
+        default=None,
+        description="Where the key is written for the workload; default: the environment's "
+        "`sink` (a local file unless the environment names a durable store)",
+    )
 
     @field_validator("preserve")
     @classmethod

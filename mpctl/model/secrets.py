@@ -71,7 +71,11 @@ unquoted: safe for line-based loaders (`docker --env-file`, `kubectl create secr
 
 
 class FileSink(SpecModel):
-    """A local JSON secret file per client and environment (0600, atomic replace), plus `.env`."""
+    """A local JSON secret file per client and environment (0600, atomic replace), plus `.env`.
+
+    Not durable where the machine is thrown away (a CI runner): it refuses to run when `CI` or
+    `GITHUB_ACTIONS` is set, unless `ephemeral_ok: true` says that is intended.
+    """
 
     type: Literal["file"] = "file"
     directory: str = Field(
@@ -88,6 +92,11 @@ class FileSink(SpecModel):
         "altinn-jwks' base64 private JWK form",
     )
     variables: SinkVariables = SinkVariables()
+    ephemeral_ok: bool = Field(
+        default=False,
+        description="Allow this sink on a CI runner (CI or GITHUB_ACTIONS set), where its files "
+        "are lost after the job: only for throwaway environments",
+    )
 
     @model_validator(mode="after")
     def _no_escape(self) -> FileSink:
@@ -96,5 +105,101 @@ class FileSink(SpecModel):
         return self
 
 
-SinkSpec = FileSink
-"""One sink kind today; more kinds join as a union discriminated on `type`."""
+_NAME_TEMPLATE = "Template with {env} and {client} (the client's name in the manifests)"
+
+
+class AwsSecretsManagerSink(SpecModel):
+    """AWS Secrets Manager: one secret per client, rotation labels as its own staging labels
+    (AWSPENDING / AWSCURRENT / AWSPREVIOUS). Credentials come from boto3's usual chain
+    (environment, web identity in CI, profile, instance role): never from the manifests."""
+
+    type: Literal["aws-secrets-manager"]
+    secret_name: str = Field(default="mpctl/{env}/{client}", description=_NAME_TEMPLATE)
+    region: str | None = Field(
+        default=None, description="AWS region; default: boto3's (AWS_REGION, profile)"
+    )
+    profile: str | None = Field(default=None, description="A named profile of ~/.aws/config")
+    kms_key_id: str | None = Field(
+        default=None, description="KMS key for new secrets; default: aws/secretsmanager"
+    )
+    endpoint_url: str | None = Field(
+        default=None,
+        description="A loopback endpoint (http://127.0.0.1:PORT) for testing; real AWS "
+        "otherwise (set AWS_ENDPOINT_URL_SECRETS_MANAGER for a VPC endpoint)",
+    )
+    variables: SinkVariables = SinkVariables()
+
+
+class AzureKeyVaultSink(SpecModel):
+    """Azure Key Vault secrets (seed 001): the private key base64-encoded as `altinn-jwks
+    export key --base64` writes it, labels in companion secrets without key material.
+    Credentials come from azure-identity's DefaultAzureCredential (environment, workload
+    identity, managed identity, Azure CLI)."""
+
+    type: Literal["azure-key-vault"]
+    vault_url: str = Field(description="https://<vault-name>.vault.azure.net/")
+    secret_prefix: str = Field(
+        default="{client}-{env}",
+        description=_NAME_TEMPLATE + "; Key Vault names allow letters, digits and '-'",
+    )
+    variables: SinkVariables = SinkVariables()
+
+
+class GitHubEnvironmentSink(SpecModel):
+    """GitHub Actions environment secrets of one repository environment: values are sealed
+    with the environment's public key (libsodium sealed box); the kid and labels go in
+    environment variables, since secrets cannot be read back."""
+
+    type: Literal["github-environment"]
+    repository: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", description="owner/name")
+    environment: str = Field(description="The GitHub environment, e.g. 'production'")
+    token: SecretSource = Field(
+        description="A token that may write the environment's secrets and variables "
+        "(fine-grained: Environments and Secrets read/write), e.g. {env: MPCTL_GITHUB_TOKEN}"
+    )
+    api_url: str = Field(
+        default="https://api.github.com",
+        description="GitHub's REST API; a loopback URL for testing only",
+    )
+    variables: SinkVariables = SinkVariables()
+
+
+class VercelSink(SpecModel):
+    """Vercel project environment variables (seed 002's runbook: update MASKINPORTEN_KID and
+    MASKINPORTEN_PRIVATE_KEY, then redeploy), stored as encrypted variables per target."""
+
+    type: Literal["vercel"]
+    project: str = Field(description="The project's id or name")
+    team_id: str | None = Field(default=None, description="The team that owns the project")
+    token: SecretSource = Field(
+        description="A Vercel access token scoped to the team, e.g. {env: MPCTL_VERCEL_TOKEN}"
+    )
+    targets: tuple[Literal["production", "preview", "development"], ...] = Field(
+        default=("production",), min_length=1, description="Deployment targets to write"
+    )
+    redeploy: bool = Field(
+        default=False,
+        description="Redeploy the latest production deployment after a new key is promoted",
+    )
+    api_url: str = Field(
+        default="https://api.vercel.com",
+        description="Vercel's REST API; a loopback URL for testing only",
+    )
+    variables: SinkVariables = SinkVariables()
+
+
+def _file_by_default(value: object) -> object:
+    """A sink block without `type` is the file sink (as before there were other kinds)."""
+    if isinstance(value, dict) and "type" not in value:
+        return {**value, "type": "file"}
+    return value
+
+
+SinkSpec = Annotated[
+    FileSink | AwsSecretsManagerSink | AzureKeyVaultSink | GitHubEnvironmentSink | VercelSink,
+    Field(discriminator="type"),
+    BeforeValidator(_file_by_default),
+]
+"""Where a client's private key is written for its workload; which store is told by `type`."""
+
+DURABLE_SINK_TYPES = ("aws-secrets-manager", "azure-key-vault", "github-environment", "vercel")

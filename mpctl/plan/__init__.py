@@ -198,7 +198,10 @@ def _plan_resources(
 
 def managed_sinks(desired: DesiredState) -> dict[str, SinkSpec]:
     """The secret sink of every client whose keys mpctl manages, by client name."""
-    return {name: c.keys.sink for name, c in desired.clients.items() if c.keys is not None}
+    default = desired.environment.sink
+    return {
+        name: c.keys.sink or default for name, c in desired.clients.items() if c.keys is not None
+    }
 
 
 _SEVERITY_RANK = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.NOTE: 2}

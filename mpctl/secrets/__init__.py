@@ -32,11 +32,13 @@ from mpctl.secrets.keys import (
 )
 from mpctl.secrets.protocol import (
     SINKS,
+    BlockingSecretSink,
     KidReuseError,
     RotationInFlightError,
     SecretSink,
     SinkContext,
     SinkFactory,
+    ThreadedSink,
     open_sink,
 )
 
@@ -46,6 +48,7 @@ __all__ = [
     "MAX_KEY_SIZE",
     "MIN_KEY_SIZE",
     "SINKS",
+    "BlockingSecretSink",
     "FileSecretSink",
     "KeyMaterialError",
     "KidReuseError",
@@ -54,6 +57,7 @@ __all__ = [
     "SecretSink",
     "SinkContext",
     "SinkFactory",
+    "ThreadedSink",
     "check_private_directory",
     "check_private_file",
     "choose_kid",

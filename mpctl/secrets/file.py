@@ -12,6 +12,7 @@ generate keys or decide when to rotate; it does no locking (apply holds the envi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -19,7 +20,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_serializer
 
 from mpctl.errors import SecretSinkError
-from mpctl.model import RESOURCE_NAME_PATTERN, FileSink, KeySlot, SinkSpec, SinkState
+from mpctl.model import (
+    DURABLE_SINK_TYPES,
+    RESOURCE_NAME_PATTERN,
+    FileSink,
+    KeySlot,
+    SinkSpec,
+    SinkState,
+)
 from mpctl.secrets.atomic import write_private_file
 from mpctl.secrets.directories import check_private_file, check_private_tree
 from mpctl.secrets.dotenv import render_env_file, workload_variables
@@ -302,10 +310,28 @@ def _checked_client(client: str) -> str:
 
 
 def open_file_sink(spec: SinkSpec, context: SinkContext) -> FileSecretSink:
-    """Registry factory for sinks of type `file`."""
+    """Registry factory for sinks of type `file`; refuses a CI runner (see `on_a_ci_runner`)."""
     if not isinstance(spec, FileSink):
         raise SecretSinkError(f"a file sink cannot be built from a {spec.type!r} sink spec")
+    runner = on_a_ci_runner(context.environ)
+    if runner and not spec.ephemeral_ok and not context.embedded_emulator:
+        raise SecretSinkError(
+            f"environment {context.environment!r} keeps its keys in a local file sink, and "
+            f"this is a CI runner ({runner} is set): the keys would be lost with the runner, "
+            "and every run would mint new ones the workload never sees",
+            hint="give the environment a durable `sink:` (type: "
+            f"{', '.join(DURABLE_SINK_TYPES)}), or set `ephemeral_ok: true` on the file sink "
+            "if losing the keys is intended",
+        )
     return FileSecretSink(spec, context)
+
+
+def on_a_ci_runner(environ: Mapping[str, str]) -> str | None:
+    """The variable that says this is a CI runner (`CI`, `GITHUB_ACTIONS`), if one does."""
+    for name in ("GITHUB_ACTIONS", "CI"):
+        if environ.get(name, "").strip().lower() not in ("", "0", "false", "no"):
+            return name
+    return None
 
 
 SINKS["file"] = open_file_sink

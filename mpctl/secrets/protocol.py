@@ -1,24 +1,29 @@
 """The secret-sink seam: where a client's private keys live, with pending/current/previous labels.
 
-Owns the `SecretSink` Protocol that apply and verify program against, the `SinkContext` a sink
-is built with, and the `SINKS` registry (sink `type` → factory). The labels follow AWS Secrets
-Manager's staging labels (reliability.md §1): `stage` writes a *pending* key, `promote` moves it
-to *current* and the old current to *previous*, `forget_previous` ends the grace. Must not
-generate keys, talk to Digdir or decide when to rotate: the planner derives that from
-`read_state` plus the JWKS.
+Owns the async `SecretSink` Protocol that apply, plan and verify program against, the
+`BlockingSecretSink` each store implements (files, vendor SDKs) and `ThreadedSink` between
+them, the `SinkContext` a sink is built with, and the `SINKS` registry (sink `type` →
+factory). The labels follow AWS Secrets Manager's staging labels (reliability.md §1): `stage`
+writes a *pending* key, `promote` moves it to *current* and the old current to *previous*,
+`forget_previous` ends the grace. Must not generate keys, talk to Digdir or decide when to
+rotate: the planner derives that from `read_state` plus the JWKS.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import asyncio
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from mpctl.errors import SecretSinkError
 from mpctl.model import SinkSpec, SinkState
 from mpctl.secrets.keys import PrivateKey
+
+T = TypeVar("T")
 
 
 class RotationInFlightError(SecretSinkError):
@@ -34,11 +39,13 @@ class KidReuseError(SecretSinkError):
 
 
 @runtime_checkable
-class SecretSink(Protocol):
-    """One environment's secret store. `client` is the manifest name of the client.
+class BlockingSecretSink(Protocol):
+    """One environment's secret store, over a blocking client (files, a vendor SDK).
 
-    Every method is idempotent: repeating a call that already took effect changes nothing and
-    does not fail, so an interrupted apply can always run again.
+    `client` is the manifest name of the client. Every method is idempotent: repeating a call
+    that already took effect changes nothing and does not fail, so an interrupted apply can
+    always run again. Apply and verify never call these directly: `open_sink` runs them in a
+    thread behind the async `SecretSink`.
     """
 
     def read_state(self, client: str) -> SinkState:
@@ -70,6 +77,65 @@ class SecretSink(Protocol):
         ...
 
 
+@runtime_checkable
+class SecretSink(Protocol):
+    """What apply, plan and verify program against: `BlockingSecretSink`'s calls, awaited, so
+    the labels of many clients are read concurrently."""
+
+    async def read_state(self, client: str) -> SinkState: ...
+
+    async def stage(self, client: str, key: PrivateKey) -> None: ...
+
+    async def promote(self, client: str, kid: str, now: datetime) -> None: ...
+
+    async def discard_pending(self, client: str, kid: str) -> None: ...
+
+    async def forget_previous(self, client: str, kid: str | None = None) -> None: ...
+
+    async def load_private_key(self, client: str, kid: str) -> PrivateKey: ...
+
+    async def set_client_id(self, client: str, client_id: str) -> None: ...
+
+
+class ThreadedSink:
+    """A `SecretSink` that runs a blocking sink's calls in a worker thread, one at a time per
+    client (a sink's writes for one client are never interleaved; different clients run
+    concurrently)."""
+
+    def __init__(self, blocking: BlockingSecretSink) -> None:
+        self.blocking = blocking
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def __repr__(self) -> str:
+        return f"ThreadedSink({self.blocking!r})"
+
+    async def _run(self, client: str, call: Callable[[], T]) -> T:
+        lock = self._locks.setdefault(client, asyncio.Lock())
+        async with lock:
+            return await asyncio.to_thread(call)
+
+    async def read_state(self, client: str) -> SinkState:
+        return await self._run(client, lambda: self.blocking.read_state(client))
+
+    async def stage(self, client: str, key: PrivateKey) -> None:
+        await self._run(client, lambda: self.blocking.stage(client, key))
+
+    async def promote(self, client: str, kid: str, now: datetime) -> None:
+        await self._run(client, lambda: self.blocking.promote(client, kid, now))
+
+    async def discard_pending(self, client: str, kid: str) -> None:
+        await self._run(client, lambda: self.blocking.discard_pending(client, kid))
+
+    async def forget_previous(self, client: str, kid: str | None = None) -> None:
+        await self._run(client, lambda: self.blocking.forget_previous(client, kid))
+
+    async def load_private_key(self, client: str, kid: str) -> PrivateKey:
+        return await self._run(client, lambda: self.blocking.load_private_key(client, kid))
+
+    async def set_client_id(self, client: str, client_id: str) -> None:
+        await self._run(client, lambda: self.blocking.set_client_id(client, client_id))
+
+
 @dataclass(frozen=True)
 class SinkContext:
     """What every sink needs to know about the environment it writes for."""
@@ -78,19 +144,24 @@ class SinkContext:
     base_dir: Path
     issuer: str
     token_endpoint: str
+    embedded_emulator: bool = False
+    """The environment's Digdir is the embedded emulator, whose state lives beside the sink:
+    both go with a CI runner, so a file sink there loses nothing."""
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
+    """Where `{env: NAME}` credential references and CI markers are read."""
 
 
-SinkFactory = Callable[[SinkSpec, SinkContext], SecretSink]
+SinkFactory = Callable[[SinkSpec, SinkContext], BlockingSecretSink]
 
 SINKS: dict[str, SinkFactory] = {}
 """Sink `type` → factory. Each sink module registers itself; `mpctl.secrets` imports them all."""
 
 
 def open_sink(spec: SinkSpec, context: SinkContext) -> SecretSink:
-    """The sink for `spec`, built from the registry."""
+    """The sink for `spec`, built from the registry, its calls run in a thread."""
     factory = SINKS.get(spec.type)
     if factory is None:
         raise SecretSinkError(
             f"no secret sink of type {spec.type!r}; known types: {', '.join(sorted(SINKS))}"
         )
-    return factory(spec, context)
+    return ThreadedSink(factory(spec, context))

@@ -7,6 +7,7 @@ Read-only: must not write to Digdir or to any sink, and must not plan.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ def open_sinks(
         base_dir=base_dir,
         issuer=environment.issuer,
         token_endpoint=str(environment.token_endpoint),
+        embedded_emulator=environment.emulator is not None,
     )
     return {name: open_sink(spec, context) for name, spec in sorted(specs.items())}
 
@@ -46,5 +48,6 @@ def open_sinks(
 async def observe(api: RemoteApi, *, orgno: str, sinks: Mapping[str, SecretSink]) -> Snapshot:
     """Fetch Digdir's state once and read every sink's labels."""
     observed = await fetch(api, orgno=orgno)
-    states = {name: sink.read_state(name) for name, sink in sorted(sinks.items())}
-    return Snapshot(observed, states)
+    names = sorted(sinks)
+    labels = await asyncio.gather(*(sinks[name].read_state(name) for name in names))
+    return Snapshot(observed, dict(zip(names, labels, strict=True)))

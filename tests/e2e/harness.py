@@ -67,7 +67,13 @@ from mpctl.remote.client import HttpRemote
 from mpctl.remote.connect import open_http, open_remote
 from mpctl.remote.protocol import RemoteApi
 from mpctl.remote.retry import RetryPolicy
-from mpctl.secrets import FileSecretSink, PrivateKey, SecretSink
+from mpctl.secrets import (
+    BlockingSecretSink,
+    FileSecretSink,
+    PrivateKey,
+    SecretSink,
+    ThreadedSink,
+)
 from mpctl.state import Snapshot, observe
 from tests.conftest import EXAMPLE_MANIFESTS
 
@@ -632,6 +638,11 @@ class CrashingRemote:
         return write
 
 
+def blocking_sinks(sinks: Mapping[str, SecretSink]) -> dict[str, BlockingSecretSink]:
+    """The blocking sinks behind `open_sink`'s threaded ones (for checks between calls)."""
+    return {name: cast(ThreadedSink, sink).blocking for name, sink in sinks.items()}
+
+
 class CrashingSink:
     """`SecretSink` around the real `FileSecretSink`, with a crash point at each real write."""
 
@@ -796,7 +807,7 @@ class World:
         self.crash_states: list[Durable] = []
         self.after_response_due: WriteEvent | None = None
         self._armed_at = 0
-        self._check_sinks = self.workspace.open_sinks()
+        self._check_sinks = blocking_sinks(self.workspace.open_sinks())
         self.checker.baseline()
 
     # crash points
@@ -886,8 +897,8 @@ class World:
             open_http(transport=transport) as http,
         ):
             sinks: dict[str, SecretSink] = {
-                name: CrashingSink(cast(FileSecretSink, sink), self)
-                for name, sink in self.workspace.open_sinks().items()
+                name: ThreadedSink(CrashingSink(cast(FileSecretSink, sink), self))
+                for name, sink in blocking_sinks(self.workspace.open_sinks()).items()
             }
             tester = TokenKeyTester(
                 http, issuer=environment.issuer, token_endpoint=str(environment.token_endpoint)

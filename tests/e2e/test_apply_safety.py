@@ -27,6 +27,7 @@ from tests.e2e.harness import (
     BASE_NOW,
     ROTATE,
     World,
+    blocking_sinks,
     build_project,
     copy_world,
 )
@@ -271,7 +272,7 @@ def test_cli_refuses_a_stale_saved_plan_and_releases_the_lock(
     code, out = mpctl_cli(cli_project, capsys, "plan", "--out", str(saved))
     assert code == 0, out
     workspace = open_workspace(cli_project, None)
-    sink = workspace.open_sinks()["billing-invoices"]
+    sink = blocking_sinks(workspace.open_sinks())["billing-invoices"]
     sink.stage("billing-invoices", generate_key(kid="elsewhere", created_at=BASE_NOW, size=2048))
     code, out = mpctl_cli(cli_project, capsys, "apply", "--plan", str(saved), "--auto-approve")
     assert code == 1

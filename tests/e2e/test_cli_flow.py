@@ -149,9 +149,8 @@ def test_removed_scope_is_drift(converged: Run, project: Path) -> None:
     assert _addresses(plan) == [("client/altinn-sync", "update")]
     (step,) = _steps(plan)
     (change,) = step["changes"]
-    assert change["path"] == ["scopes"]
-    assert "altinn:instances.write" in change["new"]
-    assert "altinn:instances.write" not in change["old"]
+    assert (change["path"], change["op"]) == (["scopes"], "add")
+    assert (change["old"], change["new"]) == (None, "altinn:instances.write")
     _apply_then_plan_is_empty(converged)
 
 

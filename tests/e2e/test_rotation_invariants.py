@@ -144,7 +144,7 @@ async def token_verdict(
 ) -> Verdict:
     """Mint a real token with `kid` (from the sink unless `key`) through the real key tester."""
     async with world.session() as (_, sinks, tester):
-        key = key or sinks[name].load_private_key(name, kid)
+        key = key or await sinks[name].load_private_key(name, kid)
         result = await tester.test(
             client_id=world.client_id(name),
             key=key,
@@ -359,7 +359,7 @@ async def test_live_checker_flags_an_abort_that_abandons_a_registered_key(
 
     async def rollback(rotation: mpctl.apply.rotation._Rotation, ctx: ApplyContext) -> int:
         assert rotation.kid is not None
-        rotation.sink.discard_pending(rotation.name, rotation.kid)
+        await rotation.sink.discard_pending(rotation.name, rotation.kid)
         raise ApplyError("token test failed")
 
     monkeypatch.setitem(mpctl.apply.rotation._PHASES, KeyPhase.TEST, rollback)

@@ -68,7 +68,10 @@ def verify(
 ) -> int:
     """Prove the result: mint tokens with the current keys and check their claims."""
     workspace = open_workspace(manifests, env)
-    checks = _from_env(workspace, client) if from_env else _from_sinks(workspace, client)
+    if from_env:
+        checks = _from_env(workspace, client)
+    else:
+        checks = asyncio.run(_from_sinks(workspace, client))
     if not checks:
         raise UserError(
             "nothing to verify",
@@ -96,7 +99,7 @@ def _selected(workspace: Workspace, names: list[str] | None) -> list[tuple[str, 
     return [(n, c) for n, c in clients.items() if not names or n in names]
 
 
-def _from_sinks(workspace: Workspace, names: list[str] | None) -> list[Check]:
+async def _from_sinks(workspace: Workspace, names: list[str] | None) -> list[Check]:
     sinks = workspace.open_sinks()
     checks: list[Check] = []
     for name, client in _selected(workspace, names):
@@ -109,10 +112,10 @@ def _from_sinks(workspace: Workspace, names: list[str] | None) -> list[Check]:
                     "`mpctl apply`, or verify it with the workload's key: --from-env",
                 )
             continue
-        state = sinks[name].read_state(name)
+        state = await sinks[name].read_state(name)
         if state.current is None or state.client_id is None:
             raise UserError(f"client {name!r} has no current key", hint="run `mpctl apply`")
-        key = sinks[name].load_private_key(name, state.current.kid)
+        key = await sinks[name].load_private_key(name, state.current.kid)
         checks += _checks_for(workspace, name, client, state.client_id, key)
     return checks
 

@@ -26,7 +26,42 @@ def test_weak_or_wrong_keys_are_refused(keys: dict[str, object]) -> None:
 def test_key_defaults_follow_the_reliability_rules() -> None:
     policy = KeyPolicy()
     assert (policy.algorithm, policy.size) == ("RS256", 3072)
-    assert policy.sink.variables.kid == "MASKINPORTEN_KID"
+    assert policy.sink is None  # the environment's sink, a local file unless it names another
+
+
+@pytest.mark.parametrize(
+    ("block", "kind"),
+    [
+        ({"directory": "keys/{env}"}, "file"),
+        ({"type": "aws-secrets-manager", "region": "eu-north-1"}, "aws-secrets-manager"),
+        ({"type": "azure-key-vault", "vault_url": "https://v.vault.azure.net/"}, "azure-key-vault"),
+        (
+            {
+                "type": "github-environment",
+                "repository": "acme/app",
+                "environment": "production",
+                "token": {"env": "MPCTL_GITHUB_TOKEN"},
+            },
+            "github-environment",
+        ),
+        ({"type": "vercel", "project": "app", "token": {"env": "VERCEL_TOKEN"}}, "vercel"),
+    ],
+)
+def test_a_sink_block_is_read_by_its_type(block: dict[str, object], kind: str) -> None:
+    assert KeyPolicy.model_validate({"sink": block}).sink.type == kind  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        {"type": "s3"},
+        {"type": "github-environment", "repository": "acme/app", "environment": "p", "token": "t"},
+        {"type": "vercel", "project": "app"},
+    ],
+)
+def test_an_unknown_sink_or_an_inline_credential_is_refused(block: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        KeyPolicy.model_validate({"sink": block})
 
 
 def test_duplicate_scopes_on_a_client_are_named() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -24,6 +25,7 @@ from mpctl.secrets import (
     RotationInFlightError,
     SecretSink,
     SinkContext,
+    ThreadedSink,
     open_sink,
     to_pem,
 )
@@ -59,9 +61,10 @@ def rotated_once(sink: FileSecretSink, keys: Keys) -> None:
 def test_registry_builds_a_file_sink(context: SinkContext) -> None:
     assert "file" in SINKS
     sink = open_sink(FileSink(directory="secrets/{env}"), context)
-    assert isinstance(sink, FileSecretSink)
+    assert isinstance(sink, ThreadedSink)
+    assert isinstance(sink.blocking, FileSecretSink)
     assert isinstance(sink, SecretSink)
-    assert sink.directory == context.base_dir / "secrets" / "test"
+    assert sink.blocking.directory == context.base_dir / "secrets" / "test"
 
 
 def test_nothing_stored_reads_as_empty_state(sink: FileSecretSink) -> None:
@@ -343,3 +346,28 @@ def test_killed_between_temp_write_and_replace(
     sink.promote("billing", keys[0].kid, PROMOTED)
     assert sink.read_state("billing").current == keys[0].slot(promoted_at=PROMOTED)
     assert not temporary_path(path).exists()
+
+
+@pytest.mark.parametrize("marker", ["CI", "GITHUB_ACTIONS"])
+def test_the_file_sink_refuses_a_ci_runner_naming_the_durable_sinks(
+    context: SinkContext, marker: str
+) -> None:
+    on_runner = dataclasses.replace(context, environ={marker: "true"})
+    with pytest.raises(SecretSinkError, match="CI runner") as caught:
+        open_sink(FileSink(), on_runner)
+    assert "aws-secrets-manager" in (caught.value.hint or "")
+    assert "ephemeral_ok: true" in (caught.value.hint or "")
+
+
+def test_the_file_sink_runs_on_a_ci_runner_when_told_it_is_throwaway(
+    context: SinkContext,
+) -> None:
+    on_runner = dataclasses.replace(context, environ={"CI": "true"})
+    open_sink(FileSink(ephemeral_ok=True), on_runner)
+    open_sink(FileSink(), dataclasses.replace(on_runner, embedded_emulator=True))
+    open_sink(FileSink(), dataclasses.replace(context, environ={"CI": "false"}))
+
+
+def test_the_sink_context_never_shows_the_environment(context: SinkContext) -> None:
+    secret = dataclasses.replace(context, environ={"MPCTL_TEST_ADMIN_PRIVATE_KEY": "s3cr3t"})
+    assert "s3cr3t" not in repr(secret)

@@ -94,6 +94,8 @@ def test_verify_exports() -> None:
 def test_secrets_exports() -> None:
     assert set(mpctl.secrets.__all__) == {
         "ALGORITHMS",
+        "BlockingSecretSink",
+        "ThreadedSink",
         "DEFAULT_KEY_SIZE",
         "MAX_KEY_SIZE",
         "MIN_KEY_SIZE",
@@ -114,7 +116,6 @@ def test_secrets_exports() -> None:
         "from_pem",
         "from_private_jwk_base64",
         "generate_key",
-        "jwk_thumbprint",
         "jwks_document",
         "new_key_for",
         "open_sink",
