@@ -20,10 +20,7 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 from pydantic import Field, JsonValue, model_validator
 
 from mpctl.errors import UserError
-from mpctl.model import ClientRegistration, ScopeRegistration
-from mpctl.model.base import SpecModel
-from mpctl.model.resources import KeyPolicy
-from mpctl.model.secrets import SinkSpec
+from mpctl.model import ClientRegistration, KeyPolicy, ScopeRegistration, SinkSpec, SpecModel
 from mpctl.plan.address import Address, AddressField
 
 FORMAT_VERSION: Literal["3"] = "3"

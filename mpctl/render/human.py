@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from mpctl.plan.types import Action, Diagnostic, Severity, UnmanagedObject
+from mpctl.plan import Action, Diagnostic, Severity, UnmanagedObject
 from mpctl.render.document import ChangeLine, PlanDocument, StepView
 
 GLYPHS = {

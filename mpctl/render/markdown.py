@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mpctl.plan.types import Diagnostic, UnmanagedObject
+from mpctl.plan import Diagnostic, UnmanagedObject
 from mpctl.render.document import ChangeLine, PlanDocument, StepView
 from mpctl.render.human import GLYPHS, change_glyph
 

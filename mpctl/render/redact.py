@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pydantic import JsonValue
 
-from mpctl.plan.types import Plan
+from mpctl.plan import Plan
 from mpctl.redaction import (
     PRIVATE_JWK_MEMBERS,
     SECRET_FIELD_NAMES,

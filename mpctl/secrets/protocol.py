@@ -12,6 +12,7 @@ rotate: the planner derives that from `read_state` plus the JWKS.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -157,8 +158,21 @@ SINKS: dict[str, SinkFactory] = {}
 """Sink `type` → factory. Each sink module registers itself; `mpctl.secrets` imports them all."""
 
 
+SINK_MODULES: dict[str, str] = {
+    "file": "mpctl.secrets.file",
+    "aws-secrets-manager": "mpctl.secrets.aws",
+    "azure-key-vault": "mpctl.secrets.azure",
+    "github-environment": "mpctl.secrets.github",
+    "vercel": "mpctl.secrets.vercel",
+}
+"""Sink `type` → the module that registers it, imported on first use (vendor SDKs are heavy, and
+optional: `pip install 'mpctl[aws]'`, `[azure]`, `[github]`)."""
+
+
 def open_sink(spec: SinkSpec, context: SinkContext) -> SecretSink:
     """The sink for `spec`, built from the registry, its calls run in a thread."""
+    if spec.type not in SINKS and spec.type in SINK_MODULES:
+        importlib.import_module(SINK_MODULES[spec.type])
     factory = SINKS.get(spec.type)
     if factory is None:
         raise SecretSinkError(

@@ -15,8 +15,6 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import REPO
 
 # (importer, imported module) pairs that may reach past a package's __init__, each with its reason.
@@ -189,13 +187,6 @@ def test_every_allowed_exception_still_exists() -> None:
     assert set(ALLOWED) <= every_import, "remove the stale entries from ALLOWED"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 10 item 7: left for the files under renovation: mpctl/plan/types.py imports "
-    "mpctl.model.base, .resources and .secrets; mpctl/render/human.py, markdown.py and redact.py "
-    "import mpctl.plan.types; remove this mark once they import through the packages",
-)
 def test_cross_package_imports_go_through_each_package_init() -> None:
     reaches = reaches_past_init(REPO, "mpctl")
     assert not reaches, (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-import jsonschema  # type: ignore[import-untyped]
+import jsonschema
 
 import mpctl.render
 from mpctl.plan import Plan, plan_json_schema
