@@ -10,8 +10,17 @@ fewer modules after the renovation. This script measures it the same way each ti
    under a profiler that records the module of every mpctl *function* called (module bodies run at
    import time do not count: importing is not taking part), in every thread.
 
-It prints, per command, how many distinct `mpctl.*` modules took part, not counting the embedded
-emulator (`mpctl.emulator.*`, it stands in for Digdir), and with `--list` their names.
+It prints two counts per command, not counting the embedded emulator (`mpctl.emulator.*`, it
+stands in for Digdir):
+
+- "on the data path": modules with a function whose arguments, locals or return value hold the
+  changed client's scopes (a container, string or model holding both its old scope and the new
+  one, looked into two levels deep): the modules a reader follows from the manifest to the HTTP
+  body;
+- "called": modules with any function called at all (command-line plumbing, manifests loading,
+  admin token, logging included).
+
+With `--list` it prints the names too.
 
     .venv/bin/python benchmarks/change_path.py [--list]
 """
@@ -33,6 +42,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT_FILE = Path("resources/clients/lanekassen.yaml")
+OLD_SCOPE = "lanekassen:lan/v1/saldoopplysninger"
 ADDED_SCOPE = "acme:invoices.read"
 
 
@@ -51,11 +61,11 @@ def main() -> int:
             "plan": _modules_of(["plan", "--out", str(plan_file)]),
             "apply --plan": _modules_of(["apply", "--plan", str(plan_file), "--auto-approve"]),
         }
-    for command, modules in counts.items():
-        print(f"{command:>13}: {len(modules)} mpctl modules")
+    for command, (data_path, called) in counts.items():
+        print(f"{command:>13}: {len(data_path)} on the data path, {len(called)} called")
         if args.list:
-            for name in sorted(modules):
-                print(f"{'':>15}{name}")
+            for name in sorted(called):
+                print(f"{'':>15}{'*' if name in data_path else ' '} {name}")
     return 0
 
 
@@ -68,34 +78,64 @@ def _converge(workspace: Path) -> None:
 
 def _add_scope(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
-    old = "scopes: [lanekassen:lan/v1/saldoopplysninger]"
+    old = f"scopes: [{OLD_SCOPE}]"
     if old not in text:
         raise SystemExit(f"{path}: expected the line {old!r} to change")
     path.write_text(
-        text.replace(old, f"scopes: [lanekassen:lan/v1/saldoopplysninger, {ADDED_SCOPE}]"),
+        text.replace(old, f"scopes: [{OLD_SCOPE}, {ADDED_SCOPE}]"),
         encoding="utf-8",
     )
 
 
-def _modules_of(argv: list[str]) -> set[str]:
+def _modules_of(argv: list[str]) -> tuple[set[str], set[str]]:
     from mpctl.cli.main import main as mpctl_main
 
-    seen: set[str] = set()
-    with _profiling(_recorder(seen)):
+    called: set[str] = set()
+    data_path: set[str] = set()
+    with _profiling(_recorder(called, data_path)):
         code = mpctl_main(argv)
     if code != 0:
         raise SystemExit(f"mpctl {' '.join(argv)} exited {code}")
-    return {m for m in seen if m.startswith("mpctl") and not m.startswith("mpctl.emulator")}
+    return _ours(data_path), _ours(called)
 
 
-def _recorder(seen: set[str]) -> Callable[[FrameType, str, Any], None]:
+def _ours(modules: set[str]) -> set[str]:
+    return {m for m in modules if m.startswith("mpctl") and not m.startswith("mpctl.emulator")}
+
+
+def _recorder(called: set[str], data_path: set[str]) -> Callable[[FrameType, str, Any], None]:
     def record(frame: FrameType, event: str, arg: Any) -> None:
-        if event == "call" and frame.f_code.co_name != "<module>":
-            module = frame.f_globals.get("__name__")
-            if isinstance(module, str):
-                seen.add(module)
+        if frame.f_code.co_name == "<module>":
+            return
+        module = frame.f_globals.get("__name__")
+        if not isinstance(module, str) or not module.startswith("mpctl"):
+            return
+        if event == "call":
+            called.add(module)
+        elif event == "return" and module not in data_path:
+            values = [*frame.f_locals.values(), arg]
+            if any(_holds_the_change(v, 2) for v in values):
+                data_path.add(module)
 
     return record
+
+
+def _holds_the_change(value: Any, depth: int) -> bool:
+    """True when `value` holds the client's old scope and the new one together."""
+    if isinstance(value, str | bytes):
+        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        return OLD_SCOPE in text and ADDED_SCOPE in text
+    if isinstance(value, list | tuple | set | frozenset) and len(value) < 10_000:
+        items = [v for v in value if isinstance(v, str)]
+        if OLD_SCOPE in items and ADDED_SCOPE in items:
+            return True
+        return depth > 0 and any(_holds_the_change(v, depth - 1) for v in list(value)[:200])
+    if isinstance(value, dict) and len(value) < 10_000:
+        return depth > 0 and any(_holds_the_change(v, depth - 1) for v in list(value.values()))
+    fields = getattr(value, "__dict__", None)
+    if isinstance(fields, dict) and depth > 0:
+        return any(_holds_the_change(v, depth - 1) for v in list(fields.values()))
+    return False
 
 
 @contextmanager
