@@ -17,6 +17,7 @@ from mpctl.plan.address import Address
 from mpctl.plan.adoption import ClientLinks, link_clients
 from mpctl.plan.diagnostics import check_desired
 from mpctl.plan.fingerprint import observed_fingerprint
+from mpctl.plan.keyset import KeyRequests, check_key_requests
 from mpctl.plan.order import DependencyCycleError, order_steps
 from mpctl.plan.ownership import (
     ClientOwnership,
@@ -129,6 +130,9 @@ def make_plan(
             f"--rotate names unknown clients: {', '.join(unknown)}",
             hint=f"clients in {desired.env_name}: {', '.join(desired.clients)}",
         )
+    check_key_requests(
+        options, _key_holders(desired, observed, sinks, clients, links), desired.env_name
+    )
     planned = _plan_resources(
         desired,
         observed,
@@ -138,6 +142,7 @@ def make_plan(
         scopes=scopes,
         links=links,
         rotate=frozenset(options.rotate),
+        requests=KeyRequests.of(options),
     )
     steps, target_notes = select_targets(planned.steps, options.targets, planned.considered)
     steps, refusals = enforce_policy(
@@ -174,6 +179,7 @@ def _plan_resources(
     scopes: ScopeOwnership,
     links: ClientLinks,
     rotate: frozenset[str],
+    requests: KeyRequests,
 ) -> Planned:
     resources = Planned.merge(
         [
@@ -192,8 +198,29 @@ def _plan_resources(
         client_steps=client_steps,
         now=now,
         rotate=rotate,
+        requests=requests,
     )
     return Planned.merge([resources, keys])
+
+
+def _key_holders(
+    desired: DesiredState,
+    observed: ObservedState,
+    sinks: Mapping[str, SinkState],
+    clients: ClientOwnership,
+    links: ClientLinks,
+) -> dict[str, frozenset[str]]:
+    """Each client with keys → the kids registered on its remote client or labelled in its
+    sink (what `--revoke` may name)."""
+    holders: dict[str, frozenset[str]] = {}
+    for name, client in desired.clients.items():
+        if client.keys is None:
+            continue
+        remote = clients.managed.get(name) or links.adopting.get(name)
+        jwks = observed.jwks.get(remote.client_id) if remote else None
+        sink = sinks.get(name, SinkState())
+        holders[name] = (jwks.kids if jwks else frozenset()) | sink.kids
+    return holders
 
 
 def managed_sinks(desired: DesiredState) -> dict[str, SinkSpec]:

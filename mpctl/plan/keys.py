@@ -6,7 +6,12 @@ diagnostics. Rows:
 
 * pending not in the JWKS → `register_key` (register, test, promote);
   pending in the JWKS → `promote_key` (test, then promote).
-* no current key → `create_key` (stage, register, test, promote).
+* no current key on a new client, or on one with no registered kid → `create_key` (stage,
+  register, test, promote).
+* no current and no pending key in the sink while Digdir holds kids (a lost, emptied or fresh
+  CI sink) → no step and the error `key.sink-empty` naming the kids and the choices (a warning
+  when the operator revokes kids of this client in the same plan); with `--rotate` →
+  `create_key` (a new key alongside them).
 * rotation requested (`PlanOptions.rotate`), current older than `rotate_after`, Digdir `exp`
   within `renew_before_expiry`, or the JWK under the current kid not matching the sink's
   thumbprint → `rotate_key` (still never while the previous key is in its grace).
@@ -17,9 +22,16 @@ diagnostics. Rows:
   `retire_key` too, which then only clears the sink's label.
 * kids registered that are not current/previous/pending and not preserved → drift warning only
   (`mpctl.plan.keyset`).
+* revocation asked for (`--revoke KID`, `--rotate NAME --revoke-previous`,
+  `--remove-foreign-kids NAME`) → one `revoke_key` per kid, now, grace or not. A kid that is
+  not the current key runs before the chain step (it frees a slot); the current kid only with
+  a chain step that replaces it, and after it. Refused (error `key.revoke-refused`, no step):
+  a preserved kid, the current kid with no replacing rotation. Removing the last registered
+  key needs `--allow-delete` (error `key.revoke-last`, the step is held back).
 
 Safety (invariant S3): only the previous kid is ever retired, and never when it is current,
-pending, preserved, inside its grace, or while the current key is not registered. A rotation
+pending, preserved, inside its grace, or while the current key is not registered; only an
+explicit request revokes, and never the current key without its replacement first (S1). A rotation
 does not start while the previous key is in its grace (S6: one rotation in flight), and no
 step registers a key past Digdir's limit of five. Must not do I/O or read the clock.
 """
@@ -32,6 +44,7 @@ from mpctl.model import MAX_KEYS_PER_CLIENT, KeySlot, SinkState, format_duration
 from mpctl.plan.address import Address
 from mpctl.plan.keyset import (
     KeyInputs,
+    KeyRequests,
     expires,
     jwk_thumbprint,
     key_set_diagnostics,
@@ -40,11 +53,12 @@ from mpctl.plan.keyset import (
 )
 from mpctl.plan.types import KEY_PHASES, Action, Diagnostic, KeyChange, KeyStep, Severity
 
-__all__ = ["KeyDecision", "KeyInputs", "decide_keys", "jwk_thumbprint"]
+__all__ = ["KeyDecision", "KeyInputs", "KeyRequests", "decide_keys", "jwk_thumbprint"]
 
 _ADDS_A_KEY = frozenset({Action.CREATE_KEY, Action.ROTATE_KEY, Action.REGISTER_KEY})
 _IN_PROGRESS = "key.rotation-in-progress"
 _KEPT = "key.previous-kept"
+_REFUSED = "key.revoke-refused"
 
 
 @dataclass(frozen=True)
@@ -65,15 +79,114 @@ _Found = tuple[_Intent | None, tuple[Diagnostic, ...]]
 
 def decide_keys(inputs: KeyInputs) -> KeyDecision:
     """The key steps to run now for one client, and what to tell people about its keys."""
-    retire, retire_notes = _retire(inputs)
-    reregister, alarm = _reregister(inputs)
-    chain, chain_notes = _chain(inputs, retiring=retire.kid if retire else None)
-    reregister, chain, limit = _within_limit(inputs, retire, reregister, chain)
+    revoking, refused = _revocable(inputs)
+    retire, retire_notes = _retire(inputs) if _previous_kid(inputs) not in revoking else (None, ())
+    reregister, alarm = _reregister(inputs, revoking)
+    early = revoking - _current_kid(inputs)
+    chain, chain_notes = _chain(inputs, retiring=_freed(retire, early), revoking=revoking)
+    late, late_refused = _current_revocation(inputs, revoking, chain)
+    reregister, chain, limit = _within_limit(inputs, retire, reregister, chain, early)
+    if chain is None:
+        late = frozenset()  # a chain dropped by the limit replaces nothing: keep the current
     steps = [_step(inputs, i, Address.key(inputs.client, i.kid)) for i in (retire, reregister) if i]
+    steps += _revoke_steps(inputs, early, after=[s.address for s in steps])
     if chain:
         steps.append(_step(inputs, chain, inputs.address, after=[s.address for s in steps]))
-    found = (*retire_notes, *alarm, *chain_notes, *limit, *key_set_diagnostics(inputs))
+        steps += _revoke_steps(inputs, late, after=[inputs.address])
+    last = _last_key(inputs, retire, early, adds=chain is not None)
+    found = (
+        *refused,
+        *late_refused,
+        *retire_notes,
+        *alarm,
+        *chain_notes,
+        *limit,
+        *last,
+        *key_set_diagnostics(inputs),
+    )
     return KeyDecision(steps=tuple(steps), diagnostics=found)
+
+
+def _revocable(inputs: KeyInputs) -> tuple[frozenset[str], tuple[Diagnostic, ...]]:
+    """The requested revocations that pass the guards every kid needs, and the refusals."""
+    preserved = frozenset(inputs.policy.preserve) & inputs.revoke_requested
+    refused = tuple(
+        inputs.diagnostic(
+            Severity.ERROR,
+            _REFUSED,
+            f"kid {kid} is in keys.preserve and is never revoked; take it out of "
+            "keys.preserve in the manifests first if it really must go",
+        )
+        for kid in sorted(preserved)
+    )
+    return inputs.revoke_requested - preserved, refused
+
+
+def _current_revocation(
+    inputs: KeyInputs, revoking: frozenset[str], chain: _Intent | None
+) -> tuple[frozenset[str], tuple[Diagnostic, ...]]:
+    """The current kid may be revoked only after a chain step that replaces it (S1)."""
+    current = _current_kid(inputs) & revoking
+    if not current or chain is not None:
+        return current, ()
+    (kid,) = current
+    message = (
+        f"kid {kid} is the sink's current key: revoking it alone would break the workload's "
+        f"tokens; replace it in the same apply with `mpctl apply --rotate {inputs.client} "
+        f"--revoke-previous` (a rotation first needs any previous key in its grace revoked "
+        "or retired)"
+    )
+    return frozenset(), (inputs.diagnostic(Severity.ERROR, _REFUSED, message),)
+
+
+def _last_key(
+    inputs: KeyInputs, retire: _Intent | None, early: frozenset[str], *, adds: bool
+) -> tuple[Diagnostic, ...]:
+    """Removing every registered key (before a new one is in) needs `--allow-delete` (S4)."""
+    registered_early = early & inputs.jwks.kids
+    if not registered_early or inputs.requests.allow_delete:
+        return ()
+    left = inputs.jwks.kids - registered_early - ({retire.kid} if retire and retire.kid else set())
+    if left:
+        return ()
+    then = "; a new key is registered only after that" if adds else ""
+    message = (
+        f"revoking {', '.join(sorted(registered_early))} leaves {inputs.client} with no "
+        f"registered key, so no token can be minted{then}; pass --allow-delete if that is "
+        f"intended, or first register a new key with `mpctl apply --rotate {inputs.client}`"
+    )
+    return (inputs.diagnostic(Severity.ERROR, "key.revoke-last", message),)
+
+
+def _revoke_steps(inputs: KeyInputs, kids: frozenset[str], after: list[Address]) -> list[KeyStep]:
+    return [
+        _step(inputs, _Intent(Action.REVOKE_KEY, kid, _revoke_reason(inputs, kid)), address, after)
+        for kid in sorted(kids)
+        for address in (Address.key(inputs.client, kid),)
+    ]
+
+
+def _revoke_reason(inputs: KeyInputs, kid: str) -> str:
+    sink = inputs.sink
+    if sink.current is not None and kid == sink.current.kid:
+        return f"revoke the replaced key {kid} now, without waiting for the grace (requested)"
+    if kid in inputs.foreign_kids:
+        return f"revoke kid {kid}, which the sink does not know (requested)"
+    label = "previous" if sink.previous and sink.previous.kid == kid else "pending"
+    return f"revoke the sink's {label} key {kid} now, grace or not (requested)"
+
+
+def _previous_kid(inputs: KeyInputs) -> str | None:
+    return inputs.sink.previous.kid if inputs.sink.previous else None
+
+
+def _current_kid(inputs: KeyInputs) -> frozenset[str]:
+    return frozenset({inputs.sink.current.kid}) if inputs.sink.current else frozenset()
+
+
+def _freed(retire: _Intent | None, early: frozenset[str]) -> frozenset[str]:
+    """Kids this run removes before the chain step."""
+    return early | ({retire.kid} if retire and retire.kid else frozenset())
 
 
 def _retire(inputs: KeyInputs) -> _Found:
@@ -111,9 +224,9 @@ def _forget(inputs: KeyInputs, previous: KeySlot) -> _Found:
     return _Intent(Action.RETIRE_KEY, previous.kid, reason), ()
 
 
-def _reregister(inputs: KeyInputs) -> _Found:
+def _reregister(inputs: KeyInputs, revoking: frozenset[str]) -> _Found:
     current = inputs.sink.current
-    if current is None or inputs.registered(current):
+    if current is None or inputs.registered(current) or current.kid in revoking:
         return None, ()
     if inputs.new_client:
         reason = f"register the sink's current key {current.kid} on the new client"
@@ -126,14 +239,14 @@ def _reregister(inputs: KeyInputs) -> _Found:
     return _Intent(Action.REREGISTER_KEY, current.kid, reason), (alarm,)
 
 
-def _chain(inputs: KeyInputs, *, retiring: str | None) -> _Found:
+def _chain(inputs: KeyInputs, *, retiring: frozenset[str], revoking: frozenset[str]) -> _Found:
     sink = inputs.sink
     busy = _previous_in_grace(inputs, retiring)
     pending = _open_pending(sink)
-    if pending is not None:
+    if pending is not None and pending.kid not in revoking:
         return _continue_pending(inputs, pending, busy)
     if sink.current is None:
-        return _Intent(Action.CREATE_KEY, None, "the client has no key yet"), ()
+        return _no_current(inputs, revoking)
     due = _rotation_due(inputs, sink.current)
     if due is None:
         return None, ()
@@ -141,6 +254,28 @@ def _chain(inputs: KeyInputs, *, retiring: str | None) -> _Found:
         message = f"{due}; the rotation waits until previous key {busy} leaves its grace"
         return None, (_note(inputs, _IN_PROGRESS, message),)
     return _Intent(Action.ROTATE_KEY, None, due), ()
+
+
+def _no_current(inputs: KeyInputs, revoking: frozenset[str]) -> _Found:
+    """A new client, or one with nothing registered, gets its first key; an existing client
+    whose sink lost its keys while Digdir holds kids gets one only on `--rotate`."""
+    held = sorted(inputs.jwks.kids)
+    if inputs.new_client or not held:
+        return _Intent(Action.CREATE_KEY, None, "the client has no key yet"), ()
+    kids = ", ".join(held)
+    if inputs.rotate_requested:
+        reason = f"--rotate: a new key is registered alongside kids {kids} (the sink holds none)"
+        return _Intent(Action.CREATE_KEY, None, reason), ()
+    name = inputs.client
+    message = (
+        f"the sink holds no current key; Digdir holds kids {kids}, so no new key is made "
+        f"(a fresh or lost sink would otherwise mint one on every run). Choose: restore the "
+        f"sink and plan again; or `mpctl apply --rotate {name}` to register a new key "
+        f"alongside; or `mpctl keys revoke {name} KID` for kids that are orphaned or "
+        "compromised"
+    )
+    severity = Severity.WARNING if revoking else Severity.ERROR
+    return None, (inputs.diagnostic(severity, "key.sink-empty", message),)
 
 
 def _continue_pending(inputs: KeyInputs, pending: KeySlot, busy: str | None) -> _Found:
@@ -189,10 +324,15 @@ def _rotation_due(inputs: KeyInputs, current: KeySlot) -> str | None:
 
 
 def _within_limit(
-    inputs: KeyInputs, retire: _Intent | None, reregister: _Intent | None, chain: _Intent | None
+    inputs: KeyInputs,
+    retire: _Intent | None,
+    reregister: _Intent | None,
+    chain: _Intent | None,
+    early: frozenset[str],
 ) -> tuple[_Intent | None, _Intent | None, tuple[Diagnostic, ...]]:
-    """Drop the steps that add a key when the JWKS would exceed Digdir's five keys."""
-    after = {kid for kid in inputs.jwks.kids if retire is None or kid != retire.kid}
+    """Drop the steps that add a key when the JWKS would exceed Digdir's five keys (kids
+    retired or revoked before the chain step free their slots)."""
+    after = set(inputs.jwks.kids - _freed(retire, early))
     if reregister and reregister.kid:
         after.add(reregister.kid)
     if chain and chain.action in _ADDS_A_KEY:
@@ -201,7 +341,8 @@ def _within_limit(
         return reregister, chain, ()
     message = (
         f"registering would give {len(after)} keys; Digdir allows "
-        f"{MAX_KEYS_PER_CLIENT}, so no key is registered"
+        f"{MAX_KEYS_PER_CLIENT}, so no key is registered; free a slot with "
+        f"`mpctl keys revoke {inputs.client} KID`"
     )
     kept_chain = chain if chain and chain.action not in _ADDS_A_KEY else None
     return None, kept_chain, (inputs.diagnostic(Severity.ERROR, "key.limit", message),)
@@ -235,10 +376,10 @@ def _open_pending(sink: SinkState) -> KeySlot | None:
     return sink.pending
 
 
-def _previous_in_grace(inputs: KeyInputs, retiring: str | None) -> str | None:
+def _previous_in_grace(inputs: KeyInputs, retiring: frozenset[str]) -> str | None:
     """The previous kid when it still holds a JWKS slot this run does not free, else None."""
     previous = inputs.sink.previous
-    if previous is None or previous.kid == retiring or previous.kid in inputs.live_kids:
+    if previous is None or previous.kid in retiring or previous.kid in inputs.live_kids:
         return None
     return previous.kid if inputs.registered(previous) else None
 

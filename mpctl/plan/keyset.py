@@ -1,18 +1,22 @@
 """What is observed about one client's keys, and the findings that need no decision.
 
-Owns `KeyInputs` (policy, sink labels, registered JWKS, `now`) with the facts rotation reads
-from it (which slots are registered, which kids are live or foreign, when the grace ends,
-whether a registered JWK is the sink's key by RFC 7638 thumbprint), and the diagnostics about
-the key set itself: unknown kids (drift), no room to rotate within Digdir's five keys, keys
-expiring or expired, a sink recorded for another client. Must not decide steps, do I/O or read
-the clock.
+Owns `KeyInputs` (policy, sink labels, registered JWKS, `now`, and the operator's explicit
+key requests, `KeyRequests`) with the facts rotation reads from it (which slots are registered,
+which kids are live, foreign or asked to be revoked, when the grace ends, whether a registered
+JWK is the sink's key by RFC 7638 thumbprint), the diagnostics about the key set itself:
+unknown kids (drift), no room to rotate within Digdir's five keys, keys expiring or expired, a
+sink recorded for another client; and `check_key_requests`, which refuses `--revoke`,
+`--revoke-previous` and `--remove-foreign-kids` values that name nothing. Must not decide
+steps, do I/O or read the clock.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from mpctl.errors import UserError
 from mpctl.model import (
     MAX_KEYS_PER_CLIENT,
     ROTATION_SLOTS,
@@ -26,9 +30,32 @@ from mpctl.model import (
 # Explicit re-export (PEP 484) for mpctl.plan.keys, which imports it from here.
 from mpctl.model import jwk_thumbprint as jwk_thumbprint  # noqa: PLC0414
 from mpctl.plan.address import Address
-from mpctl.plan.types import Diagnostic, Severity
+from mpctl.plan.types import Diagnostic, PlanOptions, Severity
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class KeyRequests:
+    """The operator's explicit key choices (`PlanOptions`), the same for every client."""
+
+    revoke: frozenset[str] = frozenset()
+    """Kids named by `--revoke`; each client acts on those it holds."""
+    revoke_previous: bool = False
+    """`--revoke-previous`: a rotated client revokes its old current key in the same apply."""
+    remove_foreign: frozenset[str] = frozenset()
+    """Clients named by `--remove-foreign-kids`."""
+    allow_delete: bool = False
+    """`--allow-delete`: a revocation may remove a client's last registered key."""
+
+    @classmethod
+    def of(cls, options: PlanOptions) -> KeyRequests:
+        return cls(
+            revoke=frozenset(options.revoke),
+            revoke_previous=options.revoke_previous,
+            remove_foreign=frozenset(options.remove_foreign_kids),
+            allow_delete=options.allow_delete,
+        )
 
 
 @dataclass(frozen=True)
@@ -45,6 +72,24 @@ class KeyInputs:
     rotate_requested: bool = False
     test: tuple[tuple[str, ...], str | None] = ((), None)
     """The token test's scopes and `consumer_org` (see `KeyChange`)."""
+    requests: KeyRequests = KeyRequests()
+
+    @property
+    def known_kids(self) -> frozenset[str]:
+        """Kids registered at Digdir or labelled in the sink: what a revocation may name."""
+        return self.jwks.kids | self.sink.kids
+
+    @property
+    def revoke_requested(self) -> frozenset[str]:
+        """This client's kids the operator asked to revoke (`--revoke`, `--revoke-previous`
+        on a rotation, `--remove-foreign-kids`), before any guard."""
+        asked = self.requests.revoke & self.known_kids
+        current = self.sink.current
+        if self.requests.revoke_previous and self.rotate_requested and current is not None:
+            asked |= {current.kid}
+        if self.client in self.requests.remove_foreign:
+            asked |= self.foreign_kids
+        return asked
 
     @property
     def address(self) -> Address:
@@ -85,6 +130,44 @@ class KeyInputs:
         return Diagnostic(severity=severity, code=code, message=message, address=self.address)
 
 
+def check_key_requests(
+    options: PlanOptions, kids: Mapping[str, frozenset[str]], env_name: str
+) -> None:
+    """Refuse, before planning, key requests that name nothing: `kids` maps every managed
+    client with keys to the kids it has registered or labelled in its sink."""
+    if options.revoke_previous and not options.rotate:
+        raise UserError(
+            "--revoke-previous needs --rotate NAME: it revokes the key that rotation replaces",
+            hint="for example: mpctl apply --rotate NAME --revoke-previous",
+        )
+    unknown = sorted(set(options.remove_foreign_kids) - set(kids))
+    if unknown:
+        raise UserError(
+            f"--remove-foreign-kids names unknown clients: {', '.join(unknown)}",
+            hint=f"clients with keys in {env_name}: {', '.join(sorted(kids))}",
+        )
+    for kid in options.revoke:
+        _check_revoke(kid, kids, options.targets, env_name)
+
+
+def _check_revoke(
+    kid: str, kids: Mapping[str, frozenset[str]], targets: tuple[str, ...], env_name: str
+) -> None:
+    owners = sorted(name for name, held in kids.items() if kid in held)
+    if not owners:
+        raise UserError(
+            f"--revoke names a kid no client of {env_name} has registered: {kid}",
+            hint="the kids of each client are in `mpctl plan` and at Digdir "
+            "(GET /clients/{client_id}/jwks); check the spelling",
+        )
+    if targets and not any(Address.client(o).spells(t) for o in owners for t in targets):
+        raise UserError(
+            f"--revoke {kid}: that kid belongs to {', '.join(owners)}, which the targets "
+            f"({', '.join(targets)}) leave out",
+            hint=f"name the client that holds it, e.g. mpctl keys revoke {owners[0]} {kid}",
+        )
+
+
 def key_set_diagnostics(inputs: KeyInputs) -> tuple[Diagnostic, ...]:
     """Drift, room to rotate, expiry and sink/client mismatch, in that order."""
     return (*_drift(inputs), *_room(inputs), *_expiry(inputs), *_sink_mismatch(inputs))
@@ -106,6 +189,7 @@ def when(moment: datetime) -> str:
 
 
 def _drift(inputs: KeyInputs) -> tuple[Diagnostic, ...]:
+    """Unknown kids, except those this plan revokes (their steps say so)."""
     return tuple(
         inputs.diagnostic(
             Severity.WARNING,
@@ -113,17 +197,19 @@ def _drift(inputs: KeyInputs) -> tuple[Diagnostic, ...]:
             f"kid {kid} is registered but is neither current, previous nor pending "
             "in the sink, nor in keys.preserve; it is left alone",
         )
-        for kid in sorted(inputs.foreign_kids)
+        for kid in sorted(inputs.foreign_kids - inputs.revoke_requested)
     )
 
 
 def _room(inputs: KeyInputs) -> tuple[Diagnostic, ...]:
-    others = inputs.foreign_kids | frozenset(inputs.policy.preserve)
+    others = (inputs.foreign_kids - inputs.revoke_requested) | frozenset(inputs.policy.preserve)
     if ROTATION_SLOTS + len(others) <= MAX_KEYS_PER_CLIENT:
         return ()
     message = (
         f"{len(others)} preserved or unknown keys leave no room to rotate: current, "
-        f"previous and pending need {ROTATION_SLOTS} of Digdir's {MAX_KEYS_PER_CLIENT}"
+        f"previous and pending need {ROTATION_SLOTS} of Digdir's {MAX_KEYS_PER_CLIENT}; "
+        f"revoke the unknown ones with `mpctl apply --remove-foreign-kids {inputs.client}` "
+        f"or `mpctl keys revoke {inputs.client} KID`"
     )
     return (inputs.diagnostic(Severity.ERROR, "key.limit", message),)
 

@@ -25,7 +25,7 @@ from mpctl.model import (
 from mpctl.plan.address import Address
 from mpctl.plan.adoption import ClientLinks
 from mpctl.plan.diff import diff_fields
-from mpctl.plan.keys import KeyInputs, decide_keys
+from mpctl.plan.keys import KeyInputs, KeyRequests, decide_keys
 from mpctl.plan.normalize import (
     IMMUTABLE_CLIENT_FIELDS,
     client_body,
@@ -266,10 +266,12 @@ def plan_keys(
     client_steps: Mapping[Address, Step],
     now: datetime,
     rotate: frozenset[str] = frozenset(),
+    requests: KeyRequests | None = None,
 ) -> Planned:
     """Key steps for every declared client with a key policy (none for held ones).
 
-    Clients named in `rotate` rotate their current key now, whatever its age.
+    Clients named in `rotate` rotate their current key now, whatever its age; `requests`
+    carries the explicit revocations (`--revoke`, ...).
     """
     parts: list[Planned] = []
     for name, client in desired.clients.items():
@@ -290,6 +292,7 @@ def plan_keys(
                 client_id=client_id,
                 new_client=new,
                 rotate_requested=name in rotate,
+                requests=requests or KeyRequests(),
             )
         )
         considered = frozenset(s.address for s in decision.steps)

@@ -45,6 +45,7 @@ class Action(StrEnum):
     PROMOTE_KEY = "promote_key"
     RETIRE_KEY = "retire_key"
     REREGISTER_KEY = "reregister_key"
+    REVOKE_KEY = "revoke_key"
 
     @property
     def is_key_action(self) -> bool:
@@ -68,6 +69,7 @@ class KeyPhase(StrEnum):
     TEST = "test"
     PROMOTE = "promote"
     RETIRE = "retire"
+    REVOKE = "revoke"
 
 
 _NEW_KEY = (KeyPhase.STAGE, KeyPhase.REGISTER, KeyPhase.TEST, KeyPhase.PROMOTE)
@@ -78,6 +80,7 @@ KEY_PHASES: dict[Action, tuple[KeyPhase, ...]] = {
     Action.PROMOTE_KEY: (KeyPhase.TEST, KeyPhase.PROMOTE),
     Action.REREGISTER_KEY: (KeyPhase.REGISTER,),
     Action.RETIRE_KEY: (KeyPhase.RETIRE,),
+    Action.REVOKE_KEY: (KeyPhase.REVOKE,),
 }
 """The phases apply runs, in order, for each key action."""
 
@@ -287,6 +290,22 @@ class PlanOptions(SpecModel):
         default=False,
         description="On an environment marked protected, deletes and replacements also need this",
     )
+    revoke: tuple[str, ...] = Field(
+        default=(),
+        description="Kids removed from Digdir now, even inside a grace period (never the "
+        "sink's current kid unless a rotation replaces it in the same plan, never a preserved "
+        "kid, never the last key without allow_delete)",
+    )
+    revoke_previous: bool = Field(
+        default=False,
+        description="Emergency rotation: the clients in `rotate` revoke their old current key "
+        "right after the new one is promoted, without waiting for the grace",
+    )
+    remove_foreign_kids: tuple[str, ...] = Field(
+        default=(),
+        description="Clients whose registered kids that the sink does not know and "
+        "keys.preserve does not name are revoked, each as its own step",
+    )
 
     @property
     def allows(self) -> frozenset[str]:
@@ -304,6 +323,9 @@ class PlanSummary(SpecModel):
     replace: int = 0
     delete: int = 0
     key: int = Field(default=0, description="Key steps (rotation protocol entries)")
+    revoke: int = Field(
+        default=0, description="Of the key steps, revocations (`revoke_key`) the operator asked for"
+    )
     blocked: int = 0
     unchanged: int = Field(default=0, description="Managed objects that need no change")
     errors: int = 0
@@ -316,9 +338,10 @@ class PlanSummary(SpecModel):
         counts: dict[str, int] = dict.fromkeys(
             ("create", "adopt", "update", "replace", "delete"), 0
         )
-        key = blocked = 0
+        key = revoke = blocked = 0
         for step in steps:
             key += step.action.is_key_action
+            revoke += step.action is Action.REVOKE_KEY
             blocked += step.blocked
             if step.action.value in counts:
                 counts[step.action.value] += 1
@@ -326,6 +349,7 @@ class PlanSummary(SpecModel):
         return cls(
             **counts,
             key=key,
+            revoke=revoke,
             blocked=blocked,
             unchanged=unchanged,
             errors=severities.count(Severity.ERROR),

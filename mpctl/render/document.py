@@ -42,6 +42,7 @@ _HEADLINES = {
     Action.PROMOTE_KEY: "will test and promote pending key {kid}",
     Action.REREGISTER_KEY: "will register key {kid} again",
     Action.RETIRE_KEY: "will retire key {kid}",
+    Action.REVOKE_KEY: "will revoke key {kid} now (removed from Digdir, grace or not)",
 }
 _Model = TypeVar("_Model", Diagnostic, UnmanagedObject)
 _ACCESS_HEADLINES = {Action.CREATE: "will be granted", Action.DELETE: "will be revoked"}
@@ -125,7 +126,8 @@ def build_document(plan: Plan) -> PlanDocument:
 
 
 def summary_line(summary: PlanSummary) -> str:
-    """'Plan: N to create, M to update, K to delete, R key rotations.' or 'No changes.'.
+    """'Plan: N to create, M to update, K to delete, R key rotations[, V key revocations].'
+    or 'No changes.'.
 
     A replacement counts as one create and one delete, as in Terraform.
     """
@@ -139,11 +141,15 @@ def summary_line(summary: PlanSummary) -> str:
     )
     if steps == 0:
         return "No changes."
-    rotations = "key rotation" if summary.key == 1 else "key rotations"
+    rotation_steps = summary.key - summary.revoke
+    rotations = "key rotation" if rotation_steps == 1 else "key rotations"
     adopt = f"{summary.adopt} to adopt, " if summary.adopt else ""
+    revokes = "key revocation" if summary.revoke == 1 else "key revocations"
+    revoked = f", {summary.revoke} {revokes}" if summary.revoke else ""
     return (
         f"Plan: {summary.create + summary.replace} to create, {adopt}{summary.update} to "
-        f"update, {summary.delete + summary.replace} to delete, {summary.key} {rotations}."
+        f"update, {summary.delete + summary.replace} to delete, {rotation_steps} "
+        f"{rotations}{revoked}."
     )
 
 

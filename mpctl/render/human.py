@@ -28,6 +28,7 @@ GLYPHS = {
     Action.PROMOTE_KEY: "~",
     Action.REREGISTER_KEY: "+",
     Action.RETIRE_KEY: "-",
+    Action.REVOKE_KEY: "-",
 }
 _COLOURS = {"+": "32", "~": "33", "<~": "36", "-": "31", "-/+": "35", " ": "0"}
 _SEVERITY_COLOURS = {Severity.ERROR: "1;31", Severity.WARNING: "33", Severity.NOTE: "36"}

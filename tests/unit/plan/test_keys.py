@@ -313,4 +313,6 @@ def test_no_decision_retires_a_live_or_in_grace_key(
     after = len(registered.kids - set(retired)) + len(adds)
     assert not adds or after <= 5
     errors = [d for d in decision.diagnostics if d.severity is Severity.ERROR]
-    assert all(d.code in {"key.limit", "key.pending-mismatch"} for d in errors)
+    assert all(d.code in {"key.limit", "key.pending-mismatch", "key.sink-empty"} for d in errors)
+    if current is None and pending is None and registered.kids and not new_client:
+        assert not adds  # a lost sink never mints another key on its own

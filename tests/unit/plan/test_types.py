@@ -17,6 +17,7 @@ from mpctl.plan import (
     KeyChange,
     KeyPhase,
     Plan,
+    PlanOptions,
     PlanSummary,
     Step,
     plan_json_schema,
@@ -39,6 +40,7 @@ def test_action_wire_values_are_stable() -> None:
         "promote_key",
         "retire_key",
         "reregister_key",
+        "revoke_key",
     ]
     assert {a for a in Action if a.is_key_action} == set(KEY_PHASES)
 
@@ -53,7 +55,7 @@ def test_a_saved_plan_loads_back_equal_and_byte_identical() -> None:
 
 
 def test_the_scenario_plan_covers_every_action_but_noop() -> None:
-    seen = {s.action for s in scenario.plan().steps}
+    seen = {s.action for s in scenario.plan(PlanOptions(revoke=("stray-kid",))).steps}
     assert seen == set(Action) - {Action.NOOP}
 
 
