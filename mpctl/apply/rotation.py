@@ -5,12 +5,18 @@ so a run stopped anywhere can simply run again (reliability.md §1, L2). Safety 
 key is stored as pending before its public half is registered; JWKS writes are always "fresh
 read ± one key" (S3); only public members are uploaded (S7); a key is promoted only after it
 minted a real token (S5); retire removes only the previous kid, never the current, pending or a
-preserved one, never inside the grace, never the last key (S4). Must not decide *whether* to
-rotate: that is the planner's job (`mpctl.plan.keys`).
+preserved one, never inside the grace, never the last key (S4). Revoke removes the one kid the
+operator named, grace or not, with the same fresh read − one key and read-back, never the
+current or a preserved kid, never while the current is unregistered (S1), and the last key only
+with `--allow-delete` (S4, through DELETE, the only way Digdir removes it); it clears the
+sink's pending label before the JWKS write (a revoked pending key is never registered again)
+and its previous label after it. Must not decide *whether* to rotate or revoke: that is the
+planner's job (`mpctl.plan.keys`).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -178,6 +184,60 @@ async def _retire(rotation: _Rotation, ctx: ApplyContext) -> int:
     return 1
 
 
+async def _revoke(rotation: _Rotation, ctx: ApplyContext) -> int:
+    kid = rotation.kid
+    if kid is None:
+        raise ApplyError(f"{rotation.name}: no kid to revoke", safe_to_rerun=False)
+    state = await rotation.sink.read_state(rotation.name)
+    current = state.current.kid if state.current else None
+    _guard_revoke(rotation, kid, current)
+    writes = 0
+    if state.pending is not None and state.pending.kid == kid:
+        await rotation.sink.discard_pending(rotation.name, kid)
+        writes += 1
+    fresh = await ctx.api.get_jwks(rotation.client_id)
+    if kid in fresh.kids:
+        if current is not None and current not in fresh.kids:  # S1
+            raise ApplyError(
+                f"{rotation.name}: current {current} is not registered; {kid} is not revoked",
+                hint="run `mpctl apply` to register the current key again first",
+            )
+        await _remove_kid(rotation, ctx, fresh, kid)
+        writes += 1
+    if state.previous is not None and state.previous.kid == kid:
+        await rotation.sink.forget_previous(rotation.name, kid)
+        writes += 1
+    return writes
+
+
+def _guard_revoke(rotation: _Rotation, kid: str, current: str | None) -> None:
+    if kid == current or kid in rotation.policy.preserve:
+        raise ApplyError(
+            f"{rotation.name}: refusing to revoke {kid}: it is the sink's current key or preserved",
+            hint="plan again: a current key is revoked only after a rotation replaced it",
+            safe_to_rerun=False,
+        )
+
+
+async def _remove_kid(
+    rotation: _Rotation, ctx: ApplyContext, fresh: ObservedJwks, kid: str
+) -> None:
+    """JWKS := fresh read − kid; the last key goes only through DELETE with the allow (S4)."""
+    payload = [_republished(k) for k in fresh.keys if k.kid != kid]
+    if payload:
+        await _write_jwks(rotation, ctx, payload, expect_absent=kid)
+        return
+    if "allow_delete" not in ctx.allowed:
+        raise ApplyError(
+            f"{rotation.name}: {kid} is the last registered key; it stays (S4)",
+            hint="pass --allow-delete to remove a client's last key",
+            safe_to_rerun=False,
+        )
+    with contextlib.suppress(AmbiguousWriteError):  # the read-back decides whether it happened
+        await ctx.api.delete_jwks(rotation.client_id)
+    await _read_back(rotation, ctx, expect_absent=kid)
+
+
 def _guard_retire(rotation: _Rotation, kid: str, pending: str | None, current: str) -> None:
     if kid in (current, pending) or kid in rotation.policy.preserve:
         raise ApplyError(
@@ -245,4 +305,5 @@ _PHASES: dict[KeyPhase, Callable[[_Rotation, ApplyContext], Awaitable[int]]] = {
     KeyPhase.TEST: _test,
     KeyPhase.PROMOTE: _promote,
     KeyPhase.RETIRE: _retire,
+    KeyPhase.REVOKE: _revoke,
 }

@@ -44,3 +44,28 @@ AllowProtectedOption = Annotated[
     bool,
     typer.Option("--allow-protected", help="Allow deletes/replaces on a protected environment."),
 ]
+RevokeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--revoke",
+        help="Remove this kid from Digdir now, even inside a grace period (repeatable). Never "
+        "the current kid unless --rotate replaces it in the same apply, never a preserved "
+        "kid, never the last key without --allow-delete.",
+    ),
+]
+RevokePreviousOption = Annotated[
+    bool,
+    typer.Option(
+        "--revoke-previous",
+        help="With --rotate: revoke the replaced key right after the new one is promoted, "
+        "without waiting for the grace (a compromised key).",
+    ),
+]
+RemoveForeignKidsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--remove-foreign-kids",
+        help="Revoke this client's registered kids that mpctl did not make (not in its sink, "
+        "not in keys.preserve), each as its own step (repeatable).",
+    ),
+]

@@ -1,4 +1,5 @@
-"""`mpctl keys create|export`: local signing keys, one per environment, as altinn-jwks makes them.
+"""`mpctl keys create|export|revoke`: local signing keys, one per environment, as altinn-jwks
+makes them, and the revocation of one registered kid.
 
 Owns the local key store (`DIR/NAME/ENV.pem` plus `DIR/NAME/ENV.json` metadata, both 0600 and
 written atomically, in directories created 0700; a key file or folder others could write is
@@ -6,6 +7,9 @@ refused before export) and what may leave it: public JWKS and public PEM freely,
 or base64 private JWK (Azure Key Vault, seed 001) only with an explicit `--private`. Key
 material, kids and thumbprints come from `mpctl.secrets`; this module must not print a private
 key unless asked to with `--private`, and never overwrites a key without `--force`.
+
+`keys revoke CLIENT KID` owns no engine of its own: it is `mpctl apply --target CLIENT
+--revoke KID` (same plan, guards, confirmation and environment lock).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from cryptography.hazmat.primitives import serialization
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mpctl.cli import console
+from mpctl.cli.commands.apply import apply
+from mpctl.cli.options import DEFAULT_MANIFESTS, AllowDeleteOption, EnvOption, ManifestsOption
 from mpctl.errors import UserError
 from mpctl.secrets import (
     DEFAULT_KEY_SIZE,
@@ -161,6 +167,32 @@ def export_key(
     if private and _stdout_is_terminal():
         console.warning("warning: private key on a terminal; pipe it into a secret store instead")
     console.stdout().out(_render(key, output, private=private))
+
+
+@app.command()
+def revoke(
+    client: Annotated[str, typer.Argument(help="Client name in the manifests.")],
+    kid: Annotated[str, typer.Argument(help="The registered kid to remove from Digdir now.")],
+    manifests: ManifestsOption = DEFAULT_MANIFESTS,
+    env: EnvOption = None,
+    auto_approve: Annotated[bool, typer.Option(help="Do not ask for confirmation.")] = False,
+    allow_delete: AllowDeleteOption = False,
+) -> int:
+    """Revoke one of CLIENT's kids now (orphaned or compromised), even inside a grace period.
+
+    Plans exactly that revocation, shows it and applies it as `mpctl apply --target CLIENT
+    --revoke KID` does. Never the sink's current kid (rotate it away with `mpctl apply --rotate
+    CLIENT --revoke-previous`), never a kid in keys.preserve, never the last registered key
+    without --allow-delete.
+    """
+    return apply(
+        manifests=manifests,
+        env=env,
+        auto_approve=auto_approve,
+        target=[client],
+        revoke=[kid],
+        allow_delete=allow_delete,
+    )
 
 
 def _checked_name(name: str) -> str:
