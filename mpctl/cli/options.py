@@ -57,8 +57,8 @@ RevokePreviousOption = Annotated[
     bool,
     typer.Option(
         "--revoke-previous",
-        help="With --rotate: revoke the replaced key right after the new one is promoted, "
-        "without waiting for the grace (a compromised key).",
+        help="With --rotate: revoke the replaced key right after the new one is promoted, and "
+        "any previous key first, without waiting for the grace (a compromised key).",
     ),
 ]
 RemoveForeignKidsOption = Annotated[

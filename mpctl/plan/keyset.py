@@ -42,7 +42,9 @@ class KeyRequests:
     revoke: frozenset[str] = frozenset()
     """Kids named by `--revoke`; each client acts on those it holds."""
     revoke_previous: bool = False
-    """`--revoke-previous`: a rotated client revokes its old current key in the same apply."""
+    """`--revoke-previous`: a rotated client revokes the key the rotation replaces, and a
+    previous key still registered, in the same apply (a re-run after a crash that came after
+    the promote so still removes the compromised key, then rotates once more)."""
     remove_foreign: frozenset[str] = frozenset()
     """Clients named by `--remove-foreign-kids`."""
     allow_delete: bool = False
@@ -84,9 +86,8 @@ class KeyInputs:
         """This client's kids the operator asked to revoke (`--revoke`, `--revoke-previous`
         on a rotation, `--remove-foreign-kids`), before any guard."""
         asked = self.requests.revoke & self.known_kids
-        current = self.sink.current
-        if self.requests.revoke_previous and self.rotate_requested and current is not None:
-            asked |= {current.kid}
+        if self.requests.revoke_previous and self.rotate_requested:
+            asked |= {s.kid for s in (self.sink.current, self.sink.previous) if s is not None}
         if self.client in self.requests.remove_foreign:
             asked |= self.foreign_kids
         return asked

@@ -299,7 +299,8 @@ class PlanOptions(SpecModel):
     revoke_previous: bool = Field(
         default=False,
         description="Emergency rotation: the clients in `rotate` revoke their old current key "
-        "right after the new one is promoted, without waiting for the grace",
+        "right after the new one is promoted, and any previous key first, without waiting for "
+        "the grace",
     )
     remove_foreign_kids: tuple[str, ...] = Field(
         default=(),

@@ -164,13 +164,28 @@ TABLE = [
             KeyRequests(revoke_previous=True),
             rotate=True,
         ),
+        [
+            ("key/k0", A.REVOKE_KEY, "k0"),
+            ("key", A.ROTATE_KEY, None),
+            ("key/k1", A.REVOKE_KEY, "k1"),
+        ],
+        [],
+        id="emergency-rotation-revokes-a-previous-in-grace-first",
+    ),
+    pytest.param(
+        Case(
+            sink(IN_GRACE, previous=PREVIOUS),
+            jwks("k1", "k0"),
+            KeyRequests(revoke=frozenset({"k1"})),
+            rotate=True,
+        ),
         [],
         [
             "error:key.revoke-refused",
             "note:key.rotation-in-progress",
             "note:key.rotation-in-progress",
         ],
-        id="emergency-rotation-waits-for-a-previous-in-grace",
+        id="current-revocation-waits-for-a-previous-in-grace",
     ),
     pytest.param(
         Case(
