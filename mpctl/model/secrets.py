@@ -7,6 +7,7 @@ environment variables itself: that is the job of the layers that use these refer
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
 from typing import Annotated, Literal
 
@@ -148,20 +149,66 @@ class AzureKeyVaultSink(SpecModel):
 class GitHubEnvironmentSink(SpecModel):
     """GitHub Actions environment secrets of one repository environment: values are sealed
     with the environment's public key (libsodium sealed box); the kid and labels go in
-    environment variables, since secrets cannot be read back."""
+    environment variables, since secrets cannot be read back.
+
+    Per client: the secret `{prefix}MASKINPORTEN_PRIVATE_KEY` (the current key, for the
+    workload), `{prefix}MPCTL_PENDING_PRIVATE_KEY` and `{prefix}MPCTL_PREVIOUS_PRIVATE_KEY`
+    (the other labels' keys, PEM), and the variables `{prefix}MASKINPORTEN_CLIENT_ID`,
+    `{prefix}MASKINPORTEN_KID`, ... and `{prefix}MPCTL_KEY_LABELS` (kids, thumbprints and times;
+    no key material)."""
 
     type: Literal["github-environment"]
     repository: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", description="owner/name")
-    environment: str = Field(description="The GitHub environment, e.g. 'production'")
+    environment: str = Field(
+        min_length=1, max_length=255, description="The GitHub environment, e.g. 'production'"
+    )
     token: SecretSource = Field(
         description="A token that may write the environment's secrets and variables "
         "(fine-grained: Environments and Secrets read/write), e.g. {env: MPCTL_GITHUB_TOKEN}"
     )
     api_url: str = Field(
         default="https://api.github.com",
-        description="GitHub's REST API; a loopback URL for testing only",
+        description="GitHub's REST API; a loopback URL (http://127.0.0.1:PORT) for testing only",
+    )
+    name_prefix: str = Field(
+        default="{client}_",
+        description="Put before every secret and variable name this sink writes for a client; "
+        "{client} is the client's manifest name upper-cased with '-' as '_' (BILLING_API_). "
+        "Set '' only when the environment holds a single client: the workload then maps "
+        "MASKINPORTEN_* under their own names",
+    )
+    key_encoding: DotenvEncoding = Field(
+        default="pem",
+        description="pem: the current key in variables.private_key as PKCS#8 PEM; base64: in "
+        "variables.private_key_base64 as base64 of the PEM; jwk-base64: the same secret in "
+        "altinn-jwks' base64 private JWK form",
     )
     variables: SinkVariables = SinkVariables()
+
+    @model_validator(mode="after")
+    def _checked_names_and_url(self) -> GitHubEnvironmentSink:
+        if self.api_url.rstrip("/") != "https://api.github.com" and not _is_loopback(self.api_url):
+            raise ValueError(
+                f"api_url {self.api_url!r} is neither https://api.github.com nor a loopback URL "
+                "(http://127.0.0.1:PORT, for tests): the token is only ever sent to GitHub"
+            )
+        for name in (self.variables.private_key, self.variables.private_key_base64):
+            sample = self.name_prefix.replace("{client}", "C") + name
+            if not _GITHUB_NAME.match(sample) or sample.upper().startswith("GITHUB_"):
+                raise ValueError(
+                    f"name_prefix {self.name_prefix!r} with {name!r} gives {sample!r}, which "
+                    "GitHub refuses: secret and variable names are letters, digits and '_', "
+                    "start with a letter or '_' and never with GITHUB_"
+                )
+        return self
+
+
+_GITHUB_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_LOOPBACK_URL = re.compile(r"^https?://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]{1,5})?(/.*)?$")
+
+
+def _is_loopback(url: str) -> bool:
+    return bool(_LOOPBACK_URL.match(url))
 
 
 class VercelSink(SpecModel):
