@@ -38,6 +38,7 @@ sink raises the `botocore` and `boto3` loggers to INFO when it is opened (for th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import json
@@ -181,6 +182,7 @@ class AwsSecretsManagerSecretSink:
         self._context = context
         self.client = client
         """The boto3 client (tests hook its events; never logged)."""
+        self._versions: dict[tuple[str, str], _Version] = {}
         exceptions = importlib.import_module("botocore.exceptions")
         self._client_error: type[Exception] = exceptions.ClientError
         self._botocore_error: type[Exception] = exceptions.BotoCoreError
@@ -350,11 +352,17 @@ class AwsSecretsManagerSecretSink:
             )
 
     def _get_version(self, name: str, client: str, version_id: str) -> _Version:
+        """A version's content, read once per sink: a version id names immutable content."""
+        cached = self._versions.get((name, version_id))
+        if cached is not None:
+            return cached
         try:
             answer = self._call("GetSecretValue", name, SecretId=name, VersionId=version_id)
         except _NotFoundError:
             raise _corrupt(name, f"version {version_id} is labelled but missing") from None
-        return _parse_version(name, client, self._context.environment, version_id, answer)
+        version = _parse_version(name, client, self._context.environment, version_id, answer)
+        self._versions[(name, version_id)] = version
+        return version
 
     def _versions_with_kid(self, secret: _Secret, kid: str) -> Iterator[_Version]:
         """Labelled versions first; then every other version (a reader that saw a label just
@@ -708,6 +716,14 @@ def quiet_sdk_loggers() -> None:
             logger.setLevel(logging.INFO)
 
 
+@functools.cache
+def _shared_loader() -> Any:
+    """One botocore model loader for every sink of the process: a session per sink keeps
+    credentials and profile apart, while the service model (most of a client's start-up
+    time) is read once."""
+    return importlib.import_module("botocore.loaders").create_loader()
+
+
 def boto3_client(spec: AwsSecretsManagerSink) -> Any:
     """boto3's `secretsmanager` client for `spec` (region, profile, endpoint_url)."""
     try:
@@ -719,7 +735,11 @@ def boto3_client(spec: AwsSecretsManagerSink) -> Any:
     quiet_sdk_loggers()
     problem: SecretSinkError
     try:
-        session = boto3.session.Session(profile_name=spec.profile, region_name=spec.region)
+        core = importlib.import_module("botocore.session").Session()
+        core.register_component("data_loader", _shared_loader())
+        session = boto3.session.Session(
+            profile_name=spec.profile, region_name=spec.region, botocore_session=core
+        )
         return session.client(
             "secretsmanager",
             endpoint_url=spec.endpoint_url,
