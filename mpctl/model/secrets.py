@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from mpctl.model.base import SpecModel
 
@@ -230,9 +231,48 @@ class VercelSink(SpecModel):
     )
     api_url: str = Field(
         default="https://api.vercel.com",
-        description="Vercel's REST API; a loopback URL for testing only",
+        description="Vercel's REST API: https://api.vercel.com, or a loopback URL "
+        "(http://127.0.0.1:PORT) for testing only",
+    )
+    private_key_encoding: DotenvEncoding = Field(
+        default="pem",
+        description="pem: MASKINPORTEN_PRIVATE_KEY as a PEM (seed 002); base64: "
+        "MASKINPORTEN_PRIVATE_KEY_BASE64, the PEM in base64 on one line; jwk-base64: the same "
+        "variable in altinn-jwks' base64 private JWK form",
     )
     variables: SinkVariables = SinkVariables()
+
+    @field_validator("api_url")
+    @classmethod
+    def _pinned_api(cls, url: str) -> str:
+        if not _is_vercel_api(url):
+            raise ValueError(
+                f"api_url {url!r} is not Vercel's API: the token would be sent there; "
+                f"use {_VERCEL_API} (the default), or a loopback URL such as "
+                "http://127.0.0.1:8080 for a local test server"
+            )
+        return url
+
+
+_VERCEL_API = "https://api.vercel.com"
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _is_vercel_api(url: str) -> bool:
+    """Vercel's own API host, or a loopback host (with any port) for a local test server."""
+    if url.rstrip("/") == _VERCEL_API:
+        return True
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError on a port that is not a number)
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and parts.hostname in _LOOPBACK_HOSTS
+        and parts.username is None
+        and not parts.query
+    )
 
 
 def _file_by_default(value: object) -> object:
