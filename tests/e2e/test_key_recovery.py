@@ -300,3 +300,52 @@ def test_revoking_a_kid_nobody_has_is_refused(converged: Run, project: Path) -> 
         "--auto-approve",
         says="nobody-has-this-kid",
     )
+
+
+def test_a_previous_key_inside_its_grace_is_revoked_now(converged: Run, project: Path) -> None:
+    code, out = converged("apply", "--rotate", CLIENT, "--auto-approve")
+    assert code == 0, out
+    previous = _sink(project).previous
+    assert previous is not None
+    code, out = converged("plan")
+    assert "rotation in progress" in out  # the grace (1d) holds it
+
+    code, out = converged("keys", "revoke", CLIENT, previous.kid, "--auto-approve")
+    assert code == 0, out
+    assert _registered(project) == {_current_kid(project)}
+    assert _sink(project).previous is None
+    code, out = converged("verify")
+    assert code == 0, out
+    _plan_is_empty(converged)
+
+
+def test_a_pending_key_left_by_an_interrupted_rotation_is_revoked(
+    converged: Run, project: Path
+) -> None:
+    """A run staged and registered a key, then died (or the key leaked) before promoting it:
+    revoking it removes it from Digdir and from the sink, so no later apply promotes it."""
+    current = _current_kid(project)
+    pending = generate_key(kid=f"{current}.pending", created_at=datetime.now(UTC), size=2048)
+
+    async def stage_and_register() -> None:
+        workspace = open_workspace(project, None)
+        await workspace.open_sinks()[CLIENT].stage(CLIENT, pending)
+        async with connect(workspace, access="write") as (remote, _):
+            client_id = await _client_id(remote, CLIENT)
+            keys = [
+                k.model_dump(mode="json", exclude_none=True)
+                for k in (await remote.get_jwks(client_id)).keys
+            ]
+            await remote.put_jwks(client_id, [*keys, dict(pending.public_jwk)])
+
+    asyncio.run(stage_and_register())
+    code, out = converged("plan", "--format", "json", "--detailed-exitcode")
+    assert code == 2, out
+    assert [s["action"] for s in json.loads(out)["steps"]] == ["promote_key"]
+
+    code, out = converged("keys", "revoke", CLIENT, pending.kid, "--auto-approve")
+    assert code == 0, out
+    assert _registered(project) == {current}
+    assert _sink(project).pending is None
+    assert _current_kid(project) == current
+    _plan_is_empty(converged)
