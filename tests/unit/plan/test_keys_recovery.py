@@ -128,6 +128,17 @@ TABLE = [
         id="a-revocation-frees-a-slot-before-the-new-key",
     ),
     pytest.param(
+        Case(SinkState(), jwks("a", "b", "c", "d", "e"), revoke("a", "b", "c"), rotate=True),
+        [
+            ("key/a", A.REVOKE_KEY, "a"),
+            ("key/b", A.REVOKE_KEY, "b"),
+            ("key/c", A.REVOKE_KEY, "c"),
+            ("key", A.CREATE_KEY, None),
+        ],
+        ["warning:key.unknown-kid", "warning:key.unknown-kid"],
+        id="revocations-leave-room-for-a-rotation",
+    ),
+    pytest.param(
         Case(sink(FRESH), jwks("k1"), revoke("k1")),
         [],
         ["error:key.revoke-refused"],
