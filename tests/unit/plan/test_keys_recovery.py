@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mpctl.errors import UserError
 from mpctl.model import KeyPolicy, ObservedJwks, SinkState
@@ -16,6 +18,7 @@ from mpctl.plan.types import Action, Severity
 
 from . import scenario
 from .builders import NOW, jwks, sink, slot
+from .test_keys import KIDS, _policies, _registered, _sinks
 
 A = Action
 FRESH = slot("k1", age_days=10, promoted_days_ago=10)
@@ -336,3 +339,70 @@ def test_make_plan_lists_each_foreign_kid_as_its_own_step() -> None:
     assert revokes == ["client/archive/key/archive-old", "client/archive/key/stray-kid"]
     assert plan.summary.revoke == 2
     assert not [d for d in plan.diagnostics if d.code == "key.unknown-kid"]
+
+
+# The guards as a property: whatever the labels, the JWKS and the requests, a revocation never
+# names a preserved kid, names the current kid only after a chain step that replaces it, never
+# takes the last registered key without --allow-delete unheld, and nothing registers a sixth key.
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    sink_state=_sinks,
+    registered=_registered,
+    policy=_policies,
+    new_client=st.booleans(),
+    rotate=st.booleans(),
+    asked=st.lists(st.sampled_from(KIDS), unique=True, max_size=3),
+    revoke_previous=st.booleans(),
+    remove_foreign=st.booleans(),
+    allow_delete=st.booleans(),
+)
+def test_no_revocation_breaks_the_guards(
+    *,
+    sink_state: SinkState,
+    registered: ObservedJwks,
+    policy: KeyPolicy,
+    new_client: bool,
+    rotate: bool,
+    asked: list[str],
+    revoke_previous: bool,
+    remove_foreign: bool,
+    allow_delete: bool,
+) -> None:
+    requests = KeyRequests(
+        revoke=frozenset(asked),
+        revoke_previous=revoke_previous,
+        remove_foreign=frozenset({"c"} if remove_foreign else ()),
+        allow_delete=allow_delete,
+    )
+    decision = decide_keys(
+        KeyInputs(
+            client="c",
+            policy=policy,
+            sink=sink_state,
+            jwks=registered,
+            now=NOW,
+            new_client=new_client,
+            rotate_requested=rotate,
+            requests=requests,
+        )
+    )
+    chain = [s for s in decision.steps if s.address == "client/c/key"]
+    revoked = [s for s in decision.steps if s.action is Action.REVOKE_KEY]
+    current = sink_state.current.kid if sink_state.current else None
+    for step in revoked:
+        assert step.key.kid not in policy.preserve
+        if step.key.kid == current:
+            assert chain
+            assert chain[0].address in step.depends_on
+        elif chain:
+            assert step.address in chain[0].depends_on  # frees its slot before the new key
+    early = {s.key.kid for s in revoked if s.key.kid != current}
+    retired = {s.key.kid for s in decision.steps if s.action is Action.RETIRE_KEY}
+    left = registered.kids - early - retired
+    codes = {d.code for d in decision.diagnostics if d.severity is Severity.ERROR}
+    if early & registered.kids and not left and not allow_delete:
+        assert "key.revoke-last" in codes
+    adds = [s for s in chain if s.action in {A.CREATE_KEY, A.ROTATE_KEY, A.REGISTER_KEY}]
+    assert not adds or len(left) + 1 <= 5
