@@ -193,14 +193,13 @@ class GitHubEnvironmentSink(SpecModel):
                 f"api_url {self.api_url!r} is neither https://api.github.com nor a loopback URL "
                 "(http://127.0.0.1:PORT, for tests): the token is only ever sent to GitHub"
             )
-        for name in (self.variables.private_key, self.variables.private_key_base64):
-            sample = self.name_prefix.replace("{client}", "C") + name
-            if not _GITHUB_NAME.match(sample) or sample.upper().startswith("GITHUB_"):
-                raise ValueError(
-                    f"name_prefix {self.name_prefix!r} with {name!r} gives {sample!r}, which "
-                    "GitHub refuses: secret and variable names are letters, digits and '_', "
-                    "start with a letter or '_' and never with GITHUB_"
-                )
+        sample = self.name_prefix.replace("{client}", "C") + "MASKINPORTEN_KID"
+        if not _GITHUB_NAME.match(sample) or sample.upper().startswith("GITHUB_"):
+            raise ValueError(
+                f"name_prefix {self.name_prefix!r} gives names such as {sample!r}, which GitHub "
+                "refuses: secret and variable names are letters, digits and '_', start with a "
+                "letter or '_' and never with GITHUB_"
+            )
         return self
 
 

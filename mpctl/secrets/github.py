@@ -51,6 +51,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -72,6 +73,7 @@ from mpctl.secrets.keys import (
 from mpctl.secrets.protocol import SINKS, KidReuseError, RotationInFlightError, SinkContext
 
 STORE = "GitHub environment"
+_GITHUB_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 SECRETS_JSON_VARIABLE = "MPCTL_GITHUB_SECRETS"
 """An environment variable holding `${{ toJSON(secrets) }}`: every secret of the job by name."""
 LABELS = "MPCTL_KEY_LABELS"
@@ -281,11 +283,11 @@ class GitHubSecretSink:
         """The GitHub name of `base` (a secret or variable) for `client`, prefix included."""
         prefix = self._spec.name_prefix.replace("{client}", client.upper().replace("-", "_"))
         full = (prefix + base).upper()
-        if not full[:1].isalpha() and not full.startswith("_"):
+        if not _GITHUB_NAME.match(full) or full.startswith("GITHUB_"):
             raise SecretSinkError(
-                f"{STORE} {self._where()}: name {full} for client {client!r} starts with a digit, "
-                "which GitHub refuses",
-                hint="set the sink's name_prefix, e.g. 'C_{client}_'",
+                f"{STORE} {self._where()}: the name {full!r} for client {client!r} is one GitHub "
+                "refuses (letters, digits and '_', not starting with a digit or GITHUB_)",
+                hint="change the sink's name_prefix (e.g. 'C_{client}_') or its variables names",
             )
         return full
 

@@ -15,6 +15,7 @@ at that moment would see it. A job's real environment is fixed when it starts;
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
@@ -29,6 +30,8 @@ import pytest
 import vcr
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from mpctl.cli.environment import connect, open_workspace
+from mpctl.cli.main import main
 from mpctl.errors import SecretSinkError
 from mpctl.model import GitHubEnvironmentSink
 from mpctl.secrets import (
@@ -460,3 +463,78 @@ def test_the_cassette_keys_are_the_same_on_every_run() -> None:
     assert cassette_key("k1").thumbprint == first
     assert cassette_key("k1").size == 2048
     assert cassette_key("k2").thumbprint != first
+
+
+# --- through the real CLI ---------------------------------------------------------------------
+
+_LOCAL_EMULATOR = "    emulator:\n      world: emulator-world.yaml\n"
+
+
+def _with_github_sink(project: Path, url: str) -> None:
+    config = project / "mpctl.yaml"
+    text = config.read_text().replace("size: 3072", "size: 2048")
+    assert text.count(_LOCAL_EMULATOR) == 1
+    sink = (
+        "    sink:\n"
+        "      type: github-environment\n"
+        f"      repository: {REPOSITORY}\n"
+        f"      environment: {ENVIRONMENT}\n"
+        f"      token: {{env: {TOKEN_VARIABLE}}}\n"
+        f"      api_url: {url}\n"
+    )
+    config.write_text(text.replace(_LOCAL_EMULATOR, _LOCAL_EMULATOR + sink))
+
+
+def _registered_kids(project: Path) -> dict[str, frozenset[str]]:
+    """client_id → kids in its JWKS, read from Digdir (the embedded emulator)."""
+
+    async def go() -> dict[str, frozenset[str]]:
+        async with connect(open_workspace(project, None), access="read") as (api, _):
+            return {
+                client.client_id: (await api.get_jwks(client.client_id)).kids
+                for client in await api.list_clients()
+            }
+
+    return asyncio.run(go())
+
+
+def test_apply_writes_the_workload_variables_and_verify_runs_in_the_environment(
+    fake: FakeGitHub,
+    example_copy: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fake.reset()
+    fake.add_environment(REPOSITORY, ENVIRONMENT)
+    _with_github_sink(example_copy, fake.url)
+    monkeypatch.setenv(TOKEN_VARIABLE, TOKEN)
+    monkeypatch.delenv(SECRETS_JSON_VARIABLE, raising=False)
+    manifests = ["--manifests", str(example_copy)]
+
+    assert main(["apply", *manifests, "--auto-approve"]) == 0, capsys.readouterr()
+    variables = fake.variable_values(REPOSITORY, ENVIRONMENT)
+    sealed = fake.secret_values(REPOSITORY, ENVIRONMENT)
+    registered = _registered_kids(example_copy)
+    kids = {name: value for name, value in variables.items() if name.endswith("_MASKINPORTEN_KID")}
+    assert kids, "apply wrote no MASKINPORTEN_KID"
+    for name, kid in kids.items():
+        prefix = name.removesuffix("MASKINPORTEN_KID")
+        client_id = variables[f"{prefix}MASKINPORTEN_CLIENT_ID"]
+        assert kid in registered[client_id], name
+        current = from_pem(sealed[f"{prefix}MASKINPORTEN_PRIVATE_KEY"], kid=kid, created_at=T0)
+        labels = json.loads(variables[f"{prefix}MPCTL_KEY_LABELS"])
+        assert labels["current"]["thumbprint"] == current.thumbprint
+    assert set(sealed) == {f"{n.removesuffix('KID')}PRIVATE_KEY" for n in kids}
+    assert not list(example_copy.glob(".mpctl/secrets/**/*.json")), "a key went to a file sink"
+    capsys.readouterr()
+
+    # verify in a plain job: the keys are sealed in GitHub, so it says where to run
+    assert main(["verify", *manifests]) == 1
+    assert "toJSON(secrets)" in capsys.readouterr().err
+    # verify in a job of the GitHub environment that maps the secrets
+    monkeypatch.setenv(SECRETS_JSON_VARIABLE, json.dumps(sealed))
+    assert main(["verify", *manifests]) == 0, capsys.readouterr()
+    writes = [r for r in fake.requests if r.split()[0] != "GET"]
+    assert main(["plan", *manifests, "--detailed-exitcode"]) == 0
+    assert main(["apply", *manifests, "--auto-approve"]) == 0
+    assert [r for r in fake.requests if r.split()[0] != "GET"] == writes, "a re-run wrote"
