@@ -59,6 +59,8 @@ from mpctl.secrets.keys import KeyMaterialError, PrivateKey, from_pem, to_pem
 from mpctl.secrets.protocol import SINKS, KidReuseError, RotationInFlightError, SinkContext
 
 CURRENT, PENDING, PREVIOUS = "AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"
+REPUBLISH = "MPCTL_REPUBLISH"
+"""A working label: the current key rewritten with a new client_id, until it is made current."""
 TAG_CLIENT = "mpctl:client"
 TAG_ENVIRONMENT = "mpctl:environment"
 TAG_CLIENT_ID = "mpctl:client-id"
@@ -442,38 +444,60 @@ class AwsSecretsManagerSecretSink:
     def _follow_client_id(self, client: str, secret: _Secret, label: str) -> _Secret:
         """Republish the key under `label` when its document holds another client_id."""
         version = secret.key(label)
-        if version is None or secret.client_id is None or version.client_id == secret.client_id:
-            return self._repair_previous(client, secret) if label == CURRENT else secret
-        key = _private_key(secret.name, version)
+        if version is None or secret.client_id in (None, version.client_id):
+            return self._finish_republish(client, secret) if label == CURRENT else secret
         if label == PENDING:
+            key = _private_key(secret.name, version)
             self._put(client, secret, key, secret.client_id, PENDING)
             return self._existing(client)
+        return self._republish_current(client, secret, version)
+
+    def _republish_current(self, client: str, secret: _Secret, version: _Version) -> _Secret:
+        """The current key as a new version holding the new client_id, made current.
+
+        Moving AWSCURRENT makes AWS move AWSPREVIOUS to the old current (the same key), so the
+        real previous is recorded in a tag first and its label put back after; the new
+        version's promoted-at is the old one's (the key's grace does not restart). A run cut
+        short anywhere is finished by the next `set_client_id` (`_finish_republish`), and
+        `read_state` reports the real previous meanwhile.
+        """
+        key = _private_key(secret.name, version)
+        public, _ = _document(self._spec, self._context, client, key, secret.client_id)
+        new_id = _version_id(public)
+        tags: dict[str, str] = {}
         previous = secret.key(PREVIOUS)
-        tags = {TAG_PREVIOUS: previous.version_id} if previous else {}
+        if previous is not None:
+            tags[TAG_PREVIOUS] = previous.version_id
         promoted = secret.promoted_at(version)
         if promoted is not None:
-            public, _ = _document(self._spec, self._context, client, key, secret.client_id)
-            tags[TAG_PROMOTED + _version_id(public)] = promoted.isoformat()
+            tags[TAG_PROMOTED + new_id] = promoted.isoformat()
         if tags:
             self._tag(secret.name, tags)
-        self._put(client, secret, key, secret.client_id, CURRENT)
-        return self._repair_previous(client, self._existing(client))
+        self._put(client, secret, key, secret.client_id, REPUBLISH)
+        self._move(self._existing(client), CURRENT, new_id)
+        return self._finish_republish(client, self._existing(client))
 
-    def _repair_previous(self, client: str, secret: _Secret) -> _Secret:
-        """Put AWSPREVIOUS back where it was before a republished current moved it."""
-        previous_id = secret.tags.get(TAG_PREVIOUS)
-        on_previous = secret.labelled.get(PREVIOUS)
-        current = secret.labelled.get(CURRENT)
+    def _finish_republish(self, client: str, secret: _Secret) -> _Secret:
+        """AWSPREVIOUS back on the real previous (or off the old current), then the working
+        label and the tag that recorded the previous removed. Nothing to do: no call."""
+        recorded = secret.tags.get(TAG_PREVIOUS)
+        on_previous, current = secret.labelled.get(PREVIOUS), secret.labelled.get(CURRENT)
         moved = on_previous is not None and current is not None and on_previous.kid == current.kid
-        if previous_id is None and not moved:
+        working = secret.stages.get(REPUBLISH)
+        if recorded is None and not moved and working is None:
             return secret
         if moved and on_previous is not None:
-            if previous_id:
-                self._move(secret, PREVIOUS, previous_id)
+            if recorded:
+                self._move(secret, PREVIOUS, recorded)
             else:
                 self._unlabel(secret, PREVIOUS, on_previous.version_id)
-        self._untag(secret.name, [TAG_PREVIOUS])
-        return self._existing(client)
+        if working is not None:
+            self._unlabel(secret, REPUBLISH, working)
+        if recorded is not None:
+            self._untag(secret.name, [TAG_PREVIOUS])
+        after = self._existing(client)
+        self._drop_stale_tags(after)
+        return after
 
     def _move(self, secret: _Secret, label: str, version_id: str) -> None:
         params: dict[str, Any] = {"MoveToVersionId": version_id}

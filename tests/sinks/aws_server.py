@@ -1,18 +1,23 @@
 """A real AWS Secrets Manager protocol on loopback: moto's server in a thread, for any test.
 
 Owns starting and stopping `moto.server.ThreadedMotoServer` on 127.0.0.1 (a free port), the
-dummy credentials boto3 needs to sign requests to it, and the reset between tests. Tests talk
-to it with real boto3 over HTTP (`endpoint_url`), exactly as mpctl's sink does. Must not be
-imported by mpctl itself.
+dummy credentials boto3 needs to sign requests to it, the reset between tests, and failures
+injected through botocore's own event system (`WriteFailures`). Tests talk to it with real boto3
+over HTTP (`endpoint_url`), exactly as mpctl's sink does. Must not be imported by mpctl itself.
 """
 
 from __future__ import annotations
 
+import json
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
+from botocore.awsrequest import AWSResponse  # type: ignore[import-untyped]
+
+from mpctl.model import AwsSecretsManagerSink
 
 REGION = "eu-north-1"
 CREDENTIALS = {
@@ -22,6 +27,57 @@ CREDENTIALS = {
     "AWS_DEFAULT_REGION": REGION,
 }
 """Dummy credentials: moto checks the signature's shape, not the secret."""
+
+
+WRITES = frozenset(
+    {"CreateSecret", "PutSecretValue", "UpdateSecretVersionStage", "TagResource", "UntagResource"}
+)
+
+
+class _Body:
+    """The raw body botocore reads from an injected response."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._data
+
+
+def injected(
+    url: str, status: int = 500, code: str = "InternalServiceError", message: str = "injected"
+) -> AWSResponse:
+    """An answer as Secrets Manager gives it (JSON 1.1 error body), made on the client side."""
+    body = json.dumps({"__type": code, "message": message}).encode()
+    headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "injected"}
+    return AWSResponse(url, status, headers, _Body(body))
+
+
+class WriteFailures:
+    """A `before-send` handler (botocore's event system, so the real client's retries and
+    error parsing run): write requests after the next `budget` get `answer` (a 500)."""
+
+    def __init__(
+        self, status: int = 500, code: str = "InternalServiceError", message: str = "injected"
+    ) -> None:
+        self.budget: int | None = None
+        self.failed = 0
+        self.answer = (status, code, message)
+
+    def __call__(self, request: Any, event_name: str, **_: Any) -> AWSResponse | None:
+        if event_name.rsplit(".", 1)[-1] not in WRITES or self.budget is None:
+            return None
+        if self.budget > 0:
+            self.budget -= 1
+            return None
+        self.failed += 1
+        return injected(request.url, *self.answer)
+
+
+def aws_spec(url: str, name: str) -> AwsSecretsManagerSink:
+    return AwsSecretsManagerSink.model_validate(
+        {"type": "aws-secrets-manager", "secret_name": name, "region": REGION, "endpoint_url": url}
+    )
 
 
 @contextmanager

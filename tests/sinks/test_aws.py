@@ -10,65 +10,24 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import boto3  # type: ignore[import-untyped]
 import pytest
-from botocore.awsrequest import AWSResponse  # type: ignore[import-untyped]
 
-from mpctl.model import AwsSecretsManagerSink
 from mpctl.secrets import BlockingSecretSink, SinkContext
 from mpctl.secrets.aws import AwsSecretsManagerSecretSink, open_aws_sink
-from tests.sinks.aws_server import REGION, moto_url, use_dummy_credentials
+from tests.sinks.aws_server import (
+    REGION,
+    WriteFailures,
+    aws_spec,
+    moto_url,
+    use_dummy_credentials,
+)
 from tests.sinks.suite import *  # noqa: F403 (the shared behaviour runs here)
 from tests.sinks.suite import CLIENT, StoreUnderTest
 
 __all__ = ["moto_url"]
-
-WRITES = frozenset(
-    {"CreateSecret", "PutSecretValue", "UpdateSecretVersionStage", "TagResource", "UntagResource"}
-)
-
-
-class _Body:
-    """The raw body botocore reads from an injected response."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self._data
-
-
-def injected_500(url: str) -> AWSResponse:
-    body = json.dumps({"__type": "InternalServiceError", "message": "injected"}).encode()
-    headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "injected"}
-    return AWSResponse(url, 500, headers, _Body(body))
-
-
-class WriteFailures:
-    """A `before-send` handler: write requests after the next `budget` answer 500."""
-
-    def __init__(self) -> None:
-        self.budget: int | None = None
-        self.failed = 0
-
-    def __call__(self, request: Any, event_name: str, **_: Any) -> AWSResponse | None:
-        if event_name.rsplit(".", 1)[-1] not in WRITES or self.budget is None:
-            return None
-        if self.budget > 0:
-            self.budget -= 1
-            return None
-        self.failed += 1
-        return injected_500(request.url)
-
-
-def aws_spec(url: str, name: str) -> AwsSecretsManagerSink:
-    return AwsSecretsManagerSink.model_validate(
-        {"type": "aws-secrets-manager", "secret_name": name, "region": REGION, "endpoint_url": url}
-    )
 
 
 @pytest.fixture

@@ -1,0 +1,300 @@
+"""The AWS Secrets Manager sink beyond the shared suite: spec → boto3 client wiring, a missing
+boto3, errors that name the IAM action, and the paths only this store has (the placeholder
+first version, a secret mpctl did not make, a client_id change, a promote or a republish cut
+short). Real boto3 against moto's server on 127.0.0.1; failures come from botocore's events.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3  # type: ignore[import-untyped]
+import pytest
+
+from mpctl.errors import SecretSinkError
+from mpctl.model import AwsSecretsManagerSink
+from mpctl.secrets import SINKS, SinkContext, open_sink
+from mpctl.secrets.aws import AwsSecretsManagerSecretSink, open_aws_sink
+from tests.sinks.aws_server import (
+    REGION,
+    WriteFailures,
+    aws_spec,
+    moto_url,
+    use_dummy_credentials,
+)
+from tests.sinks.suite import CLIENT, CLIENT_ID, T0, key, rotated
+
+__all__ = ["moto_url"]
+
+NEW_CLIENT_ID = "7c1d2e3f-0000-4000-8000-00000000beef"
+CONTEXT = SinkContext("test", Path("."), "https://test.maskinporten.no/", "https://t/token")
+
+
+@pytest.fixture
+def credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    use_dummy_credentials(monkeypatch, str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def name(credentials: Path) -> str:
+    """This test's secret (a fresh store)."""
+    return f"mpctl/{uuid.uuid4().hex[:12]}/test/{CLIENT}"
+
+
+@pytest.fixture
+def opened(moto_url: str, name: str) -> Callable[..., AwsSecretsManagerSecretSink]:
+    def sink(failures: WriteFailures | None = None) -> AwsSecretsManagerSecretSink:
+        opened = open_aws_sink(
+            aws_spec(moto_url, name.rsplit("/", 2)[0] + "/{env}/{client}"), CONTEXT
+        )
+        if failures is not None:
+            opened.client.meta.events.register("before-send.secrets-manager", failures)
+        return opened
+
+    return sink
+
+
+@pytest.fixture
+def plain(moto_url: str, credentials: Path) -> Any:
+    """A boto3 client as a workload or an operator would use it."""
+    return boto3.client("secretsmanager", region_name=REGION, endpoint_url=moto_url)
+
+
+def current_document(plain: Any, name: str) -> dict[str, Any]:
+    answer = plain.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")
+    document: dict[str, Any] = json.loads(answer["SecretString"])
+    return document
+
+
+def labels(plain: Any, name: str) -> list[list[str]]:
+    stages = plain.describe_secret(SecretId=name)["VersionIdsToStages"]
+    return sorted(sorted(found) for found in stages.values() if found)
+
+
+# --- spec → client --------------------------------------------------------------------------
+
+
+def test_region_and_endpoint_of_the_spec_reach_the_client(credentials: Path) -> None:
+    spec = AwsSecretsManagerSink(
+        type="aws-secrets-manager", region="eu-west-1", endpoint_url="http://127.0.0.1:9"
+    )
+    sink = open_aws_sink(spec, CONTEXT)
+    assert sink.client.meta.region_name == "eu-west-1"
+    assert sink.client.meta.endpoint_url == "http://127.0.0.1:9"
+    assert "eu-west-1" in repr(sink)
+
+
+def test_without_region_boto3s_own_chain_decides(credentials: Path) -> None:
+    sink = open_aws_sink(AwsSecretsManagerSink(type="aws-secrets-manager"), CONTEXT)
+    assert sink.client.meta.region_name == REGION  # AWS_DEFAULT_REGION
+    assert sink.client.meta.endpoint_url == f"https://secretsmanager.{REGION}.amazonaws.com"
+
+
+def test_a_named_profile_is_read_from_the_aws_config(
+    credentials: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")  # it would win over the profile's region
+    (credentials / "aws-config").write_text("[profile mpctl-ci]\nregion = ap-south-1\n")
+    spec = AwsSecretsManagerSink(type="aws-secrets-manager", profile="mpctl-ci")
+    assert open_aws_sink(spec, CONTEXT).client.meta.region_name == "ap-south-1"
+
+
+def test_an_unknown_profile_is_named_in_the_error(credentials: Path) -> None:
+    spec = AwsSecretsManagerSink(type="aws-secrets-manager", profile="nope")
+    with pytest.raises(SecretSinkError, match="profile 'nope'") as raised:
+        open_aws_sink(spec, CONTEXT)
+    assert raised.value.hint is not None
+
+
+def test_no_region_anywhere_says_where_to_set_one(
+    credentials: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    with pytest.raises(SecretSinkError, match="no AWS region") as raised:
+        open_aws_sink(AwsSecretsManagerSink(type="aws-secrets-manager"), CONTEXT)
+    assert "region:" in str(raised.value.hint)
+
+
+def test_a_missing_boto3_is_an_error_when_the_sink_opens_not_at_import(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "boto3", None)  # `import boto3` raises ImportError
+    monkeypatch.delitem(sys.modules, "mpctl.secrets.aws")
+    monkeypatch.delitem(SINKS, "aws-secrets-manager")
+    spec = AwsSecretsManagerSink(type="aws-secrets-manager", region=REGION)
+    with pytest.raises(SecretSinkError, match=r"needs boto3: pip install 'mpctl\[aws\]'"):
+        open_sink(spec, CONTEXT)
+    assert "aws-secrets-manager" in SINKS  # the module itself imported without boto3
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+def test_access_denied_names_the_missing_iam_action_and_the_secret(
+    opened: Callable[..., AwsSecretsManagerSecretSink], name: str, plain: Any
+) -> None:
+    sink = opened()
+    rotated(sink)
+    refusal = WriteFailures(
+        400,
+        "AccessDeniedException",
+        "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: "
+        "secretsmanager:PutSecretValue",
+    )
+    refusal.budget = 0
+    with pytest.raises(SecretSinkError) as raised:
+        opened(refusal).stage(CLIENT, key("k3"))
+    error = raised.value
+    assert f"PutSecretValue on secret {name!r}" in str(error)
+    assert "AccessDeniedException (HTTP 400)" in str(error)
+    assert f"secretsmanager:PutSecretValue on arn:aws:secretsmanager:{REGION}:" in str(error.hint)
+    assert f"secret:{name}-*" in str(error.hint)
+    assert error.__cause__ is None
+    assert error.__context__ is None
+    assert current_document(plain, name)["MASKINPORTEN_KID"] == "k2"
+
+
+def test_a_secret_mpctl_did_not_make_is_never_written(
+    opened: Callable[..., AwsSecretsManagerSecretSink], name: str, plain: Any
+) -> None:
+    plain.create_secret(Name=name, SecretString='{"MASKINPORTEN_KID": "theirs"}')
+    with pytest.raises(SecretSinkError, match="not mpctl's secret") as raised:
+        opened().stage(CLIENT, key("k1"))
+    assert "mpctl:client=billing" in str(raised.value.hint)
+    assert labels(plain, name) == [["AWSCURRENT"]]
+    assert current_document(plain, name) == {"MASKINPORTEN_KID": "theirs"}
+
+
+def test_a_secret_scheduled_for_deletion_says_how_to_restore_it(
+    opened: Callable[..., AwsSecretsManagerSecretSink], name: str, plain: Any
+) -> None:
+    opened().set_client_id(CLIENT, CLIENT_ID)
+    plain.delete_secret(SecretId=name, RecoveryWindowInDays=7)
+    with pytest.raises(SecretSinkError, match="scheduled for deletion") as raised:
+        opened().read_state(CLIENT)
+    assert f"restore-secret --secret-id {name}" in str(raised.value.hint)
+
+
+# --- what only this store has ---------------------------------------------------------------
+
+
+def test_the_first_key_is_pending_and_no_untested_key_is_current(
+    opened: Callable[..., AwsSecretsManagerSecretSink], name: str, plain: Any
+) -> None:
+    """Secrets Manager makes a secret's first version AWSCURRENT whatever label is asked for:
+    the placeholder takes that, so the first staged key is only AWSPENDING."""
+    sink = opened()
+    sink.set_client_id(CLIENT, CLIENT_ID)
+    sink.stage(CLIENT, key("k1"))
+    state = opened().read_state(CLIENT)
+    assert (state.current, state.pending and state.pending.kid) == (None, "k1")
+    placeholder = current_document(plain, name)
+    assert set(placeholder) == {"mpctl"}
+    assert placeholder["mpctl"]["kid"] is None
+    assert labels(plain, name) == [["AWSCURRENT"], ["AWSPENDING"]]
+
+
+def test_a_kms_key_is_used_for_a_new_secret(
+    moto_url: str, name: str, plain: Any, credentials: Path
+) -> None:
+    kms = boto3.client("kms", region_name=REGION, endpoint_url=moto_url)
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    spec = AwsSecretsManagerSink.model_validate(
+        {
+            "type": "aws-secrets-manager",
+            "secret_name": name.rsplit("/", 2)[0] + "/{env}/{client}",
+            "region": REGION,
+            "endpoint_url": moto_url,
+            "kms_key_id": key_id,
+        }
+    )
+    open_aws_sink(spec, CONTEXT).stage(CLIENT, key("k1"))
+    assert plain.describe_secret(SecretId=name)["KmsKeyId"] == key_id
+
+
+def test_a_new_client_id_reaches_the_workload_and_keeps_every_label(
+    opened: Callable[..., AwsSecretsManagerSecretSink], name: str, plain: Any
+) -> None:
+    sink = opened()
+    rotated(sink)
+    before = sink.read_state(CLIENT)
+    sink.set_client_id(CLIENT, NEW_CLIENT_ID)
+    sink.set_client_id(CLIENT, NEW_CLIENT_ID)
+    after = opened().read_state(CLIENT)
+    assert after.client_id == NEW_CLIENT_ID
+    assert (after.current, after.previous) == (before.current, before.previous)
+    document = current_document(plain, name)
+    assert (document["MASKINPORTEN_CLIENT_ID"], document["MASKINPORTEN_KID"]) == (
+        NEW_CLIENT_ID,
+        "k2",
+    )
+    assert opened().load_private_key(CLIENT, "k1").thumbprint == key("k1").thumbprint
+
+
+@pytest.mark.parametrize("writes", range(8))
+def test_a_republish_cut_short_keeps_the_previous_key_and_heals(
+    opened: Callable[..., AwsSecretsManagerSecretSink], name: str, plain: Any, writes: int
+) -> None:
+    """Moving AWSCURRENT makes AWS move AWSPREVIOUS too: a run that dies after any of the
+    republish's writes (client-id tag, previous tag, new version, AWSCURRENT move, AWSPREVIOUS
+    back, working label off, tag off, stale promoted-at tag off) still reports the real
+    labels, and the next run heals."""
+    rotated(opened())
+    before = opened().read_state(CLIENT)
+    cut = WriteFailures()
+    cut.budget = writes
+    with pytest.raises(SecretSinkError):
+        opened(cut).set_client_id(CLIENT, NEW_CLIENT_ID)
+    assert cut.failed > 0
+    state = opened().read_state(CLIENT)
+    assert (state.current, state.previous) == (before.current, before.previous)
+    opened().set_client_id(CLIENT, NEW_CLIENT_ID)
+    described = plain.describe_secret(SecretId=name)
+    found = {label for stages in described["VersionIdsToStages"].values() for label in stages}
+    assert found == {"AWSCURRENT", "AWSPREVIOUS"}
+    previous = next(v for v, s in described["VersionIdsToStages"].items() if "AWSPREVIOUS" in s)
+    answer = plain.get_secret_value(SecretId=name, VersionId=previous)
+    assert json.loads(answer["SecretString"])["MASKINPORTEN_KID"] == "k1"
+    assert "mpctl:previous-version" not in {tag["Key"] for tag in described["Tags"]}
+    assert current_document(plain, name)["MASKINPORTEN_CLIENT_ID"] == NEW_CLIENT_ID
+    assert opened().read_state(CLIENT).current == before.current
+
+
+def test_a_promote_cut_before_its_last_call_is_promoted_and_finishes_on_rerun(
+    opened: Callable[..., AwsSecretsManagerSecretSink], name: str, plain: Any
+) -> None:
+    sink = opened()
+    sink.stage(CLIENT, key("k1"))
+    cut = WriteFailures()
+    cut.budget = 2  # the promoted-at tag and the AWSCURRENT move; removing AWSPENDING fails
+    with pytest.raises(SecretSinkError):
+        opened(cut).promote(CLIENT, "k1", T0)
+    state = opened().read_state(CLIENT)
+    assert (state.current and state.current.kid, state.pending) == ("k1", None)
+    assert state.current is not None
+    assert state.current.promoted_at == T0
+    opened().promote(CLIENT, "k1", T0 + timedelta(hours=1))
+    assert ["AWSCURRENT"] in labels(plain, name)
+    assert not any("AWSPENDING" in found for found in labels(plain, name))
+
+
+def test_a_discarded_key_staged_again_is_pending_again(
+    opened: Callable[..., AwsSecretsManagerSecretSink],
+) -> None:
+    """The same key is the same version (its token): Secrets Manager ignores the repeated put,
+    so the sink moves the label itself."""
+    sink = opened()
+    sink.stage(CLIENT, key("k1"))
+    sink.discard_pending(CLIENT, "k1")
+    assert sink.read_state(CLIENT).pending is None
+    sink.stage(CLIENT, key("k1"))
+    pending = opened().read_state(CLIENT).pending
+    assert pending is not None
+    assert pending.kid == "k1"
