@@ -131,6 +131,37 @@ class AwsSecretsManagerSink(SpecModel):
     )
     variables: SinkVariables = SinkVariables()
 
+    @field_validator("secret_name")
+    @classmethod
+    def _one_secret_per_client(cls, name: str) -> str:
+        if "{client}" not in name:
+            raise ValueError(
+                f"secret_name {name!r} has no {{client}}: every client needs its own secret "
+                "(the default is mpctl/{env}/{client})"
+            )
+        if not re.fullmatch(r"[A-Za-z0-9/_+=.@{}-]{1,400}", name):
+            raise ValueError(
+                f"secret_name {name!r} may hold only letters, digits and / _ + = . @ - "
+                "(Secrets Manager's name characters) besides {env} and {client}"
+            )
+        return name
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _loopback_only(cls, url: str | None) -> str | None:
+        """A manifest must not send private keys and signed AWS requests to another host."""
+        try:
+            host = urlsplit(url).hostname if url else None
+        except ValueError:
+            host = ""
+        if url is not None and host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError(
+                f"endpoint_url {url!r} is not a loopback address: the private keys would be "
+                "sent there; use http://127.0.0.1:PORT for a local test server, and "
+                "AWS_ENDPOINT_URL_SECRETS_MANAGER (not the manifests) for a VPC endpoint"
+            )
+        return url
+
 
 class AzureKeyVaultSink(SpecModel):
     """Azure Key Vault secrets (seed 001): the private key base64-encoded as `altinn-jwks

@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3  # type: ignore[import-untyped]
 import pytest
+from pydantic import ValidationError
 
 from mpctl.errors import SecretSinkError
 from mpctl.model import AwsSecretsManagerSink
@@ -298,3 +299,28 @@ def test_a_discarded_key_staged_again_is_pending_again(
     pending = opened().read_state(CLIENT).pending
     assert pending is not None
     assert pending.kid == "k1"
+
+
+# --- the spec -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("endpoint_url", "https://attacker.example", "not a loopback address"),
+        ("endpoint_url", "http://127.0.0.1.attacker.example:80", "not a loopback address"),
+        ("secret_name", "mpctl/{env}/shared", "has no {client}"),
+        ("secret_name", "mpctl/{env}/{client} x", "may hold only"),
+    ],
+)
+def test_the_spec_refuses_a_foreign_endpoint_and_a_shared_secret(
+    field: str, value: str, message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        AwsSecretsManagerSink.model_validate({"type": "aws-secrets-manager", field: value})
+
+
+def test_a_loopback_endpoint_is_allowed() -> None:
+    for url in ("http://127.0.0.1:5000", "http://localhost:4566", "http://[::1]:9"):
+        spec = AwsSecretsManagerSink(type="aws-secrets-manager", endpoint_url=url)
+        assert spec.endpoint_url == url
