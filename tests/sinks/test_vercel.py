@@ -441,3 +441,44 @@ def test_apply_verify_plan_with_one_client_keys_in_vercel(
     pem_body = env["MASKINPORTEN_PRIVATE_KEY"].splitlines()[1]
     assert pem_body not in output.out + output.err
     assert not (example_copy / ".mpctl" / "secrets" / "local" / "altinn-sync.json").exists()
+
+
+# --- the fake refuses what Vercel refuses ---------------------------------------------------
+
+
+def test_the_fake_answers_as_vercel_documents(fake: VercelFake, api_url: str) -> None:
+    api = httpx.Client(
+        base_url=f"{api_url}/",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        params={"teamId": TEAM},
+    )
+    envs = f"v10/projects/{PROJECT_ID}/env"
+    item = {"key": "A", "value": "one", "type": "encrypted", "target": ["production"]}
+    created = api.post(envs, json=item)
+    assert created.status_code == 201
+    env_id = created.json()["created"]["id"]
+    assert created.json()["created"]["value"] != "one"  # encrypted: ciphertext only
+    again = api.post(envs, json=item)
+    assert again.status_code == 400
+    assert again.json()["error"]["code"] == "ENV_ALREADY_EXISTS"
+    assert again.json()["error"]["envVarId"] == env_id
+    assert api.post(envs, json={**item, "colour": "red"}).json()["error"]["code"] == "bad_request"
+    assert api.post(envs, json={**item, "target": []}).status_code == 400
+    assert api.get(f"v1/projects/{PROJECT_ID}/env/{env_id}").json()["value"] == "one"
+    edited = api.patch(f"v9/projects/{PROJECT_ID}/env/{env_id}", json={"value": "two"})
+    assert edited.status_code == 200
+    assert fake.runtime_env()["A"] == "two"
+    hidden = {**item, "key": "S", "type": "sensitive"}
+    assert api.post(envs, json=hidden).status_code == 201
+    listed = {e["key"]: e for e in api.get(envs, params={"decrypt": "true"}).json()["envs"]}
+    assert listed["A"]["value"] == "two"
+    assert "value" not in listed["S"]
+    assert api.delete(f"v9/projects/{PROJECT_ID}/env/{env_id}").status_code == 200
+    assert api.get(f"v1/projects/{PROJECT_ID}/env/{env_id}").status_code == 404
+    no_team = httpx.get(f"{api_url}/{envs}", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert no_team.json()["error"]["code"] == "not_found"
+    assert httpx.get(f"{api_url}/{envs}", params={"teamId": TEAM}).status_code == 403
+    redeploy = {"name": PROJECT_NAME, "deploymentId": "dpl_unknown", "target": "production"}
+    assert api.post("v13/deployments", json=redeploy).status_code == 404
+    assert api.post("v13/deployments", json={"deploymentId": "x"}).status_code == 400
+    api.close()
