@@ -206,7 +206,10 @@ class _VercelApi:
         }
         body = self._send("GET", "/v6/deployments", "list deployments", params=params)
         found = body.get("deployments") if isinstance(body, dict) else None
-        return found[0] if isinstance(found, list) and found else None
+        latest = found[0] if isinstance(found, list) and found else None
+        if isinstance(latest, dict) and isinstance(latest.get("uid"), str) and latest.get("name"):
+            return latest
+        return None
 
     def redeploy(self, deployment: Mapping[str, Any], kid: str) -> None:
         payload = {
@@ -242,26 +245,36 @@ class _VercelApi:
             ) from None
         if response.status_code == 404 and missing_ok:
             return None
+        body = _json_or_none(response)
         if response.is_success:
-            return response.json() if response.content else None
-        try:
-            error = response.json().get("error", {})
-        except ValueError:
-            error = {}
-        raise self._refusal(what, response.status_code, error, secret or {})
+            return body
+        error = body.get("error") if isinstance(body, dict) else None
+        raise self._refusal(
+            what, response.status_code, error if isinstance(error, dict) else {}, secret or {}
+        )
 
     def _refusal(
         self, what: str, status: int, error: Mapping[str, Any], sent: Mapping[str, str]
     ) -> SecretSinkError:
         code = str(error.get("code", "unknown"))
         message = str(error.get("message", ""))[:300]
-        if any(line and line in message for v in sent.values() for line in v.splitlines()):
-            message = "(message withheld: it quoted a value)"
+        if any(
+            len(line) >= 16 and line in message for v in sent.values() for line in v.splitlines()
+        ):
+            message = "(message withheld: it quoted a value mpctl sent)"
         return SecretSinkError(
             f"Vercel refused to {what} for project {self._project!r}: HTTP {status} {code}: "
             f"{message}",
             hint=_hint(status, code, self._spec),
         )
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    """The response's JSON body; None when it has none (callers check the shape they need)."""
+    try:
+        return response.json() if response.content else None
+    except ValueError:
+        return None
 
 
 def _hint(status: int, code: str, spec: VercelSink) -> str:
