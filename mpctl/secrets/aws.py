@@ -11,29 +11,42 @@ Layout of the secret `spec.secret_name` ({env}, {client} filled in):
   names from `spec.variables`), so a workload reading AWSCURRENT gets exactly those, plus an
   `mpctl` object with the public metadata (kid, thumbprint, algorithm, created_at, client,
   environment). Versions are immutable, so a reader never sees a key that disagrees with its
-  label: the label moves only after the version it points at is complete.
+  label: a label moves only to a version that is complete.
 - the labels are Secrets Manager's own: AWSPENDING = pending, AWSCURRENT = current,
   AWSPREVIOUS = previous (AWS moves AWSPREVIOUS to the old current when AWSCURRENT moves).
+  stage = PutSecretValue [AWSPENDING]; promote = UpdateSecretVersionStage AWSCURRENT to it, then
+  AWSPENDING off it; forget_previous / discard_pending = that label off its version.
 - Secrets Manager gives the first version of a secret AWSCURRENT whatever label is asked for,
   so the secret is created with a *placeholder* version (metadata only, no key, no variables):
   the first staged key is AWSPENDING like every other, and no untested key is ever current.
 - companion data in the secret's tags (no key material): `mpctl:client` and
   `mpctl:environment` (the secret is mpctl's; a secret without them is never written),
-  `mpctl:client-id` (Digdir's client_id, known before any key exists) and
-  `mpctl:promoted-at:<version id>` (when that version became AWSCURRENT; tagged *before* the
-  label moves, and read only for the version that holds AWSCURRENT or AWSPREVIOUS).
+  `mpctl:client-id` (Digdir's client_id, known before any key exists),
+  `mpctl:key:<version id>` (that version's kid, thumbprint, algorithm, created_at and
+  client_id, tagged *before* the version is written) and `mpctl:promoted-at:<version id>` (when
+  it became AWSCURRENT, tagged *before* the label moves). So `read_state` (all `plan` needs) is
+  one DescribeSecret and reads no key material; a version without its tag is read from its
+  content. Tags of versions no label points at are removed (a secret holds at most 50 tags).
 - a version's ClientRequestToken (its VersionId) is a UUID derived from the document's public
-  part (kid, thumbprint, client_id, endpoints, variable names): re-running a stage is a no-op.
+  part (kid, thumbprint, client_id, endpoints, variable names): re-running a stage is a no-op,
+  and a kid already stored with another thumbprint is refused (KidReuseError).
+- a new client_id (a replaced client) republishes the current key as a new version, made
+  current through a working label (MPCTL_REPUBLISH); the real previous is recorded in the tag
+  `mpctl:previous-version` and its AWSPREVIOUS put back (see `_republish_current`).
 
 Least privileges (IAM), on `arn:aws:secretsmanager:<region>:<account>:secret:mpctl/*` (the
-default `secret_name` prefix): `secretsmanager:DescribeSecret`, `GetSecretValue`,
-`ListSecretVersionIds` (plan, verify, apply); `CreateSecret`, `PutSecretValue`,
-`UpdateSecretVersionStage`, `TagResource`, `UntagResource` (apply). With `kms_key_id`, on that
-key: `kms:GenerateDataKey` and `kms:Decrypt` (apply), `kms:Decrypt` (plan, verify). The workload
-needs only `secretsmanager:GetSecretValue` on its own secret (and `kms:Decrypt`).
+default `secret_name` prefix): `plan` needs only `secretsmanager:DescribeSecret`; `verify` also
+`secretsmanager:GetSecretValue` and `secretsmanager:ListSecretVersionIds`; `apply` also
+`secretsmanager:CreateSecret`, `secretsmanager:PutSecretValue`,
+`secretsmanager:UpdateSecretVersionStage`, `secretsmanager:TagResource` and
+`secretsmanager:UntagResource`. With `kms_key_id`, on that key: `kms:GenerateDataKey` and
+`kms:Decrypt` (apply), `kms:Decrypt` (verify). The workload needs only
+`secretsmanager:GetSecretValue` on its own secret (and `kms:Decrypt` with a customer key).
 
 botocore logs request and response bodies at DEBUG, and those bodies hold the private key: the
-sink raises the `botocore` and `boto3` loggers to INFO when it is opened (for the whole process).
+sink raises the `botocore` and `boto3` loggers (and their children) to INFO when it is opened,
+for the whole process. Errors never quote AWS messages other than AccessDenied's (validation
+messages may quote a parameter's value) and are raised with no botocore exception chained.
 """
 
 from __future__ import annotations
@@ -64,12 +77,18 @@ REPUBLISH = "MPCTL_REPUBLISH"
 TAG_CLIENT = "mpctl:client"
 TAG_ENVIRONMENT = "mpctl:environment"
 TAG_CLIENT_ID = "mpctl:client-id"
+TAG_KEY = "mpctl:key:"
+"""+ version id: the version's public view, `kid thumbprint algorithm created_at client_id`
+(`none` for the placeholder), so labels are read with DescribeSecret alone."""
 TAG_PROMOTED = "mpctl:promoted-at:"
 TAG_PREVIOUS = "mpctl:previous-version"
 """Set only while a republished current (a new client_id) moves AWSPREVIOUS back to it."""
 
 _TOKENS = uuid.UUID("6d8e2f0c-6a55-4b8e-9a7e-3a1f6b0c2d11")
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
+_TAG_WORD = re.compile(r"^[A-Za-z0-9+=._:/@-]+$")
+_NO_KEY = "none"
+_PER_VERSION = (TAG_KEY, TAG_PROMOTED)
 _INSTALL_HINT = "the aws-secrets-manager sink needs boto3: pip install 'mpctl[aws]'"
 _QUIET_LOGGERS = ("botocore", "boto3")
 _WRITE_ACTIONS = (
@@ -329,7 +348,9 @@ class AwsSecretsManagerSecretSink:
             if version_id is None:
                 continue
             if version_id not in seen:
-                seen[version_id] = self._get_version(name, client, version_id)
+                seen[version_id] = _from_key_tag(
+                    version_id, tags.get(TAG_KEY + version_id), client, self._context.environment
+                ) or self._get_version(name, client, version_id)
             labelled[label] = seen[version_id]
         return _Secret(name, tags, stages, labelled)
 
@@ -366,15 +387,22 @@ class AwsSecretsManagerSecretSink:
         self._versions[(name, version_id)] = version
         return version
 
+    def _private_key(self, secret: _Secret, version: _Version) -> PrivateKey:
+        """The key of `version`, read from its content, which must agree with its tag."""
+        content = self._get_version(secret.name, secret.tags[TAG_CLIENT], version.version_id)
+        if (content.kid, content.meta.thumbprint) != (version.kid, version.meta.thumbprint):
+            raise _corrupt(secret.name, f"version {version.version_id} disagrees with its tag")
+        return _private_key(secret.name, content)
+
     def _versions_with_kid(self, secret: _Secret, kid: str) -> Iterator[_Version]:
         """Labelled versions first; then every other version (a reader that saw a label just
         before it moved still finds the key it names)."""
         checked: set[str] = set()
+        client = secret.tags[TAG_CLIENT]
         for version in secret.labelled.values():
             checked.add(version.version_id)
             if version.kid == kid:
-                yield version
-        client = secret.tags[TAG_CLIENT]
+                yield self._get_version(secret.name, client, version.version_id)
         for version_id in self._all_version_ids(secret.name):
             if version_id not in checked:
                 version = self._get_version(secret.name, client, version_id)
@@ -402,9 +430,11 @@ class AwsSecretsManagerSecretSink:
         if client_id is not None:
             tags[TAG_CLIENT_ID] = client_id
         placeholder = _Meta(client=client, environment=self._context.environment)
+        token = str(uuid.uuid5(_TOKENS, f"placeholder\n{name}"))
+        tags[TAG_KEY + token] = _NO_KEY
         params: dict[str, Any] = {
             "Name": name,
-            "ClientRequestToken": str(uuid.uuid5(_TOKENS, f"placeholder\n{name}")),
+            "ClientRequestToken": token,
             "Description": f"Maskinporten key of client {client} "
             f"({self._context.environment}), managed by mpctl: the key is in AWSCURRENT",
             "SecretString": json.dumps({"mpctl": placeholder.model_dump(mode="json")}),
@@ -422,9 +452,13 @@ class AwsSecretsManagerSecretSink:
     def _put(
         self, client: str, secret: _Secret, key: PrivateKey, client_id: str | None, label: str
     ) -> str:
-        """Write `key` as a new version under `label`, then read it back."""
+        """Write `key` as a new version under `label` (its key tag first: no label ever points
+        at a version without one), then read it back."""
         public, document = _document(self._spec, self._context, client, key, client_id)
         version_id = _version_id(public)
+        tag = _key_tag(key, client_id)
+        if tag is not None and secret.tags.get(TAG_KEY + version_id) != tag:
+            self._tag(secret.name, {TAG_KEY + version_id: tag})
         answer = self._call(
             "PutSecretValue",
             secret.name,
@@ -447,7 +481,7 @@ class AwsSecretsManagerSecretSink:
         if version is None or secret.client_id in (None, version.client_id):
             return self._finish_republish(client, secret) if label == CURRENT else secret
         if label == PENDING:
-            key = _private_key(secret.name, version)
+            key = self._private_key(secret, version)
             self._put(client, secret, key, secret.client_id, PENDING)
             return self._existing(client)
         return self._republish_current(client, secret, version)
@@ -461,7 +495,7 @@ class AwsSecretsManagerSecretSink:
         short anywhere is finished by the next `set_client_id` (`_finish_republish`), and
         `read_state` reports the real previous meanwhile.
         """
-        key = _private_key(secret.name, version)
+        key = self._private_key(secret, version)
         public, _ = _document(self._spec, self._context, client, key, secret.client_id)
         new_id = _version_id(public)
         tags: dict[str, str] = {}
@@ -522,9 +556,10 @@ class AwsSecretsManagerSecretSink:
         self._call("UntagResource", name, SecretId=name, TagKeys=keys)
 
     def _drop_stale_tags(self, secret: _Secret) -> None:
-        """Forget promoted-at tags of versions no label points at (tags are limited to 50)."""
-        live = {TAG_PROMOTED + version_id for version_id in secret.stages.values()}
-        stale = [k for k in secret.tags if k.startswith(TAG_PROMOTED) and k not in live]
+        """Forget key and promoted-at tags of versions no label points at (a secret holds at
+        most 50 tags); such a version is still found by `load_private_key` from its content."""
+        live = {p + version_id for version_id in secret.stages.values() for p in _PER_VERSION}
+        stale = [k for k in secret.tags if k.startswith(_PER_VERSION) and k not in live]
         if stale:
             self._untag(secret.name, stale)
 
@@ -630,6 +665,39 @@ def _parse_version(
         client_id=client_id if isinstance(client_id, str) else None,
         pem=SecretStr(pem) if isinstance(pem, str) else None,
     )
+
+
+def _key_tag(key: PrivateKey, client_id: str | None) -> str | None:
+    """The key tag's value, or None when a part has characters a tag cannot hold (then readers
+    fall back to the version's content)."""
+    parts = (key.kid, key.thumbprint, key.algorithm, key.created_at.isoformat(), client_id or "-")
+    value = " ".join(parts)
+    return value if all(_TAG_WORD.match(p) for p in parts) and len(value) <= 256 else None
+
+
+def _from_key_tag(
+    version_id: str, value: str | None, client: str, environment: str
+) -> _Version | None:
+    """A version's public view from its key tag; None when there is no usable tag."""
+    if value == _NO_KEY:
+        return _Version(version_id, _Meta(client=client, environment=environment), None, None)
+    parts = (value or "").split(" ")
+    if len(parts) != 5:
+        return None
+    kid, thumbprint, algorithm, created, client_id = parts
+    try:
+        created_at = datetime.fromisoformat(created)
+    except ValueError:
+        return None
+    meta = _Meta(
+        client=client,
+        environment=environment,
+        kid=kid,
+        thumbprint=thumbprint,
+        algorithm=algorithm,
+        created_at=created_at,
+    )
+    return _Version(version_id, meta, None if client_id == "-" else client_id, None)
 
 
 def _is_pem(value: object) -> bool:

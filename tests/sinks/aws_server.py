@@ -58,14 +58,19 @@ class WriteFailures:
     error parsing run): write requests after the next `budget` get `answer` (a 500)."""
 
     def __init__(
-        self, status: int = 500, code: str = "InternalServiceError", message: str = "injected"
+        self,
+        status: int = 500,
+        code: str = "InternalServiceError",
+        message: str = "injected",
+        operations: frozenset[str] = WRITES,
     ) -> None:
         self.budget: int | None = None
         self.failed = 0
         self.answer = (status, code, message)
+        self.operations = operations
 
     def __call__(self, request: Any, event_name: str, **_: Any) -> AWSResponse | None:
-        if event_name.rsplit(".", 1)[-1] not in WRITES or self.budget is None:
+        if event_name.rsplit(".", 1)[-1] not in self.operations or self.budget is None:
             return None
         if self.budget > 0:
             self.budget -= 1

@@ -148,6 +148,7 @@ def test_access_denied_names_the_missing_iam_action_and_the_secret(
         "AccessDeniedException",
         "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: "
         "secretsmanager:PutSecretValue",
+        frozenset({"PutSecretValue"}),
     )
     refusal.budget = 0
     with pytest.raises(SecretSinkError) as raised:
@@ -324,3 +325,35 @@ def test_a_loopback_endpoint_is_allowed() -> None:
     for url in ("http://127.0.0.1:5000", "http://localhost:4566", "http://[::1]:9"):
         spec = AwsSecretsManagerSink(type="aws-secrets-manager", endpoint_url=url)
         assert spec.endpoint_url == url
+
+
+def test_labels_are_read_with_describe_secret_alone(
+    opened: Callable[..., AwsSecretsManagerSecretSink],
+) -> None:
+    """`plan` needs no secretsmanager:GetSecretValue (and no kms:Decrypt): a role refused
+    every read of key material still reads the labels."""
+    rotated(opened())
+    reads = WriteFailures(
+        400,
+        "AccessDeniedException",
+        "denied",
+        frozenset({"GetSecretValue", "ListSecretVersionIds"}),
+    )
+    reads.budget = 0
+    state = opened(reads).read_state(CLIENT)
+    assert (state.client_id, state.current and state.current.kid) == (CLIENT_ID, "k2")
+    assert state.previous is not None
+    assert state.previous.thumbprint == key("k1").thumbprint
+    assert reads.failed == 0
+
+
+def test_versions_without_their_key_tag_are_read_from_their_content(
+    opened: Callable[..., AwsSecretsManagerSecretSink], name: str, plain: Any
+) -> None:
+    rotated(opened())
+    before = opened().read_state(CLIENT)
+    tags = plain.describe_secret(SecretId=name)["Tags"]
+    key_tags = [tag["Key"] for tag in tags if tag["Key"].startswith("mpctl:key:")]
+    assert key_tags
+    plain.untag_resource(SecretId=name, TagKeys=key_tags)
+    assert opened().read_state(CLIENT) == before
