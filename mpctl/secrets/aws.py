@@ -261,6 +261,7 @@ class AwsSecretsManagerSecretSink:
         if current is not None and current.kid == kid:
             if secret.stages.get(PENDING) == current.version_id:  # the promote's last call
                 self._unlabel(secret, PENDING, current.version_id)
+                self._drop_stale_tags(self._existing(client))
             return
         if pending is None or pending.kid != kid:
             raise SecretSinkError(f"kid {kid!r} is not pending for client {client!r}")
@@ -292,8 +293,11 @@ class AwsSecretsManagerSecretSink:
 
     def forget_previous(self, client: str, kid: str | None = None) -> None:
         secret = self._read(client)
-        previous = secret.key(PREVIOUS) if secret else None
-        if secret is None or previous is None:
+        if secret is None:
+            return
+        previous = secret.key(PREVIOUS)
+        if previous is None:  # already forgotten; a run cut short may have left its tags
+            self._drop_stale_tags(secret, also=(TAG_PREVIOUS,))
             return
         if kid is not None and previous.kid != kid:
             raise SecretSinkError(
@@ -301,7 +305,7 @@ class AwsSecretsManagerSecretSink:
                 "nothing was forgotten"
             )
         self._unlabel(secret, PREVIOUS, secret.stages[PREVIOUS])
-        self._untag(secret.name, [TAG_PROMOTED + previous.version_id, TAG_PREVIOUS])
+        self._drop_stale_tags(self._existing(client), also=(TAG_PREVIOUS,))
 
     def load_private_key(self, client: str, kid: str) -> PrivateKey:
         secret = self._existing(client)
@@ -555,11 +559,13 @@ class AwsSecretsManagerSecretSink:
     def _untag(self, name: str, keys: list[str]) -> None:
         self._call("UntagResource", name, SecretId=name, TagKeys=keys)
 
-    def _drop_stale_tags(self, secret: _Secret) -> None:
+    def _drop_stale_tags(self, secret: _Secret, also: tuple[str, ...] = ()) -> None:
         """Forget key and promoted-at tags of versions no label points at (a secret holds at
-        most 50 tags); such a version is still found by `load_private_key` from its content."""
+        most 50 tags), and the tags `also` names; such a version is still found by
+        `load_private_key` from its content."""
         live = {p + version_id for version_id in secret.stages.values() for p in _PER_VERSION}
         stale = [k for k in secret.tags if k.startswith(_PER_VERSION) and k not in live]
+        stale += [k for k in also if k in secret.tags]
         if stale:
             self._untag(secret.name, stale)
 

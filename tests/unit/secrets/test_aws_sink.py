@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from mpctl.errors import SecretSinkError
 from mpctl.model import AwsSecretsManagerSink
-from mpctl.secrets import SINKS, SinkContext, open_sink
+from mpctl.secrets import SINKS, SinkContext, open_sink, to_pem
 from mpctl.secrets.aws import AwsSecretsManagerSecretSink, open_aws_sink
 from tests.sinks.aws_server import (
     REGION,
@@ -357,3 +357,60 @@ def test_versions_without_their_key_tag_are_read_from_their_content(
     assert key_tags
     plain.untag_resource(SecretId=name, TagKeys=key_tags)
     assert opened().read_state(CLIENT) == before
+
+
+ROTATION_WRITES = 8
+"""key tag, new version, promoted-at tag, AWSCURRENT move, AWSPENDING off, stale tags off,
+AWSPREVIOUS off, its tags off: the writes of stage + promote + forget_previous."""
+
+
+def _workload_is_consistent(plain: Any, name: str) -> str:
+    """The workload's AWSCURRENT holds a key whose kid is the one it is told; returns the kid."""
+    document = current_document(plain, name)
+    kid = str(document["MASKINPORTEN_KID"])
+    pem = document["MASKINPORTEN_PRIVATE_KEY"]
+    assert pem == to_pem(key(kid)), f"AWSCURRENT's key is not {kid}'s"
+    return kid
+
+
+@pytest.mark.parametrize("writes", range(ROTATION_WRITES + 1))
+def test_a_rotation_cut_after_any_write_keeps_the_current_working_and_finishes(
+    opened: Callable[..., AwsSecretsManagerSecretSink], name: str, plain: Any, writes: int
+) -> None:
+    sink = opened()
+    sink.set_client_id(CLIENT, CLIENT_ID)
+    sink.stage(CLIENT, key("k1"))
+    sink.promote(CLIENT, "k1", T0)
+    cut = WriteFailures()
+    cut.budget = writes
+    cut_sink = opened(cut)
+
+    def rotate(target: AwsSecretsManagerSecretSink) -> None:
+        target.stage(CLIENT, key("k2"))
+        target.promote(CLIENT, "k2", T0 + timedelta(days=90))
+        target.forget_previous(CLIENT, "k1")
+
+    if writes < ROTATION_WRITES:
+        with pytest.raises(SecretSinkError):
+            rotate(cut_sink)
+    else:
+        rotate(cut_sink)
+    assert (cut.failed > 0) == (writes < ROTATION_WRITES)
+    state = opened().read_state(CLIENT)
+    assert state.current is not None
+    assert state.current.kid == _workload_is_consistent(plain, name)
+    loaded = opened().load_private_key(CLIENT, state.current.kid)
+    assert loaded.thumbprint == state.current.thumbprint
+    rotate(opened())  # the next run finishes the rotation
+    final = opened().read_state(CLIENT)
+    assert (final.current and final.current.kid, final.previous, final.pending) == (
+        "k2",
+        None,
+        None,
+    )
+    assert final.current is not None
+    assert final.current.promoted_at == T0 + timedelta(days=90)
+    assert _workload_is_consistent(plain, name) == "k2"
+    assert labels(plain, name) == [["AWSCURRENT"]]
+    tags = {tag["Key"] for tag in plain.describe_secret(SecretId=name)["Tags"]}
+    assert len([t for t in tags if t.startswith(("mpctl:key:", "mpctl:promoted-at:"))]) == 2
