@@ -414,3 +414,14 @@ def test_a_rotation_cut_after_any_write_keeps_the_current_working_and_finishes(
     assert labels(plain, name) == [["AWSCURRENT"]]
     tags = {tag["Key"] for tag in plain.describe_secret(SecretId=name)["Tags"]}
     assert len([t for t in tags if t.startswith(("mpctl:key:", "mpctl:promoted-at:"))]) == 2
+
+
+def test_no_credentials_says_how_to_give_them(
+    opened: Callable[..., AwsSecretsManagerSecretSink], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(variable)
+    with pytest.raises(SecretSinkError, match=r"DescribeSecret .* NoCredentialsError") as raised:
+        opened().read_state(CLIENT)
+    assert "AWS_PROFILE" in str(raised.value.hint)
+    assert "configure-aws-credentials" in str(raised.value.hint)
