@@ -290,6 +290,8 @@ class AwsSecretsManagerSecretSink:
         if secret is None or pending is None or pending.kid != kid:
             return
         self._unlabel(secret, PENDING, pending.version_id)
+        if self._existing(client).stages.get(PENDING) == pending.version_id:
+            raise _read_back_failed(secret.name, f"AWSPENDING is still on {kid!r}")
 
     def forget_previous(self, client: str, kid: str | None = None) -> None:
         secret = self._read(client)
@@ -305,7 +307,10 @@ class AwsSecretsManagerSecretSink:
                 "nothing was forgotten"
             )
         self._unlabel(secret, PREVIOUS, secret.stages[PREVIOUS])
-        self._drop_stale_tags(self._existing(client), also=(TAG_PREVIOUS,))
+        after = self._existing(client)
+        if after.key(PREVIOUS) is not None:
+            raise _read_back_failed(secret.name, f"AWSPREVIOUS is still on {previous.kid!r}")
+        self._drop_stale_tags(after, also=(TAG_PREVIOUS,))
 
     def load_private_key(self, client: str, kid: str) -> PrivateKey:
         secret = self._existing(client)
@@ -320,6 +325,8 @@ class AwsSecretsManagerSecretSink:
         if secret.client_id != client_id:
             self._tag(secret.name, {TAG_CLIENT_ID: client_id})
             secret = self._existing(client)
+            if secret.client_id != client_id:
+                raise _read_back_failed(secret.name, f"tag {TAG_CLIENT_ID} is not {client_id!r}")
         secret = self._follow_client_id(client, secret, CURRENT)
         self._follow_client_id(client, secret, PENDING)
 

@@ -26,6 +26,7 @@ from tests.sinks.aws_server import (
     REGION,
     WriteFailures,
     aws_spec,
+    injected,
     moto_url,
     use_dummy_credentials,
 )
@@ -425,3 +426,40 @@ def test_no_credentials_says_how_to_give_them(
         opened().read_state(CLIENT)
     assert "AWS_PROFILE" in str(raised.value.hint)
     assert "configure-aws-credentials" in str(raised.value.hint)
+
+
+class Acknowledged(WriteFailures):
+    """The store answers 200 to `operations` and does nothing: only a read-back can tell."""
+
+    def __call__(self, request: Any, event_name: str, **_: Any) -> Any:
+        if event_name.rsplit(".", 1)[-1] not in self.operations:
+            return None
+        self.failed += 1
+        return injected(request.url, 200, "", "")
+
+
+@pytest.mark.parametrize(
+    ("operation", "k3_promoted", "call"),
+    [
+        ("UpdateSecretVersionStage", False, lambda sink: sink.promote(CLIENT, "k3", T0)),
+        ("UpdateSecretVersionStage", False, lambda sink: sink.discard_pending(CLIENT, "k3")),
+        ("UpdateSecretVersionStage", True, lambda sink: sink.forget_previous(CLIENT, "k2")),
+        ("TagResource", False, lambda sink: sink.set_client_id(CLIENT, NEW_CLIENT_ID)),
+    ],
+)
+def test_a_write_the_store_acknowledged_but_did_not_make_is_caught_by_the_read_back(
+    opened: Callable[..., AwsSecretsManagerSecretSink],
+    operation: str,
+    k3_promoted: bool,
+    call: Callable[[AwsSecretsManagerSecretSink], None],
+) -> None:
+    sink = opened()
+    rotated(sink)
+    sink.forget_previous(CLIENT, "k1")
+    sink.stage(CLIENT, key("k3"))
+    if k3_promoted:
+        sink.promote(CLIENT, "k3", T0)  # k2 is previous now
+    lying = Acknowledged(operations=frozenset({operation}))
+    with pytest.raises(SecretSinkError, match="did not read back as written"):
+        call(opened(lying))
+    assert lying.failed > 0
