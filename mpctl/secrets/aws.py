@@ -108,6 +108,9 @@ class _Meta(BaseModel):
     thumbprint: str | None = None
     algorithm: str = "RS256"
     created_at: datetime | None = None
+    private_key_variable: str = "MASKINPORTEN_PRIVATE_KEY"
+    client_id_variable: str = "MASKINPORTEN_CLIENT_ID"
+    """Where this version keeps its key and client_id (the spec's names when it was written)."""
 
 
 @dataclass(frozen=True, repr=False)
@@ -670,8 +673,8 @@ def _parse_version(
         raise _corrupt(
             name, f"version {version_id} belongs to {meta.client!r}/{meta.environment!r}"
         )
-    pem = next((v for k, v in document.items() if k != "mpctl" and _is_pem(v)), None)
-    client_id = next((v for k, v in document.items() if k.endswith("CLIENT_ID")), None)
+    pem = document.get(meta.private_key_variable)
+    client_id = document.get(meta.client_id_variable)
     return _Version(
         version_id=version_id,
         meta=meta,
@@ -711,10 +714,6 @@ def _from_key_tag(
         created_at=created_at,
     )
     return _Version(version_id, meta, None if client_id == "-" else client_id, None)
-
-
-def _is_pem(value: object) -> bool:
-    return isinstance(value, str) and value.startswith("-----BEGIN PRIVATE KEY-----")
 
 
 def _private_key(name: str, version: _Version) -> PrivateKey:
@@ -768,6 +767,8 @@ def _document(
         thumbprint=key.thumbprint,
         algorithm=key.algorithm,
         created_at=key.created_at,
+        private_key_variable=spec.variables.private_key,
+        client_id_variable=spec.variables.client_id,
     )
     variables = workload_variables(
         spec.variables,

@@ -463,3 +463,28 @@ def test_a_write_the_store_acknowledged_but_did_not_make_is_caught_by_the_read_b
     with pytest.raises(SecretSinkError, match="did not read back as written"):
         call(opened(lying))
     assert lying.failed > 0
+
+
+def test_the_spec_names_the_variables_and_a_rename_still_reads_older_versions(
+    moto_url: str, name: str, plain: Any
+) -> None:
+    base = {
+        "type": "aws-secrets-manager",
+        "secret_name": name.rsplit("/", 2)[0] + "/{env}/{client}",
+        "region": REGION,
+        "endpoint_url": moto_url,
+    }
+    renamed = {"private_key": "MP_KEY", "client_id": "MP_CLIENT", "kid": "MP_KID"}
+    first = AwsSecretsManagerSink.model_validate({**base, "variables": renamed})
+    sink = open_aws_sink(first, CONTEXT)
+    sink.set_client_id(CLIENT, CLIENT_ID)
+    sink.stage(CLIENT, key("k1"))
+    sink.promote(CLIENT, "k1", T0)
+    document = current_document(plain, name)
+    assert (document["MP_CLIENT"], document["MP_KID"]) == (CLIENT_ID, "k1")
+    assert document["MP_KEY"] == to_pem(key("k1"))
+    assert "MASKINPORTEN_PRIVATE_KEY" not in document
+    default = open_aws_sink(AwsSecretsManagerSink.model_validate(base), CONTEXT)
+    assert default.load_private_key(CLIENT, "k1").thumbprint == key("k1").thumbprint
+    default.set_client_id(CLIENT, CLIENT_ID)  # the same client_id: nothing is republished
+    assert current_document(plain, name) == document
