@@ -170,10 +170,17 @@ class AzureKeyVaultSink(SpecModel):
     identity, managed identity, Azure CLI)."""
 
     type: Literal["azure-key-vault"]
-    vault_url: str = Field(description="https://<vault-name>.vault.azure.net/")
+    vault_url: str = Field(
+        pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$",
+        description="https://<vault-name>.vault.azure.net/ (the vault's DNS name; https only)",
+    )
     secret_prefix: str = Field(
         default="{client}-{env}",
-        description=_NAME_TEMPLATE + "; Key Vault names allow letters, digits and '-'",
+        pattern=r"^([0-9A-Za-z-]|\{client\}|\{env\})+$",
+        max_length=100,
+        description=_NAME_TEMPLATE + "; secrets '<prefix>-private-key' (base64 JWK, as "
+        "altinn-jwks export key --base64), '-kid', '-client-id', '-pending-key' and '-labels' "
+        "are written; Key Vault names allow letters, digits and '-' (at most 127)",
     )
     variables: SinkVariables = SinkVariables()
 
