@@ -171,18 +171,47 @@ class AzureKeyVaultSink(SpecModel):
 
     type: Literal["azure-key-vault"]
     vault_url: str = Field(
-        pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$",
         description="https://<vault-name>.vault.azure.net/ (the vault's DNS name; https only)",
     )
     secret_prefix: str = Field(
         default="{client}-{env}",
-        pattern=r"^([0-9A-Za-z-]|\{client\}|\{env\})+$",
-        max_length=100,
         description=_NAME_TEMPLATE + "; secrets '<prefix>-private-key' (base64 JWK, as "
         "altinn-jwks export key --base64), '-kid', '-client-id', '-pending-key' and '-labels' "
         "are written; Key Vault names allow letters, digits and '-' (at most 127)",
     )
     variables: SinkVariables = SinkVariables()
+
+    @model_validator(mode="after")
+    def _https_vault(self) -> AzureKeyVaultSink:
+        """The vault is an https origin: the SDK refuses anything else."""
+        host = self.vault_url.removeprefix("https://").rstrip("/")
+        if (
+            not self.vault_url.startswith("https://")
+            or not host
+            or not all(ch.isascii() and (ch.isalnum() or ch in ".-:") for ch in host)
+        ):
+            raise ValueError(
+                f"vault_url {self.vault_url!r} is not a vault's https address: use the vault's "
+                "'Vault URI' from the portal, e.g. https://acme-test.vault.azure.net/"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _key_vault_names(self) -> AzureKeyVaultSink:
+        """Key Vault secret names are 1-127 of letters, digits and '-' (checked again, with the
+        client's name, when the sink is opened)."""
+        sample = self.secret_prefix.replace("{client}", "c").replace("{env}", "e")
+        if (
+            not sample
+            or len(sample) > 100
+            or not all(ch.isascii() and (ch.isalnum() or ch == "-") for ch in sample)
+        ):
+            raise ValueError(
+                f"secret_prefix {self.secret_prefix!r} cannot name Key Vault secrets: use "
+                "letters, digits, '-' and the placeholders {client} and {env} (at most 100 "
+                "characters), e.g. '{client}-{env}'"
+            )
+        return self
 
 
 class GitHubEnvironmentSink(SpecModel):

@@ -57,6 +57,7 @@ from mpctl.secrets.protocol import SINKS, KidReuseError, RotationInFlightError, 
 
 try:
     from azure.core.exceptions import (
+        AzureError,
         ClientAuthenticationError,
         HttpResponseError,
         ResourceNotFoundError,
@@ -408,7 +409,7 @@ class AzureKeyVaultSecretSink:
         failure = None
         try:
             return call()
-        except Exception as exc:  # every SDK failure is described below, none escapes
+        except (AzureError, ValueError) as exc:  # ValueError: the SDK's challenge checks
             failure = _describe(exc)
         message, hint = failure
         raise SecretSinkError(
@@ -476,7 +477,7 @@ def _unreadable(vault_url: str, name: str, detail: str) -> SecretSinkError:
     )
 
 
-def _describe(exc: Exception) -> tuple[str, str | None]:
+def _describe(exc: AzureError | ValueError) -> tuple[str, str | None]:
     """What went wrong, from an SDK exception, without any request or response body."""
     if isinstance(exc, ClientAuthenticationError) and exc.status_code is None:
         return (

@@ -28,10 +28,10 @@ import pytest
 import vcr
 from azure.keyvault.secrets import SecretClient
 from cryptography.hazmat.primitives.asymmetric import rsa
-from pydantic import TypeAdapter, ValidationError
 
+from mpctl.cli.main import main
 from mpctl.errors import SecretSinkError
-from mpctl.model import AzureKeyVaultSink, SinkSpec, SinkState
+from mpctl.model import AzureKeyVaultSink, SinkState
 from mpctl.secrets import PrivateKey, SinkContext, private_jwk, to_private_jwk_base64
 from mpctl.secrets.azure import AzureKeyVaultSecretSink, SecretNames
 from tests.fakes.azure_keyvault import (
@@ -274,16 +274,36 @@ def test_debug_logs_hold_no_jwk_of_any_key(
 # --- configuration ----------------------------------------------------------------------------
 
 
+_AWS_SINK = "    sink:\n      type: aws-secrets-manager\n      region: eu-north-1\n"
+
+
 @pytest.mark.parametrize(
-    ("block", "problem"),
+    ("vault_url", "prefix", "problem"),
     [
-        ({"vault_url": "http://kv.vault.azure.net/"}, "vault_url"),
-        ({"vault_url": "https://kv.vault.azure.net/", "secret_prefix": "{client}_x"}, "prefix"),
+        ("http://acme-test.vault.azure.net/", "{client}-{env}", "vault_url 'http://acme-test"),
+        ("https://acme-test.vault.azure.net/", "{client}_{env}", "secret_prefix '{client}_{env}'"),
     ],
 )
-def test_the_spec_refuses_what_key_vault_would(block: dict[str, str], problem: str) -> None:
-    with pytest.raises(ValidationError, match=problem):
-        TypeAdapter(SinkSpec).validate_python({"type": "azure-key-vault", **block})
+def test_validate_refuses_what_key_vault_would_with_file_and_line(
+    example_copy: Path,
+    capsys: pytest.CaptureFixture[str],
+    vault_url: str,
+    prefix: str,
+    problem: str,
+) -> None:
+    config = example_copy / "mpctl.yaml"
+    text = config.read_text()
+    assert _AWS_SINK in text
+    block = (
+        f"    sink:\n      type: azure-key-vault\n      vault_url: {vault_url}\n"
+        f'      secret_prefix: "{prefix}"\n'
+    )
+    config.write_text(text.replace(_AWS_SINK, block, 1))
+    line = text[: text.index(_AWS_SINK)].count("\n") + 1
+    assert main(["validate", "--manifests", str(example_copy), "-e", "test"]) == 1
+    out = capsys.readouterr().out
+    assert f"mpctl.yaml:{line}: MPL005" in out
+    assert problem in out
 
 
 def test_a_name_too_long_for_key_vault_is_refused_before_any_request(
