@@ -11,6 +11,9 @@ Layout, for `secret_prefix` P (default `{client}-{env}`; Key Vault names are 1-1
 - `P-private-key`: the current key, base64 of the private JWK exactly as `altinn-jwks export key
   --base64` prints it (seed 001). This is what the workload reads; the JWK carries its own kid.
 - `P-kid`, `P-client-id`: the workload's `MASKINPORTEN_KID` and `MASKINPORTEN_CLIENT_ID`.
+  Key Vault has no multi-secret write: `P-kid` is written right after `P-private-key`, so for
+  one write (or, after a crash there, until the next apply) it may still name the old kid. A
+  workload should take the kid from the JWK itself, as altinn-jwks' readers do.
 - `P-pending-key`: a staged key, same encoding, never read by the workload.
 - `P-labels`: JSON with the labels (client id, and per label kid, thumbprint, algorithm, times,
   and the secret name *and version* holding the key). No key material. It is the record of

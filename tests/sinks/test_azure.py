@@ -172,6 +172,47 @@ def test_a_rotation_writes_six_versions_and_deletes_nothing(vault: RunningVault)
     assert [r for r in vault.state.requests if not r.startswith("GET")] == []
 
 
+def _rotate_and_forget(sink: AzureKeyVaultSecretSink) -> None:
+    """k1 → k2 and the end of k1's grace: 6 writes (stage 2, promote 3, forget 1)."""
+    sink.stage(CLIENT, key("k2"))
+    sink.promote(CLIENT, "k2", T0 + timedelta(days=90))
+    sink.forget_previous(CLIENT, "k1")
+
+
+@pytest.mark.parametrize("after", range(6))
+def test_a_rotation_cut_at_each_write_keeps_a_working_current_and_finishes(
+    vault: RunningVault, after: int
+) -> None:
+    sink = open_sink(vault)
+    sink.set_client_id(CLIENT, CLIENT_ID)
+    sink.stage(CLIENT, key("k1"))
+    sink.promote(CLIENT, "k1", T0)
+    vault.fail_writes(after)
+    with pytest.raises(SecretSinkError, match="HTTP 500"):
+        _rotate_and_forget(sink)
+    vault.heal()
+    state = open_sink(vault).read_state(CLIENT)
+    assert state.current is not None
+    assert state.current.kid in ("k1", "k2")
+    loaded = open_sink(vault).load_private_key(CLIENT, state.current.kid)
+    assert loaded.thumbprint == state.current.thumbprint
+    workload_key = json.loads(
+        base64.b64decode(workload_view(vault)["MASKINPORTEN_PRIVATE_KEY_BASE64"])
+    )
+    assert workload_key["kid"] in ("k1", "k2")  # the JWK names the key it holds, registered both
+    again = open_sink(vault)  # the next run finishes the rotation
+    _rotate_and_forget(again)
+    final = again.read_state(CLIENT)
+    assert (final.current and final.current.kid, final.previous, final.pending) == (
+        "k2",
+        None,
+        None,
+    )
+    seen = workload_view(vault)
+    assert seen["MASKINPORTEN_KID"] == "k2"
+    assert seen["MASKINPORTEN_PRIVATE_KEY_BASE64"] == to_private_jwk_base64(key("k2"))
+
+
 def test_unreadable_labels_are_an_error_not_an_empty_store(vault: RunningVault) -> None:
     sink = open_sink(vault)
     sink.set_client_id(CLIENT, CLIENT_ID)
