@@ -275,6 +275,30 @@ def test_a_token_the_vault_does_not_accept_is_reported(vault: RunningVault) -> N
     assert "tenant" in str(caught.value.hint)
 
 
+class _NoCredential:
+    """What DefaultAzureCredential does on a runner with no Azure login."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.identity import CredentialUnavailableError
+
+        raise CredentialUnavailableError("DefaultAzureCredential failed to retrieve a token")
+
+
+def test_no_azure_login_says_how_to_get_one(vault: RunningVault) -> None:
+    sink = AzureKeyVaultSecretSink(
+        AzureKeyVaultSink(type="azure-key-vault", vault_url=vault.url),
+        CONTEXT,
+        credential=_NoCredential(),
+        connection_verify=str(vault.ca_file),
+        verify_challenge_resource=False,
+        retry_total=0,
+    )
+    with pytest.raises(SecretSinkError, match="no Azure credential") as caught:
+        sink.read_state(CLIENT)
+    assert "az login" in str(caught.value.hint)
+    assert "AZURE_FEDERATED_TOKEN_FILE" in str(caught.value.hint)
+
+
 def test_the_challenge_resource_is_checked_outside_tests(vault: RunningVault) -> None:
     credential = FixedTokenCredential(vault.token_for(OFFICER))
     sink = AzureKeyVaultSecretSink(
