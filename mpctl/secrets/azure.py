@@ -1,7 +1,7 @@
 """The Azure Key Vault sink: a client's keys as Key Vault secrets, labels in a companion secret.
 
 Owns the layout in the vault and the label moves of the `BlockingSecretSink` protocol on it,
-through azure-keyvault-secrets' `SecretClient` (REST API 7.6) with an azure-identity credential
+through azure-keyvault-secrets' `SecretClient` (REST API 7.5) with an azure-identity credential
 (`DefaultAzureCredential` unless the caller gives one). Must not generate keys, decide when to
 rotate, or delete anything.
 
@@ -78,7 +78,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-API_VERSION = "7.6"
+API_VERSION = "7.5"  # the newest that azure-keyvault-secrets 4.8 (the extra's floor) knows
 KEY_CONTENT_TYPE = "application/jwk+json; encoding=base64"
 LABELS_CONTENT_TYPE = "application/vnd.mpctl.labels+json"
 FORMAT_VERSION: Literal[1] = 1

@@ -70,7 +70,7 @@ def workload_client(vault: RunningVault) -> SecretClient:
         connection_verify=str(vault.ca_file),
         verify_challenge_resource=False,
         logging_enable=False,
-        api_version="7.6",
+        api_version="7.5",
     )
 
 
