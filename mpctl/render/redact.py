@@ -40,11 +40,12 @@ def redact_plan(plan: Plan) -> Plan:
     """A copy of `plan` safe to show: field changes holding a secret become sensitive (both
     values masked), then every other sensitive value anywhere is replaced."""
     data = plan.model_dump(mode="json")
+    sinks = data.pop("sinks")  # references only (variable names, paths): never secret values
     for step in data["steps"]:
         for change in step["changes"]:
             if change["sensitive"] or _holds_secret(change["old"], change["new"]):
                 change.update(old=_mask(change["old"]), new=_mask(change["new"]), sensitive=True)
-    return Plan.model_validate(redact_value(data))
+    return Plan.model_validate({**redact_value(data), "sinks": sinks})
 
 
 def _holds_secret(*values: JsonValue) -> bool:

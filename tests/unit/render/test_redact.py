@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from mpctl.model import FileSink
 from mpctl.plan.types import (
     Action,
     ClientStep,
@@ -113,3 +114,10 @@ def test_a_change_holding_a_secret_is_masked_on_both_sides() -> None:
 def test_a_clean_plan_is_unchanged() -> None:
     plan = _plan(FieldChange(path=("description",), old="a", new="b"))
     assert redact_plan(plan) == plan
+
+
+def test_sink_references_are_shown_as_written() -> None:
+    """`variables.private_key` names an environment variable; it is not a secret value."""
+    plan = _plan().model_copy(update={"sinks": {"a": FileSink()}})
+    shown = redact_plan(plan)
+    assert shown.sinks["a"].variables.private_key == "MASKINPORTEN_PRIVATE_KEY"
