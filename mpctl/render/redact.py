@@ -45,7 +45,9 @@ def redact_plan(plan: Plan) -> Plan:
         for change in step["changes"]:
             if change["sensitive"] or _holds_secret(change["old"], change["new"]):
                 change.update(old=_mask(change["old"]), new=_mask(change["new"]), sensitive=True)
-    return Plan.model_validate({**redact_value(data), "sinks": sinks})
+    shown = redact_value(data)
+    assert isinstance(shown, dict)  # a dict redacted is a dict
+    return Plan.model_validate({**shown, "sinks": sinks})
 
 
 def _holds_secret(*values: JsonValue) -> bool:
