@@ -69,7 +69,12 @@ from mpctl.errors import SecretSinkError
 from mpctl.model import AwsSecretsManagerSink, KeySlot, SinkSpec, SinkState
 from mpctl.secrets.dotenv import workload_variables
 from mpctl.secrets.keys import KeyMaterialError, PrivateKey, from_pem, to_pem
-from mpctl.secrets.protocol import SINKS, KidReuseError, RotationInFlightError, SinkContext
+from mpctl.secrets.protocol import (
+    SINKS,
+    RotationInFlightError,
+    SinkContext,
+    label_holding,
+)
 
 CURRENT, PENDING, PREVIOUS = "AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"
 REPUBLISH = "MPCTL_REPUBLISH"
@@ -232,8 +237,10 @@ class AwsSecretsManagerSecretSink:
 
     def read_state(self, client: str) -> SinkState:
         secret = self._read(client)
-        if secret is None:
-            return SinkState()
+        return SinkState() if secret is None else self._state(secret)
+
+    @staticmethod
+    def _state(secret: _Secret) -> SinkState:
         return SinkState(
             client_id=secret.client_id,
             current=secret.slot(CURRENT),
@@ -243,7 +250,8 @@ class AwsSecretsManagerSecretSink:
 
     def stage(self, client: str, key: PrivateKey) -> None:
         secret = self._ensure(client)
-        staged = _already_staged(secret, key)
+        holding = label_holding(self._state(secret), key.kid, key.thumbprint)
+        staged = {"pending": PENDING, "current": CURRENT}.get(holding or "")
         if staged == CURRENT:
             return
         if staged == PENDING:
@@ -732,23 +740,6 @@ def _private_key(name: str, version: _Version) -> PrivateKey:
     if key.thumbprint != slot.thumbprint:
         raise _corrupt(name, f"key {slot.kid!r} does not match its recorded thumbprint")
     return key
-
-
-def _already_staged(secret: _Secret, key: PrivateKey) -> str | None:
-    """The label already holding `key` (pending or current); refuses kid reuse (S2)."""
-    for label in (PENDING, CURRENT):
-        version = secret.key(label)
-        if version is not None and version.kid == key.kid:
-            if version.meta.thumbprint != key.thumbprint:
-                raise KidReuseError(
-                    f"kid {key.kid!r} is already {label} in secret {secret.name!r} with "
-                    "different key material"
-                )
-            return label
-    previous = secret.key(PREVIOUS)
-    if previous is not None and previous.kid == key.kid:
-        raise KidReuseError(f"kid {key.kid!r} is the previous key; a kid is never reused")
-    return None
 
 
 def _document(

@@ -56,7 +56,12 @@ from mpctl.secrets.keys import (
     from_private_jwk_base64,
     to_private_jwk_base64,
 )
-from mpctl.secrets.protocol import SINKS, KidReuseError, RotationInFlightError, SinkContext
+from mpctl.secrets.protocol import (
+    SINKS,
+    RotationInFlightError,
+    SinkContext,
+    label_holding,
+)
 
 try:
     from azure.core.exceptions import (
@@ -207,7 +212,7 @@ class AzureKeyVaultSecretSink:
 
     def stage(self, client: str, key: PrivateKey) -> None:
         labels = self._load_or_new(client)
-        if _already_staged(labels, key.kid, key.thumbprint):
+        if label_holding(labels.state(), key.kid, key.thumbprint):
             return
         if labels.pending is not None:
             raise RotationInFlightError(
@@ -446,18 +451,6 @@ def _created(tags: dict[str, str]) -> datetime | None:
 def _variable_tag(variable: str) -> dict[str, str]:
     """The environment variable a secret is meant for (for CSI drivers and humans)."""
     return {"variable": variable}
-
-
-def _already_staged(labels: _Labels, kid: str, thumbprint: str) -> bool:
-    """True when `kid` is already pending or current with this material; refuses kid reuse."""
-    for label, pointer in (("pending", labels.pending), ("current", labels.current)):
-        if pointer is not None and pointer.kid == kid:
-            if pointer.thumbprint != thumbprint:
-                raise KidReuseError(f"kid {kid!r} is already {label} with different key material")
-            return True
-    if labels.previous is not None and labels.previous.kid == kid:
-        raise KidReuseError(f"kid {kid!r} is the previous key; a kid is never reused")
-    return False
 
 
 def _parse_labels(vault_url: str, name: str, text: str) -> _Labels:

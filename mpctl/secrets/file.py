@@ -32,7 +32,12 @@ from mpctl.secrets.atomic import write_private_file
 from mpctl.secrets.directories import check_private_file, check_private_tree
 from mpctl.secrets.dotenv import render_env_file, workload_variables
 from mpctl.secrets.keys import KeyMaterialError, PrivateKey, from_pem, to_pem
-from mpctl.secrets.protocol import SINKS, KidReuseError, RotationInFlightError, SinkContext
+from mpctl.secrets.protocol import (
+    SINKS,
+    RotationInFlightError,
+    SinkContext,
+    label_holding,
+)
 
 FORMAT_VERSION: Literal[1] = 1
 _RESTORE_HINT = (
@@ -118,7 +123,7 @@ class FileSecretSink:
     def stage(self, client: str, key: PrivateKey) -> None:
         document = self._load_or_new(client)
         thumbprint = key.thumbprint
-        if _already_staged(document, key.kid, thumbprint):
+        if label_holding(document.state(), key.kid, thumbprint):
             self._sync_env_file(client, document)
             return
         if document.pending is not None:
@@ -255,18 +260,6 @@ class FileSecretSink:
         self._check_ownership(path)
         if _read_or_none(path) != data.encode("utf-8"):
             write_private_file(path, data.encode("utf-8"))
-
-
-def _already_staged(document: _Document, kid: str, thumbprint: str) -> bool:
-    """True when `kid` is already pending or current with this material; refuses kid reuse."""
-    for label, stored in (("pending", document.pending), ("current", document.current)):
-        if stored is not None and stored.kid == kid:
-            if stored.thumbprint != thumbprint:
-                raise KidReuseError(f"kid {kid!r} is already {label} with different key material")
-            return True
-    if document.previous is not None and document.previous.kid == kid:
-        raise KidReuseError(f"kid {kid!r} is the previous key; a kid is never reused")
-    return False
 
 
 def _parse(path: Path, raw: bytes) -> _Document:

@@ -70,7 +70,12 @@ from mpctl.secrets.keys import (
     from_private_jwk_base64,
     to_pem,
 )
-from mpctl.secrets.protocol import SINKS, KidReuseError, RotationInFlightError, SinkContext
+from mpctl.secrets.protocol import (
+    SINKS,
+    RotationInFlightError,
+    SinkContext,
+    label_holding,
+)
 
 STORE = "GitHub environment"
 _GITHUB_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -314,7 +319,7 @@ class GitHubSecretSink:
 
     def stage(self, client: str, key: PrivateKey) -> None:
         labels = self._read_labels(client) or _Labels(client=client)
-        if _already_staged(labels, key.kid, key.thumbprint):
+        if label_holding(labels.state(), key.kid, key.thumbprint):
             self._keys[key.thumbprint] = key
             return
         if labels.pending is not None:
@@ -546,18 +551,6 @@ def _parse_key(value: str) -> PrivateKey | None:
         return from_private_jwk_base64(text, created_at=_EPOCH)
     except (KeyMaterialError, ValueError):
         return None
-
-
-def _already_staged(labels: _Labels, kid: str, thumbprint: str) -> bool:
-    """True when `kid` is already pending or current with this material; refuses kid reuse."""
-    for label, slot in (("pending", labels.pending), ("current", labels.current)):
-        if slot is not None and slot.kid == kid:
-            if slot.thumbprint != thumbprint:
-                raise KidReuseError(f"kid {kid!r} is already {label} with different key material")
-            return True
-    if labels.previous is not None and labels.previous.kid == kid:
-        raise KidReuseError(f"kid {kid!r} is the previous key; a kid is never reused")
-    return False
 
 
 def _read_token(spec: GitHubEnvironmentSink, context: SinkContext) -> str:

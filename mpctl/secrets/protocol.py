@@ -39,6 +39,22 @@ class KidReuseError(SecretSinkError):
     code = "KID_REUSE"
 
 
+def label_holding(state: SinkState, kid: str, thumbprint: str) -> str | None:
+    """The label (`pending` or `current`) already holding this key, or None when neither does.
+
+    The one home of the kid rule every sink applies before it stages (S2): a kid that names
+    other key material, or the previous key, is refused with `KidReuseError`.
+    """
+    for label, slot in (("pending", state.pending), ("current", state.current)):
+        if slot is not None and slot.kid == kid:
+            if slot.thumbprint != thumbprint:
+                raise KidReuseError(f"kid {kid!r} is already {label} with different key material")
+            return label
+    if state.previous is not None and state.previous.kid == kid:
+        raise KidReuseError(f"kid {kid!r} is the previous key; a kid is never reused")
+    return None
+
+
 @runtime_checkable
 class BlockingSecretSink(Protocol):
     """One environment's secret store, over a blocking client (files, a vendor SDK).

@@ -48,7 +48,12 @@ from mpctl.errors import SecretSinkError
 from mpctl.model import KeySlot, SecretSource, SinkSpec, SinkState, VercelSink
 from mpctl.secrets.dotenv import workload_variables
 from mpctl.secrets.keys import KeyMaterialError, PrivateKey, from_pem, to_pem
-from mpctl.secrets.protocol import SINKS, KidReuseError, RotationInFlightError, SinkContext
+from mpctl.secrets.protocol import (
+    SINKS,
+    RotationInFlightError,
+    SinkContext,
+    label_holding,
+)
 
 LABELS_VARIABLE = "MPCTL_KEY_LABELS"
 KEY_VARIABLE_PREFIX = "MPCTL_PRIVATE_KEY_"
@@ -327,7 +332,7 @@ class VercelSecretSink:
     def stage(self, client: str, key: PrivateKey) -> None:
         snapshot = self._snapshot()
         labels = self._labels(snapshot, client) or _Labels(client=client)
-        if _already_staged(labels, key):
+        if label_holding(labels.state(), key.kid, key.thumbprint):
             self._sync_workload(snapshot, labels)
             return
         if labels.pending is not None:
@@ -496,20 +501,6 @@ class VercelSecretSink:
         self._write_labels(
             snapshot, labels, labels.model_copy(update={"deployed_kid": labels.current.kid})
         )
-
-
-def _already_staged(labels: _Labels, key: PrivateKey) -> bool:
-    """True when `key.kid` is already pending or current with this material; refuses reuse."""
-    for label, slot in (("pending", labels.pending), ("current", labels.current)):
-        if slot is not None and slot.kid == key.kid:
-            if slot.thumbprint != key.thumbprint:
-                raise KidReuseError(
-                    f"kid {key.kid!r} is already {label} with different key material"
-                )
-            return True
-    if labels.previous is not None and labels.previous.kid == key.kid:
-        raise KidReuseError(f"kid {key.kid!r} is the previous key; a kid is never reused")
-    return False
 
 
 def _slot(labels: _Labels, kid: str) -> KeySlot | None:

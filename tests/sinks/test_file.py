@@ -7,7 +7,6 @@ full), which the sink reports and which leaves the previous file in place; the w
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from tests.sinks.suite import CLIENT, StoreUnderTest
 
 
 @pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[StoreUnderTest]:
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StoreUnderTest:
     context = SinkContext("test", tmp_path, "https://test.maskinporten.no/", "https://t/token")
     budget: list[int | None] = [None]
     real_write = mpctl.files.write_atomically
@@ -49,6 +48,6 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[StoreUnde
         env = FileSecretSink(FileSink(), context).env_path(CLIENT)
         return {k: v for k, v in dotenv_values(env).items() if v is not None}
 
-    yield StoreUnderTest(
+    return StoreUnderTest(
         open=opened, fail_writes=fail_writes, heal=heal, workload=workload, kind="file"
     )
