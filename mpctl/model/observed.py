@@ -13,21 +13,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from mpctl.model.base import ObservedModel
+from mpctl.model.registrations import ClientRegistration, PublicJwk, ScopeRegistration
 
 
-class ObservedJwk(ObservedModel):
-    """One registered public key. Private members are not part of this model and are dropped."""
+class ObservedJwk(PublicJwk):
+    """One registered public key: the uploaded members plus Digdir's expiry. Private members
+    are not part of this model and are dropped."""
 
-    kty: str
-    kid: str
-    alg: str | None = None
-    use: str | None = None
-    e: str | None = None
-    n: str | None = None
     exp: int | None = Field(default=None, description="Expiry, epoch seconds (set by Digdir)")
 
 
@@ -43,49 +40,39 @@ class ObservedJwks(ObservedModel):
         return frozenset(k.kid for k in self.keys)
 
 
-class ObservedClient(ObservedModel):
-    """A client ("integration") as the API returns it. Unknown fields are kept (not compared),
-    so a full-replacement PUT built from a fresh GET never drops what mpctl does not model."""
-
-    model_config = ConfigDict(extra="allow")
+class ObservedClient(ClientRegistration):
+    """A client ("integration") as the API returns it: its registration plus the fields the
+    server manages. Unknown fields are kept (not compared), so a full-replacement PUT built from
+    a fresh GET never drops what mpctl does not model."""
 
     client_id: str
-    client_name: str | None = None
-    description: str | None = None
-    integration_type: str | None = None
-    application_type: str | None = None
-    token_endpoint_auth_method: str | None = None
-    grant_types: tuple[str, ...] = ()
-    scopes: tuple[str, ...] = ()
-    client_orgno: str | None = None
     supplier_orgno: str | None = None
-    access_token_lifetime: int | None = None
     active: bool = True
     created: datetime | None = None
     last_updated: datetime | None = None
 
+    @model_serializer(mode="wrap")
+    def _only_what_was_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """An observation is dumped whole: what the server said, defaults included."""
+        data: dict[str, Any] = handler(self)
+        return data
 
-class ObservedScope(ObservedModel):
-    """A scope (API) as the API returns it. Unknown fields are kept, as for clients."""
 
-    model_config = ConfigDict(extra="allow")
+class ObservedScope(ScopeRegistration):
+    """A scope (API) as the API returns it: its registration plus the server's fields."""
 
     name: str
-    prefix: str | None = None
-    subscope: str | None = None
-    description: str | None = None
-    long_description: str | None = None
-    allowed_integration_types: tuple[str, ...] = ()
-    visibility: str | None = None
-    at_max_age: int | None = None
-    authorization_max_lifetime: int | None = None
-    delegation_source: str | None = None
     accessible_for_all: bool = False
-    token_type: str | None = None
     owner_orgno: str | None = None
     active: bool = True
     created: datetime | None = None
     last_updated: datetime | None = None
+
+    @model_serializer(mode="wrap")
+    def _only_what_was_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """An observation is dumped whole: what the server said, defaults included."""
+        data: dict[str, Any] = handler(self)
+        return data
 
 
 class ObservedAccess(ObservedModel):

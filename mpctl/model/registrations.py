@@ -22,7 +22,6 @@ from pydantic import (
 )
 
 from mpctl.model.base import ObservedModel
-from mpctl.model.observed import ObservedClient, ObservedScope
 
 R = TypeVar("R", bound="Registration")
 
@@ -108,16 +107,11 @@ class PublicJwk(ObservedModel):
         return self.model_dump(mode="json", exclude_none=True)
 
 
-_OBSERVED: dict[type[Registration], type[ObservedModel]] = {
-    ClientRegistration: ObservedClient,
-    ScopeRegistration: ObservedScope,
-}
-
-
-def overlay(current: ObservedClient | ObservedScope, desired: R) -> R | None:
-    """The PUT body that makes `current` (a fresh GET) what `desired` says; None when the
-    object already is. Unmanaged and unknown fields keep their remote values."""
-    if not isinstance(current, _OBSERVED[type(desired)]):
+def overlay(current: R, desired: R) -> R | None:
+    """The PUT body that makes `current` (a fresh GET: an observed client or scope, which is its
+    registration plus the server's fields) what `desired` says; None when the object already
+    is. Unmanaged and unknown fields keep their remote values."""
+    if not isinstance(current, type(desired)):
         raise TypeError(f"cannot lay a {type(desired).__name__} over {type(current).__name__}")
     never_sent = desired.SERVER_MANAGED | desired.CREATE_ONLY
     remote = _without(current.model_dump(mode="json", exclude_none=True), never_sent)

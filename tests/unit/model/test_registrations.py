@@ -50,6 +50,14 @@ def test_overlay_keeps_unmanaged_fields_and_never_sends_server_managed_ones() ->
     }
 
 
+def test_an_observed_client_is_its_registration_plus_the_servers_fields() -> None:
+    assert isinstance(REMOTE, ClientRegistration)
+    server_fields = set(ObservedClient.model_fields) - set(ClientRegistration.model_fields)
+    assert server_fields == ClientRegistration.SERVER_MANAGED
+    scope_fields = set(ObservedScope.model_fields) - set(ScopeRegistration.model_fields)
+    assert scope_fields == ScopeRegistration.SERVER_MANAGED
+
+
 def test_overlay_is_none_when_the_remote_object_already_matches() -> None:
     assert overlay(REMOTE, ClientRegistration(client_name="billing", scopes=("acme:a",))) is None
 
