@@ -56,6 +56,7 @@ from mpctl.secrets.keys import (
     from_private_jwk_base64,
     to_private_jwk_base64,
 )
+from mpctl.secrets.labels import Labels
 from mpctl.secrets.protocol import (
     SINKS,
     RotationInFlightError,
@@ -146,29 +147,10 @@ class _Pointer(BaseModel):
         return KeySlot.model_validate(self.model_dump(exclude={"secret", "version"}))
 
 
-class _Labels(BaseModel):
+class _Labels(Labels[_Pointer]):
     """The companion `P-labels` secret: which key is pending, current, previous. No key."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    format_version: Literal[1] = FORMAT_VERSION
-    client: str
     environment: str
-    client_id: str | None = None
-    current: _Pointer | None = None
-    previous: _Pointer | None = None
-    pending: _Pointer | None = None
-
-    def pointers(self) -> tuple[_Pointer, ...]:
-        return tuple(p for p in (self.current, self.pending, self.previous) if p is not None)
-
-    def state(self) -> SinkState:
-        return SinkState(
-            client_id=self.client_id,
-            current=self.current.slot() if self.current else None,
-            previous=self.previous.slot() if self.previous else None,
-            pending=self.pending.slot() if self.pending else None,
-        )
 
 
 class AzureKeyVaultSecretSink:
@@ -267,7 +249,7 @@ class AzureKeyVaultSecretSink:
 
     def load_private_key(self, client: str, kid: str) -> PrivateKey:
         labels = self._load(client)
-        for pointer in labels.pointers() if labels else ():
+        for pointer in labels.slots() if labels else ():
             if pointer.kid == kid:
                 return self._read_key(pointer)
         found = self._find_in_history(client, kid)

@@ -32,6 +32,7 @@ from mpctl.secrets.atomic import write_private_file
 from mpctl.secrets.directories import check_private_file, check_private_tree
 from mpctl.secrets.dotenv import render_env_file, workload_variables
 from mpctl.secrets.keys import KeyMaterialError, PrivateKey, from_pem, to_pem
+from mpctl.secrets.labels import Labels
 from mpctl.secrets.protocol import (
     SINKS,
     RotationInFlightError,
@@ -70,29 +71,10 @@ class _StoredKey(BaseModel):
         return KeySlot.model_validate(self.model_dump(exclude={"private_key_pem"}))
 
 
-class _Document(BaseModel):
-    """The whole file: which client and environment it belongs to, and its three labels."""
+class _Document(Labels[_StoredKey]):
+    """The whole file: the labels with the keys themselves, and which environment it is for."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    format_version: Literal[1] = FORMAT_VERSION
-    client: str
     environment: str
-    client_id: str | None = None
-    current: _StoredKey | None = None
-    previous: _StoredKey | None = None
-    pending: _StoredKey | None = None
-
-    def slots(self) -> tuple[_StoredKey, ...]:
-        return tuple(s for s in (self.current, self.previous, self.pending) if s is not None)
-
-    def state(self) -> SinkState:
-        return SinkState(
-            client_id=self.client_id,
-            current=self.current.slot() if self.current else None,
-            previous=self.previous.slot() if self.previous else None,
-            pending=self.pending.slot() if self.pending else None,
-        )
 
 
 class FileSecretSink:

@@ -52,13 +52,13 @@ import base64
 import contextlib
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from mpctl.errors import SecretSinkError
 from mpctl.model import GitHubEnvironmentSink, KeySlot, SinkSpec, SinkState
@@ -70,6 +70,7 @@ from mpctl.secrets.keys import (
     from_private_jwk_base64,
     to_pem,
 )
+from mpctl.secrets.labels import Labels
 from mpctl.secrets.protocol import (
     SINKS,
     RotationInFlightError,
@@ -93,28 +94,8 @@ _PERMISSIONS = (
 )
 
 
-class _Labels(BaseModel):
+class _Labels(Labels[KeySlot]):
     """The labels variable: what `read_state` returns, and whose it is. No key material."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    format_version: Literal[1] = 1
-    client: str
-    client_id: str | None = None
-    current: KeySlot | None = None
-    previous: KeySlot | None = None
-    pending: KeySlot | None = None
-
-    def state(self) -> SinkState:
-        return SinkState(
-            client_id=self.client_id,
-            current=self.current,
-            previous=self.previous,
-            pending=self.pending,
-        )
-
-    def slots(self) -> Iterator[KeySlot]:
-        yield from (s for s in (self.current, self.previous, self.pending) if s is not None)
 
 
 class GitHubApi:

@@ -38,7 +38,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -48,6 +48,7 @@ from mpctl.errors import SecretSinkError
 from mpctl.model import KeySlot, SecretSource, SinkSpec, SinkState, VercelSink
 from mpctl.secrets.dotenv import workload_variables
 from mpctl.secrets.keys import KeyMaterialError, PrivateKey, from_pem, to_pem
+from mpctl.secrets.labels import Labels
 from mpctl.secrets.protocol import (
     SINKS,
     RotationInFlightError,
@@ -65,30 +66,14 @@ _RESTORE_HINT = (
 )
 
 
-class _Labels(BaseModel):
+class _Labels(Labels[KeySlot]):
     """`MPCTL_KEY_LABELS`: which client the project serves and its three labels."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    format_version: Literal[1] = 1
-    client: str
-    client_id: str | None = None
-    current: KeySlot | None = None
-    previous: KeySlot | None = None
-    pending: KeySlot | None = None
     deployed_kid: str | None = None
     """The current kid a redeploy was made for (spec.redeploy)."""
 
     def kids(self) -> set[str]:
-        return {s.kid for s in (self.current, self.previous, self.pending) if s is not None}
-
-    def state(self) -> SinkState:
-        return SinkState(
-            client_id=self.client_id,
-            current=self.current,
-            previous=self.previous,
-            pending=self.pending,
-        )
+        return {s.kid for s in self.slots()}
 
 
 class _StoredKey(BaseModel):
