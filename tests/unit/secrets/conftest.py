@@ -28,6 +28,7 @@ def context(tmp_path: Path) -> SinkContext:
         base_dir=tmp_path,
         issuer="https://test.maskinporten.no/",
         token_endpoint="https://test.maskinporten.no/token",
+        environ={},  # not a CI runner, whatever runs the tests (see the CI refusal tests)
     )
 
 
