@@ -34,7 +34,7 @@ test: $(STAMP)
 	$(BIN)/ruff format --check
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest -n 4
 
 schemas: $(STAMP)
 	$(BIN)/mpctl schemas --write schemas

@@ -270,6 +270,9 @@ class GitHubEnvironmentSink(SpecModel):
         return self
 
 
+_VAULT_PATH_SEGMENT = r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$"
+_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+_DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?"
 _GITHUB_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LOOPBACK_URL = re.compile(r"^https?://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]{1,5})?(/.*)?$")
 
@@ -341,6 +344,114 @@ def _is_vercel_api(url: str) -> bool:
     )
 
 
+class VaultTokenAuth(SpecModel):
+    """A Vault token read from a reference (for a laptop or a CI secret)."""
+
+    method: Literal["token"]
+    token: SecretSource = Field(description="e.g. {env: VAULT_TOKEN}")
+
+
+class VaultAppRoleAuth(SpecModel):
+    """AppRole login: a role_id and a secret_id, both read from references."""
+
+    method: Literal["approle"]
+    role_id: SecretSource = Field(description="e.g. {env: MPCTL_VAULT_ROLE_ID}")
+    secret_id: SecretSource = Field(description="e.g. {env: MPCTL_VAULT_SECRET_ID}")
+    mount: str = Field(default="approle", pattern=_VAULT_PATH_SEGMENT)
+
+
+class VaultKubernetesAuth(SpecModel):
+    """Kubernetes login: the pod's service-account token, exchanged for a Vault token."""
+
+    method: Literal["kubernetes"]
+    role: str = Field(min_length=1, description="The Vault role bound to the service account")
+    jwt_path: str = Field(
+        default="/var/run/secrets/kubernetes.io/serviceaccount/token",
+        description="Where the service-account token is mounted",
+    )
+    mount: str = Field(default="kubernetes", pattern=_VAULT_PATH_SEGMENT)
+
+
+VaultAuth = Annotated[
+    VaultTokenAuth | VaultAppRoleAuth | VaultKubernetesAuth, Field(discriminator="method")
+]
+
+
+class VaultKvSink(SpecModel):
+    """HashiCorp Vault's KV version 2 engine: one secret per client, every key a version written
+    with check-and-set (`cas`), the rotation labels in the secret's `custom_metadata`."""
+
+    type: Literal["vault-kv"]
+    address: str = Field(
+        description="Vault's address, https://vault.example.org:8200 (http only on loopback)"
+    )
+    mount: str = Field(
+        default="secret", pattern=_VAULT_PATH_SEGMENT, description="The KV v2 mount point"
+    )
+    path: str = Field(
+        default="mpctl/{env}/{client}",
+        description=_NAME_TEMPLATE + "; the secret's path inside the mount",
+    )
+    namespace: str | None = Field(default=None, description="Vault Enterprise namespace")
+    auth: VaultAuth
+    ca_cert: str | None = Field(
+        default=None, description="A CA bundle (PEM file) to trust for Vault's certificate"
+    )
+    variables: SinkVariables = SinkVariables()
+
+    @model_validator(mode="after")
+    def _checked_address_and_path(self) -> VaultKvSink:
+        if not (self.address.startswith("https://") or _is_loopback(self.address)):
+            raise ValueError(
+                f"address {self.address!r} is not https: tokens and private keys would travel "
+                "in clear; use https://, or http://127.0.0.1:PORT for a local dev server"
+            )
+        if "{client}" not in self.path:
+            raise ValueError(
+                f"path {self.path!r} has no {{client}}: every client needs its own secret "
+                "(the default is mpctl/{env}/{client})"
+            )
+        if ".." in self.path.split("/") or self.path.startswith("/"):
+            raise ValueError(f"path {self.path!r} must be relative and must not contain '..'")
+        return self
+
+
+class KubernetesSecretSink(SpecModel):
+    """A Kubernetes Secret per client (type Opaque), written with `resourceVersion` so a racing
+    writer is detected; the rotation labels as annotations. Environment variables read from a
+    Secret change only when the pod restarts: `restart` names Deployments to roll after a new
+    key is promoted."""
+
+    type: Literal["kubernetes-secret"]
+    namespace: str = Field(pattern=_DNS_LABEL, description="The namespace the workload runs in")
+    name: str = Field(
+        default="maskinporten-{client}",
+        description=_NAME_TEMPLATE + "; must give a DNS subdomain name (lower case, digits, '-')",
+    )
+    context: str | None = Field(
+        default=None,
+        description="A kubeconfig context; default: in-cluster credentials when running in a "
+        "pod, otherwise the kubeconfig's current context",
+    )
+    restart: tuple[str, ...] = Field(
+        default=(),
+        description="Deployments (in `namespace`) to restart after a new key is promoted, as "
+        "`kubectl rollout restart` does; {client} is filled in",
+    )
+    variables: SinkVariables = SinkVariables()
+
+    @field_validator("name")
+    @classmethod
+    def _dns_subdomain(cls, name: str) -> str:
+        sample = name.replace("{client}", "c").replace("{env}", "e")
+        if "{client}" not in name or not re.fullmatch(_DNS_SUBDOMAIN, sample):
+            raise ValueError(
+                f"name {name!r} must contain {{client}} and give a DNS subdomain name "
+                "(lower-case letters, digits, '-' and '.'), e.g. maskinporten-{client}"
+            )
+        return name
+
+
 def _file_by_default(value: object) -> object:
     """A sink block without `type` is the file sink (as before there were other kinds)."""
     if isinstance(value, dict) and "type" not in value:
@@ -349,10 +460,23 @@ def _file_by_default(value: object) -> object:
 
 
 SinkSpec = Annotated[
-    FileSink | AwsSecretsManagerSink | AzureKeyVaultSink | GitHubEnvironmentSink | VercelSink,
+    FileSink
+    | AwsSecretsManagerSink
+    | AzureKeyVaultSink
+    | GitHubEnvironmentSink
+    | VercelSink
+    | VaultKvSink
+    | KubernetesSecretSink,
     Field(discriminator="type"),
     BeforeValidator(_file_by_default),
 ]
 """Where a client's private key is written for its workload; which store is told by `type`."""
 
-DURABLE_SINK_TYPES = ("aws-secrets-manager", "azure-key-vault", "github-environment", "vercel")
+DURABLE_SINK_TYPES = (
+    "aws-secrets-manager",
+    "azure-key-vault",
+    "github-environment",
+    "kubernetes-secret",
+    "vault-kv",
+    "vercel",
+)

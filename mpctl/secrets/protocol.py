@@ -180,9 +180,11 @@ SINK_MODULES: dict[str, str] = {
     "azure-key-vault": "mpctl.secrets.azure",
     "github-environment": "mpctl.secrets.github",
     "vercel": "mpctl.secrets.vercel",
+    "vault-kv": "mpctl.secrets.vault",
+    "kubernetes-secret": "mpctl.secrets.kubernetes",
 }
 """Sink `type` → the module that registers it, imported on first use (vendor SDKs are heavy, and
-optional: `pip install 'mpctl[aws]'`, `[azure]`, `[github]`)."""
+optional: `pip install 'mpctl[aws]'`, `[azure]`, `[github]`, `[vault]`, `[kubernetes]`)."""
 
 
 def open_sink(spec: SinkSpec, context: SinkContext) -> SecretSink:
