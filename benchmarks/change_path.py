@@ -11,7 +11,7 @@ fewer modules after the renovation. This script measures it the same way each ti
    import time do not count: importing is not taking part), in every thread.
 
 It prints two counts per command, not counting the embedded emulator (`mpctl.emulator.*`, it
-stands in for Digdir):
+stands in for Digdir) nor any call made from inside it (its state file goes through `mpctl.files`):
 
 - "on the data path": modules with a function whose arguments, locals or return value hold the
   changed client's scopes (a container, string or model holding both its old scope and the new
@@ -110,6 +110,8 @@ def _recorder(called: set[str], data_path: set[str]) -> Callable[[FrameType, str
         module = frame.f_globals.get("__name__")
         if not isinstance(module, str) or not module.startswith("mpctl"):
             return
+        if _inside_the_emulator(frame):
+            return
         if event == "call":
             called.add(module)
         elif event == "return" and module not in data_path:
@@ -118,6 +120,17 @@ def _recorder(called: set[str], data_path: set[str]) -> Callable[[FrameType, str
                 data_path.add(module)
 
     return record
+
+
+def _inside_the_emulator(frame: FrameType) -> bool:
+    """True for a call made by the embedded emulator (it stands in for Digdir, so the helpers
+    it shares with mpctl, such as `mpctl.files` saving its state, are Digdir's work here)."""
+    caller: FrameType | None = frame
+    while caller is not None:
+        if str(caller.f_globals.get("__name__", "")).startswith("mpctl.emulator"):
+            return True
+        caller = caller.f_back
+    return False
 
 
 def _holds_the_change(value: Any, depth: int) -> bool:

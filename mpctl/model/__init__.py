@@ -32,16 +32,14 @@ from mpctl.model.identifiers import (
     orgno_problem,
 )
 from mpctl.model.keys import KeySlot, SinkState, jwk_thumbprint, rsa_thumbprint
-from mpctl.model.observed import (
+from mpctl.model.registrations import (
+    ClientRegistration,
     ObservedAccess,
     ObservedClient,
     ObservedJwk,
     ObservedJwks,
     ObservedScope,
     ObservedState,
-)
-from mpctl.model.registrations import (
-    ClientRegistration,
     PublicJwk,
     Registration,
     ScopeRegistration,

@@ -16,7 +16,7 @@ from datetime import datetime
 from pydantic import Field
 
 from mpctl.model.base import ObservedModel
-from mpctl.model.observed import ObservedJwk
+from mpctl.model.registrations import ObservedJwk
 
 
 def rsa_thumbprint(e: str, n: str) -> str:

@@ -351,7 +351,6 @@ def _within_limit(
 def _step(
     inputs: KeyInputs, intent: _Intent, address: Address, after: list[Address] | None = None
 ) -> KeyStep:
-    scopes, consumer_org = inputs.test
     return KeyStep(
         address=address,
         action=intent.action,
@@ -363,8 +362,6 @@ def _step(
             kid=intent.kid,
             phases=KEY_PHASES[intent.action],
             policy=inputs.policy,
-            test_scopes=scopes,
-            test_consumer_org=consumer_org,
         ),
     )
 

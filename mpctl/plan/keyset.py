@@ -72,8 +72,6 @@ class KeyInputs:
     client_id: str | None = None
     new_client: bool = False
     rotate_requested: bool = False
-    test: tuple[tuple[str, ...], str | None] = ((), None)
-    """The token test's scopes and `consumer_org` (see `KeyChange`)."""
     requests: KeyRequests = KeyRequests()
 
     @property

@@ -285,7 +285,6 @@ def plan_keys(
             KeyInputs(
                 client=name,
                 policy=client.keys,
-                test=_test_scopes(client),
                 sink=sinks.get(name, SinkState()),
                 jwks=observed.jwks.get(client_id, ObservedJwks()) if client_id else ObservedJwks(),
                 now=now,
@@ -295,9 +294,18 @@ def plan_keys(
                 requests=requests or KeyRequests(),
             )
         )
-        considered = frozenset(s.address for s in decision.steps)
-        parts.append(Planned(decision.steps, decision.diagnostics, considered=considered))
+        steps = tuple(_tested_as(step, client) for step in decision.steps)
+        considered = frozenset(s.address for s in steps)
+        parts.append(Planned(steps, decision.diagnostics, considered=considered))
     return Planned.merge(parts)
+
+
+def _tested_as(step: KeyStep, client: Client) -> KeyStep:
+    """`step` with what its token test asks for: the key planner decides kids and phases and
+    never sees the client's scopes."""
+    scopes, consumer_org = _test_scopes(client)
+    key = step.key.model_copy(update={"test_scopes": scopes, "test_consumer_org": consumer_org})
+    return step.model_copy(update={"key": key})
 
 
 def _client_action(create: bool, *, replace: bool, adopt: bool) -> Action:

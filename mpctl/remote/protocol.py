@@ -2,7 +2,7 @@
 
 Owns the list of operations and their contract: request bodies are the registrations of
 `mpctl.model.registrations` (a PUT never sends server-managed or create-only fields), results
-are the tolerant models of `mpctl.model.observed`. Deletes return nothing (callers that
+are the tolerant models of `mpctl.model.registrations`. Deletes return nothing (callers that
 need the outcome re-read). Org numbers must be exactly 9 digits; implementations refuse others
 before any request exists. Failures are `mpctl.remote.errors` exceptions; a write that may or may
 not have happened raises `AmbiguousWriteError` and is never resent. Must not hold any logic.

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mpctl.model.observed import ObservedState
+from mpctl.model import ObservedState
 from mpctl.remote import ServerError, UnsafeRequestError, fetch
 from tests.conftest import EXAMPLE_MANIFESTS
 from tests.unit.remote.emulator_world import (
