@@ -249,7 +249,7 @@ class FakeGitHubRest:
             return comment.id
 
     def add_label(
-        self, repository: str, name: str, color: str = "ededed", description: str | None = None
+        self, repository: str, name: str, color: str = "ededed", description: str = ""
     ) -> None:
         with self.lock:
             self._label(self.repos[repository.lower()], name, color, description)
@@ -341,7 +341,7 @@ class FakeGitHubRest:
             return issue
 
     def _label(
-        self, repo: Repo, name: str, color: str = "ededed", description: str | None = None
+        self, repo: Repo, name: str, color: str = "ededed", description: str = ""
     ) -> LabelRecord:
         """The repository's label `name`, made if missing (caller holds the lock)."""
         found = repo.labels.get(name.lower())
@@ -770,7 +770,7 @@ async def create_label(context: Context) -> Response:
         if name.lower() in context.repo.labels:
             error = {"resource": "Label", "code": "already_exists", "field": "name"}
             raise Refusal(_error(422, "Validation Failed", errors=[error]))
-        label = context.fake._label(context.repo, name, color, body.get("description"))
+        label = context.fake._label(context.repo, name, color, body.get("description", ""))
     answer = _label_json(context, label)
     return JSONResponse(answer, 201, headers={"Location": answer["url"], **_rate_headers()})
 
@@ -992,17 +992,54 @@ def _issue_json(context: Context, issue: IssueRecord) -> dict[str, Any]:
     return answer
 
 
+_REPO_LINKS = (
+    "archive", "assignees", "blobs", "branches", "collaborators", "comments", "commits",
+    "compare", "contents", "contributors", "deployments", "downloads", "events", "forks",
+    "git_commits", "git_refs", "git_tags", "hooks", "issue_comment", "issue_events", "issues",
+    "keys", "labels", "languages", "merges", "milestones", "notifications", "pulls", "releases",
+    "stargazers", "statuses", "subscribers", "subscription", "tags", "teams", "trees",
+)  # fmt: skip
+
+
 def _repo_json(context: Context) -> dict[str, Any]:
-    owner = context.repo.full_name.split("/")[0]
+    """A repository as pull requests' `head.repo` and `base.repo` carry it (every required
+    field of GitHub's schema; the `*_url` templates simplified to plain URLs)."""
+    owner, name = context.repo.full_name.split("/")
+    api, html = _api_url(context, ""), f"{HTML_ROOT}/{context.repo.full_name}"
+    counts = dict.fromkeys(
+        ("forks", "forks_count", "open_issues", "open_issues_count", "size", "stargazers_count",
+         "watchers", "watchers_count"), 0,
+    )  # fmt: skip
+    flags = dict.fromkeys(
+        ("fork", "archived", "disabled", "has_downloads", "has_issues", "has_projects",
+         "has_wiki", "has_pages"), False,
+    )  # fmt: skip
     return {
         "id": context.repo.id,
         "node_id": f"R_{context.repo.id}",
-        "name": context.repo.full_name.split("/")[1],
+        "name": name,
         "full_name": context.repo.full_name,
         "private": True,
         "owner": _user(context, owner),
-        "html_url": f"{HTML_ROOT}/{context.repo.full_name}",
-        "url": _api_url(context, ""),
+        "html_url": html,
+        "url": api,
+        **{f"{link}_url": f"{api}/{link}" for link in _REPO_LINKS},
+        "clone_url": f"{html}.git",
+        "git_url": f"git:{html.removeprefix('https:')}.git",
+        "ssh_url": f"git@github.com:{context.repo.full_name}.git",
+        "svn_url": html,
+        "mirror_url": None,
+        "homepage": None,
+        "description": None,
+        "language": None,
+        "license": None,
+        "default_branch": "main",
+        "created_at": _now(),
+        "updated_at": _now(),
+        "pushed_at": _now(),
+        **counts,
+        **flags,
+        "has_issues": True,
     }
 
 
@@ -1059,7 +1096,16 @@ def _pull_json(context: Context, issue: IssueRecord, *, full: bool) -> dict[str,
         "requested_teams": [],
         "head": ref,
         "base": base,
-        "_links": {"self": {"href": api}, "html": {"href": html}},
+        "_links": {
+            "self": {"href": api},
+            "html": {"href": html},
+            "issue": {"href": issue_api},
+            "comments": {"href": f"{issue_api}/comments"},
+            "review_comments": {"href": f"{api}/comments"},
+            "review_comment": {"href": _api_url(context, "/pulls/comments{/number}")},
+            "commits": {"href": f"{api}/commits"},
+            "statuses": {"href": _api_url(context, f"/statuses/{pull.head_sha}")},
+        },
         "author_association": "MEMBER",
         "auto_merge": None,
         "draft": False,
