@@ -11,20 +11,26 @@ it is reported with the command that frees it. Takeovers are serialised by an ad
 workflow's concurrency group serialises runs on different machines; this file serialises runs
 sharing a checkout (a merge apply and a scheduled run on one runner). Must not print: the
 caller is told about a takeover through `on_takeover`.
+
+Also owns what every backend shares: the `Lock` protocol (`mpctl.apply.lock_s3` is the other
+backend), the `LockInfo` a holder records, and the `LockedError` messages naming the holder, its
+id, its start and the exact `mpctl apply --force-unlock ID` command.
 """
 
 from __future__ import annotations
 
 import fcntl
+import getpass
 import json
 import os
 import socket
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from mpctl.errors import LockedError
 from mpctl.secrets import ensure_private_directory
@@ -45,12 +51,79 @@ class LockInfo:
     """The kernel's boot id when the lock was taken (Linux); pids are only unique per boot."""
     started: int | None = None
     """The holder process's start time (clock ticks after boot), which tells a reused pid."""
+    who: str | None = None
+    """user@host of the holder (Terraform's `Who`), None where the user has no name."""
 
     def describe(self) -> str:
-        return (
-            f"{self.command!r} by pid {self.pid} on {self.host} since {self.created} "
-            f"(lock id {self.id})"
-        )
+        by = f"{self.who}, pid {self.pid}" if self.who else f"pid {self.pid} on {self.host}"
+        return f"{self.command!r} by {by} since {self.created} (lock id {self.id})"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> LockInfo:
+        """The recorded holder; an unreadable record still blocks, as holder 'unreadable'."""
+        try:
+            return cls(**json.loads(text))
+        except (ValueError, TypeError):
+            return UNREADABLE
+
+
+UNREADABLE = LockInfo(id="unreadable", pid=0, host="?", created="?", command="?")
+
+
+class Lock(Protocol):
+    """One environment's lock, whatever holds it (a local file, an S3 object)."""
+
+    def held(self, command: str) -> AbstractContextManager[LockInfo]:
+        """Hold the lock while the block runs; `LockedError` when another run holds it."""
+        ...
+
+    def force_unlock(self, lock_id: str) -> None:
+        """Break the lock, only when `lock_id` is the id of the lock held."""
+        ...
+
+
+def new_lock_info(command: str) -> LockInfo:
+    """This process as a lock holder: a fresh id, who and where, since now."""
+    host = socket.gethostname()
+    user = _user_name()
+    return LockInfo(
+        id=str(uuid.uuid4()),
+        pid=os.getpid(),
+        host=host,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        command=command,
+        boot=boot_id(),
+        started=process_start(os.getpid()),
+        who=f"{user}@{host}" if user else None,
+    )
+
+
+def held_error(holder: LockInfo, *, stale: bool) -> LockedError:
+    """The refusal every backend gives: who holds the lock, since when, and how to break it."""
+    state = "stale (its process is gone)" if stale else "held"
+    return LockedError(
+        f"the environment lock is {state}: {holder.describe()}",
+        hint=f"wait for it, or if it is dead: mpctl apply --force-unlock {holder.id}",
+    )
+
+
+def vanished_error(where: str) -> LockedError:
+    """The lock was taken when we tried, and gone when we looked at its holder."""
+    return LockedError(f"{where} was locked a moment ago; try again")
+
+
+def not_locked_error(where: str) -> LockedError:
+    return LockedError(f"{where} is not locked")
+
+
+def wrong_id_error(lock_id: str, holder: LockInfo) -> LockedError:
+    return LockedError(
+        f"lock id {lock_id!r} does not match the lock held ({holder.id})",
+        hint="force-unlock needs the exact id of the lock it breaks",
+    )
 
 
 class EnvironmentLock:
@@ -70,15 +143,7 @@ class EnvironmentLock:
 
     def acquire(self, command: str) -> LockInfo:
         """Take the lock, or take it over from a provably dead holder; else `LockedError`."""
-        info = LockInfo(
-            id=str(uuid.uuid4()),
-            pid=os.getpid(),
-            host=socket.gethostname(),
-            created=datetime.now(UTC).isoformat(timespec="seconds"),
-            command=command,
-            boot=boot_id(),
-            started=process_start(os.getpid()),
-        )
+        info = new_lock_info(command)
         ensure_private_directory(self.path.parent)
         if self._create(info):
             return info
@@ -100,21 +165,16 @@ class EnvironmentLock:
     def force_unlock(self, lock_id: str) -> None:
         holder = self.holder()
         if holder is None:
-            raise LockedError(f"{self.path} is not locked")
+            raise not_locked_error(str(self.path))
         if holder.id != lock_id:
-            raise LockedError(
-                f"lock id {lock_id!r} does not match the lock held ({holder.id})",
-                hint="force-unlock needs the exact id of the lock it breaks",
-            )
+            raise wrong_id_error(lock_id, holder)
         self.path.unlink(missing_ok=True)
 
     def holder(self) -> LockInfo | None:
         try:
-            return LockInfo(**json.loads(self.path.read_text(encoding="utf-8")))
+            return LockInfo.from_json(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
-        except (ValueError, TypeError):
-            return LockInfo(id="unreadable", pid=0, host="?", created="?", command="?")
 
     def _create(self, info: LockInfo) -> bool:
         """Write the lock file if there is none (atomic); False when one exists."""
@@ -123,7 +183,7 @@ class EnvironmentLock:
         except FileExistsError:
             return False
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(asdict(info), handle, sort_keys=True)
+            handle.write(info.to_json())
         return True
 
     @contextmanager
@@ -140,13 +200,14 @@ class EnvironmentLock:
     def _locked_error(self) -> LockedError:
         holder = self.holder()
         if holder is None:
-            return LockedError(f"{self.path} was locked a moment ago; try again")
-        stale = holder.host == socket.gethostname() and not _alive(holder.pid)
-        state = "stale (its process is gone)" if stale else "held"
-        return LockedError(
-            f"the environment lock is {state}: {holder.describe()}",
-            hint=f"wait for it, or if it is dead: mpctl apply --force-unlock {holder.id}",
-        )
+            return vanished_error(str(self.path))
+        return held_error(holder, stale=seems_gone(holder))
+
+
+def seems_gone(holder: LockInfo) -> bool:
+    """The holder wrote the lock on this host and its pid is not alive (another boot's pid
+    may be, so this only words the refusal: takeovers need `holder_is_gone`)."""
+    return holder.host == socket.gethostname() and not _alive(holder.pid)
 
 
 def holder_is_gone(holder: LockInfo) -> bool:
@@ -187,6 +248,14 @@ def _process_stat(pid: int) -> tuple[str | None, int | None]:
         return state, int(fields[19])
     except (IndexError, ValueError):
         return state, None
+
+
+def _user_name() -> str | None:
+    """The login name, or None in a container whose uid has no name."""
+    try:
+        return getpass.getuser() or None
+    except (KeyError, OSError):
+        return None
 
 
 def _alive(pid: int) -> bool:

@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any, Literal
+import string
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import ConfigDict, Field, HttpUrl, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    field_validator,
+    model_validator,
+)
 
 from mpctl.model.base import SpecModel
 from mpctl.model.identifiers import OrgNo, ResourceName
@@ -122,6 +131,94 @@ class EmbeddedEmulator(SpecModel):
     )
 
 
+class LocalLock(SpecModel):
+    """The environment lock as a file under `.mpctl/<env>/` beside mpctl.yaml: it serialises
+    runs sharing one checkout (a laptop, one runner), and takes over from a holder that is
+    provably gone. The default."""
+
+    backend: Literal["local"] = "local"
+
+
+_LOCK_KEY_FIELDS = frozenset({"project", "env"})
+_S3_BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+_S3_KEY_CHARACTERS = re.compile(r"^[A-Za-z0-9/_.=@+-]+$")
+
+
+class S3Lock(SpecModel):
+    """The environment lock as an S3 object `<key>.lock`, created with a conditional write
+    (If-None-Match: *) as Terraform's S3 backend does with `use_lockfile`: every laptop and CI
+    runner sees it. A lock left by a crash is broken only by `mpctl apply --force-unlock ID`.
+    Credentials come from boto3's usual chain, never from the manifests."""
+
+    backend: Literal["s3"]
+    bucket: str = Field(pattern=_S3_BUCKET, description="The S3 bucket that holds the lock")
+    key: str = Field(
+        default="mpctl/{project}/{env}",
+        description="The lock object's key without `.lock`; {project} and {env} are substituted",
+    )
+    region: str | None = Field(
+        default=None, description="The bucket's region; default: boto3's (AWS_REGION, profile)"
+    )
+    endpoint_url: str | None = Field(
+        default=None,
+        description="A loopback endpoint (http://127.0.0.1:PORT) for testing; real S3 "
+        "otherwise (set AWS_ENDPOINT_URL_S3 for a VPC endpoint)",
+    )
+
+    @field_validator("key")
+    @classmethod
+    def _plain_key(cls, key: str) -> str:
+        fields = {name for _, name, _, _ in string.Formatter().parse(key) if name is not None}
+        unknown = sorted(fields - _LOCK_KEY_FIELDS)
+        if unknown:
+            raise ValueError(
+                f"lock key {key!r} may use only {{project}} and {{env}}, not {unknown}"
+            )
+        literal = key.replace("{project}", "p").replace("{env}", "e")
+        parts = literal.split("/")
+        if not _S3_KEY_CHARACTERS.match(literal) or "" in parts or ".." in parts:
+            raise ValueError(
+                f"lock key {key!r} must be a relative path of letters, digits and / _ . = @ + - "
+                "with no empty or '..' segments"
+            )
+        return key
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _loopback_only(cls, url: str | None) -> str | None:
+        """A manifest must not send signed AWS requests to another host."""
+        try:
+            host = urlsplit(url).hostname if url else None
+        except ValueError:
+            host = ""
+        if url is not None and host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError(
+                f"endpoint_url {url!r} is not a loopback address: use http://127.0.0.1:PORT "
+                "for a local test server, and AWS_ENDPOINT_URL_S3 (not the manifests) for a "
+                "VPC endpoint"
+            )
+        return url
+
+    def object_key(self, *, project: str | None, env_name: str) -> str:
+        """The lock object's key for one environment of one project."""
+        if project is None and "{project}" in self.key:
+            raise ValueError(f"lock key {self.key!r} needs `project:` in mpctl.yaml")
+        return self.key.format(project=project, env=env_name) + ".lock"
+
+
+def _local_by_default(value: object) -> object:
+    """A lock block without `backend` is the local file lock."""
+    if isinstance(value, dict) and "backend" not in value:
+        return {**value, "backend": "local"}
+    return value
+
+
+LockSpec = Annotated[
+    LocalLock | S3Lock, Field(discriminator="backend"), BeforeValidator(_local_by_default)
+]
+"""Where an environment's apply lock lives; which backend is told by `backend`."""
+
+
 def _endpoints_or_digdir(schema: dict[str, Any]) -> None:
     """Editors see what validation does: `digdir:` stands in for the three endpoints."""
     endpoints = ["api_base_url", "issuer", "token_endpoint"]
@@ -166,6 +263,11 @@ class Environment(SpecModel):
         default_factory=FileSink,
         description="Where this environment's clients get their keys (a client's `keys.sink` "
         "overrides it). On a CI runner use a durable store: the file sink is lost with the runner",
+    )
+    lock: LockSpec = Field(
+        default_factory=LocalLock,
+        description="Where apply's lock lives: `local` (a file beside mpctl.yaml, the default) "
+        "or `s3` (an object that laptops and CI runners all see)",
     )
 
     @model_validator(mode="before")
@@ -214,6 +316,22 @@ class ProjectConfig(SpecModel):
                 f"variable names must be identifiers and not 'env' or 'org': {', '.join(bad)}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _lock_keys_have_a_project(self) -> ProjectConfig:
+        if self.project is not None:
+            return self
+        needing = sorted(
+            name
+            for name, environment in self.environments.items()
+            if isinstance(environment.lock, S3Lock) and "{project}" in environment.lock.key
+        )
+        if needing:
+            raise ValueError(
+                f"the S3 lock key of {', '.join(needing)} uses {{project}}: set `project:` "
+                "(or write the key without it)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _default_env_exists(self) -> ProjectConfig:
