@@ -190,6 +190,8 @@ class FakeGitHubRest:
         """"METHOD /path?query" of every request, in order (signed downloads included)."""
         self.url = ""
         """The base URL while `serving` runs it."""
+        self.link_root: str | None = None
+        """Set to make `Link` headers point at another host (a client must not follow them)."""
         self._ids = 1000
         self._failures: list[_Failure] = []
         self._signing_key = secrets.token_bytes(16)
@@ -198,6 +200,15 @@ class FakeGitHubRest:
         )
 
     # --- what the test controls -----------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget every repository, request, violation and failure (the server keeps running)."""
+        with self.lock:
+            self.repos.clear()
+            self.violations.clear()
+            self.requests.clear()
+            self._failures.clear()
+            self.link_root = None
 
     def add_repo(self, full_name: str) -> Repo:
         with self.lock:
@@ -903,7 +914,8 @@ def _page_url(context: Context, page: int) -> str:
     params = dict(context.request.query_params)
     params["page"] = str(page)
     query = "&".join(f"{quote(k, safe='')}={quote(v, safe=',')}" for k, v in params.items())
-    return f"{context.fake.url}{context.request.url.path}?{query}"
+    root = context.fake.link_root or context.fake.url
+    return f"{root}{context.request.url.path}?{query}"
 
 
 def _api_url(context: Context, tail: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import logging
+import socket
 import zipfile
 from collections.abc import Iterator
 
@@ -27,13 +28,20 @@ HEAD = "a" * 40
 MERGE = "b" * 40
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeGitHubRest]:
+@pytest.fixture(scope="module")
+def served() -> Iterator[FakeGitHubRest]:
+    """One server per module (starting and stopping one costs ~0.2 s); `fake` empties it."""
     github = FakeGitHubRest(TOKEN)
-    github.add_repo(REPO)
     with serving(github):
         yield github
-    assert github.violations == []
+
+
+@pytest.fixture
+def fake(served: FakeGitHubRest) -> Iterator[FakeGitHubRest]:
+    served.reset()
+    served.add_repo(REPO)
+    yield served
+    assert served.violations == []
 
 
 @pytest.fixture
@@ -144,6 +152,20 @@ def test_a_body_over_the_limit_is_refused_before_sending(
     assert refused.value.hint is not None
 
 
+def test_a_next_page_on_another_host_is_not_followed(
+    repo: GitHubRepo, fake: FakeGitHubRest
+) -> None:
+    number = fake.add_issue(REPO, title="busy")
+    for n in range(101):
+        fake.add_comment(REPO, number, f"c{n}", "octocat")
+    fake.link_root = "https://elsewhere.invalid"
+
+    with pytest.raises(GitHubError, match="another host"):
+        repo.comments(number)
+
+    assert len(fake.requests) == 1
+
+
 # --- issues -----------------------------------------------------------------------------------
 
 
@@ -206,6 +228,18 @@ def test_a_label_is_created_once_and_an_existing_one_is_left_alone(
     ]
     with pytest.raises(ValueError, match="6 hex digits"):
         repo.ensure_label("x", color="#b60205", description="")
+
+
+def test_a_label_made_by_someone_else_meanwhile_counts_as_made(
+    repo: GitHubRepo, fake: FakeGitHubRest
+) -> None:
+    fake.add_label(REPO, "mpctl:drift", "0e8a16")
+    fake.fail(1, status=404, method="GET", message="Not Found")  # it was missing a moment ago
+
+    repo.ensure_label("mpctl:drift", color="d93f0b", description="drift")
+
+    assert fake.labels(REPO)["mpctl:drift"].color == "0e8a16"
+    assert [r.split(" ")[0] for r in fake.requests] == ["GET", "POST"]
 
 
 # --- artifacts --------------------------------------------------------------------------------
@@ -392,6 +426,36 @@ def test_retries_are_logged_without_the_token(
 
     assert any("retry: GitHub GET" in r.getMessage() for r in caplog.records)
     assert_no_token(caplog.text)
+
+
+def test_an_unreachable_github_is_retried_then_named(waits: list[float]) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    api_url = f"http://127.0.0.1:{port}"
+    retry = GitHubRetry(jitter=0.0)
+    with (
+        GitHubRepo(
+            repository=REPO, token=TOKEN, api_url=api_url, retry=retry, sleep=waits.append
+        ) as client,
+        pytest.raises(GitHubError) as failed,
+    ):
+        client.pull_request(1)
+
+    assert failed.value.status is None
+    assert waits == [1.0, 2.0, 4.0]
+    assert failed.value.hint is not None
+    assert "could not be reached" in failed.value.hint
+    assert_no_token(str(failed.value), repr(failed.value))
+
+
+def test_an_answer_without_the_documented_fields_is_an_error(
+    repo: GitHubRepo, fake: FakeGitHubRest
+) -> None:
+    fake.fail(1, status=200, message="not a pull request")
+
+    with pytest.raises(GitHubError, match="documented shape"):
+        repo.pull_request(1)
 
 
 # --- construction -----------------------------------------------------------------------------
