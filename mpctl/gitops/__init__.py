@@ -28,3 +28,80 @@ __all__ = [
     "Issue",
     "PullRequest",
 ]
+
+# --- the GitOps commands' logic (comments, plan review, approvals, drift) -------------------
+
+from mpctl.gitops.apply_comment import (
+    Applied,
+    ApplyFailed,
+    ApplyOutcome,
+    NeedsApproval,
+    NotReviewed,
+    PlanChanged,
+    StepResult,
+    apply_comment,
+    apply_exit_code,
+    apply_verdict,
+)
+from mpctl.gitops.approvals import (
+    Approval,
+    ApprovalLabels,
+    missing_approvals,
+    needed_approvals,
+)
+from mpctl.gitops.drift import DRIFT_LABEL, DriftReport, Finding, TokenFailure
+from mpctl.gitops.markers import PLAN, Marker, parse_marker
+from mpctl.gitops.plan_comment import (
+    NO_STEPS,
+    Links,
+    PlanFailure,
+    ReviewedPlan,
+    plan_comment,
+    plan_exit_code,
+)
+from mpctl.gitops.publish import (
+    DEFAULT_AUTHOR,
+    DriftIssueResult,
+    find_comment,
+    sync_drift_issue,
+    upsert_comment,
+)
+from mpctl.gitops.review import PlanDifference, compare_plans, step_digest
+
+__all__ += [
+    "DEFAULT_AUTHOR",
+    "DRIFT_LABEL",
+    "NO_STEPS",
+    "PLAN",
+    "Applied",
+    "ApplyFailed",
+    "ApplyOutcome",
+    "Approval",
+    "ApprovalLabels",
+    "DriftIssueResult",
+    "DriftReport",
+    "Finding",
+    "Links",
+    "Marker",
+    "NeedsApproval",
+    "NotReviewed",
+    "PlanChanged",
+    "PlanDifference",
+    "PlanFailure",
+    "ReviewedPlan",
+    "StepResult",
+    "TokenFailure",
+    "apply_comment",
+    "apply_exit_code",
+    "apply_verdict",
+    "compare_plans",
+    "find_comment",
+    "missing_approvals",
+    "needed_approvals",
+    "parse_marker",
+    "plan_comment",
+    "plan_exit_code",
+    "step_digest",
+    "sync_drift_issue",
+    "upsert_comment",
+]
