@@ -15,6 +15,7 @@ from mpctl.remote.auth import (
     admin_grants,
     load_admin_credential,
 )
+from mpctl.remote.call_events import CallEvent, CallObserver, watch_calls
 from mpctl.remote.client import DEFAULT_CONCURRENCY, HttpRemote
 from mpctl.remote.connect import effective_environment, open_http, open_remote
 from mpctl.remote.errors import (
@@ -80,6 +81,8 @@ __all__ = [
     "AdminTokenSource",
     "AmbiguousWriteError",
     "BadRequest",
+    "CallEvent",
+    "CallObserver",
     "Conflict",
     "Forbidden",
     "GrantError",
@@ -122,4 +125,5 @@ __all__ = [
     "outcome_of",
     "reason_code",
     "sign_grant",
+    "watch_calls",
 ]

@@ -28,6 +28,7 @@ from mpctl.model import (
 from mpctl.remote import _wire
 from mpctl.remote._failures import ambiguous_create, sanitized_cause, transport_failure
 from mpctl.remote._paths import client_id_segment, orgno_segment, public_keys
+from mpctl.remote.call_events import CallObserver, watch_calls
 from mpctl.remote.errors import ServerError, error_for_response, shown_path
 from mpctl.remote.protocol import WireBody
 from mpctl.remote.retry import Replay, RetryPolicy, with_retries
@@ -82,6 +83,11 @@ class HttpRemote:
 
     async def _count_request(self, request: httpx.Request) -> None:
         self.requests_made += 1
+
+    def watch(self, observer: CallObserver) -> None:
+        """Report every response from now on (API calls, each retry, admin-token exchanges)
+        to `observer`, with Digdir's correlation id when the answer has one."""
+        watch_calls(self._http, observer)
 
     # clients
 
