@@ -1,9 +1,18 @@
-"""Executes a plan step by step: idempotent executors, the rotation protocol, the env lock.
+"""Executes a plan step by step: idempotent executors, the rotation protocol, the env lock, the
+audit trail.
 
 Public API of the package. `apply` runs against a `RemoteApi`, secret sinks and a `KeyTester`
 the caller builds; it never constructs clients itself and never prints.
 """
 
+from mpctl.apply.audit import (
+    AuditLog,
+    RunIdentity,
+    audit_record_schema,
+    identify_run,
+    open_audit_log,
+    parse_record,
+)
 from mpctl.apply.context import (
     ApplyContext,
     ApplyError,
@@ -23,15 +32,21 @@ __all__ = [
     "ApplyObserver",
     "ApplyReport",
     "ApplySettings",
+    "AuditLog",
     "EnvironmentLock",
     "KeyTestResult",
     "KeyTester",
     "LockInfo",
     "NullObserver",
+    "RunIdentity",
     "Status",
     "StepOutcome",
     "Verdict",
     "apply_plan",
+    "audit_record_schema",
     "check_allowed",
     "check_fresh",
+    "identify_run",
+    "open_audit_log",
+    "parse_record",
 ]

@@ -2,14 +2,18 @@
 
 Asks for confirmation on a terminal unless --auto-approve; refuses a stale or foreign plan
 with zero writes. Exit 0 when every step succeeded, 1 otherwise (with "safe to re-run" when it
-is). Keys, tokens and grants never reach the output.
+is). Every run that takes the lock leaves an audit trail (`mpctl.apply.audit`, JSON Lines in
+`.mpctl/<env>/audit.jsonl` unless --audit-log or --no-audit say otherwise). Keys, tokens and
+grants never reach the output or the trail.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -19,19 +23,23 @@ import typer
 
 from mpctl.apply import (
     ApplyContext,
+    ApplyObserver,
     ApplyReport,
-    EnvironmentLock,
+    AuditLog,
     LockInfo,
     Status,
     StepOutcome,
     apply_plan,
     check_allowed,
+    identify_run,
+    open_audit_log,
 )
 from mpctl.cli import clock, console
 from mpctl.cli.commands.plan import plan_from, show_plan
 from mpctl.cli.environment import Workspace, connect, open_workspace
 from mpctl.cli.interrupts import EXIT_INTERRUPTED, InterruptError, Interrupts
 from mpctl.cli.keytest import TokenKeyTester
+from mpctl.cli.locking import open_lock
 from mpctl.cli.options import (
     DEFAULT_MANIFESTS,
     AllowDeleteOption,
@@ -47,8 +55,8 @@ from mpctl.cli.options import (
 )
 from mpctl.cli.output import read_plan
 from mpctl.errors import MpctlError, StalePlanError, UserError
-from mpctl.plan import Address, Plan, PlanOptions, Step, check_identity
-from mpctl.remote import open_http
+from mpctl.plan import Address, Plan, PlanOptions, Step, check_identity, project_identity
+from mpctl.remote import open_http, watch_calls
 from mpctl.state import Snapshot, observe
 
 _STATUS_MARK = {
@@ -58,6 +66,8 @@ _STATUS_MARK = {
     Status.SKIPPED: "-",
     Status.HELD: "!",
 }
+AUDIT_FILE = "audit.jsonl"
+"""The audit trail's default name, in `.mpctl/<env>/` beside the environment lock."""
 
 
 def apply(
@@ -78,12 +88,21 @@ def apply(
     force_unlock: Annotated[
         str | None, typer.Option(help="Break the environment lock with this id, then stop.")
     ] = None,
+    audit_log: Annotated[
+        Path | None,
+        typer.Option(
+            "--audit-log",
+            help="Append the audit trail (JSON Lines: the run's start, every step, its end) "
+            "to this file. [default: .mpctl/<env>/audit.jsonl beside the lock]",
+        ),
+    ] = None,
+    audit: Annotated[
+        bool, typer.Option("--audit/--no-audit", help="Write the audit trail (on by default).")
+    ] = True,
 ) -> int:
     """Make Digdir match the manifests: the saved plan, or a fresh one."""
     workspace = open_workspace(manifests, env)
-    lock = EnvironmentLock(
-        workspace.directory / ".mpctl" / workspace.env_name / "apply.lock", on_takeover=_took_over
-    )
+    lock = open_lock(workspace, _took_over)
     if force_unlock is not None:
         lock.force_unlock(force_unlock)
         console.success(f"Released the {workspace.env_name} lock {force_unlock}.")
@@ -101,9 +120,57 @@ def apply(
     saved = read_plan(plan_file) if plan_file else None
     if saved is not None:
         _check_saved(saved, workspace, options)
-    with lock.held(f"mpctl apply -e {workspace.env_name}"):
-        run = asyncio.run(run_apply(workspace, saved, options, auto_approve=auto_approve))
-    return _finish(run)
+    trail_path = (audit_log or default_audit_log(workspace)) if audit else None
+    with (
+        lock.held(f"mpctl apply -e {workspace.env_name}"),
+        audit_trail(workspace, trail_path) as trail,
+    ):
+        run = asyncio.run(
+            run_apply(workspace, saved, options, auto_approve=auto_approve, audit=trail)
+        )
+    return _audit_checked(_finish(run), trail)
+
+
+def default_audit_log(workspace: Workspace) -> Path:
+    """`.mpctl/<env>/audit.jsonl` beside mpctl.yaml (and the local lock)."""
+    return workspace.directory / ".mpctl" / workspace.env_name / AUDIT_FILE
+
+
+@contextlib.contextmanager
+def audit_trail(
+    workspace: Workspace, path: Path | None, *, pr: int | None = None
+) -> Iterator[AuditLog | None]:
+    """The audit log of one apply of `workspace` appending to `path` (None: no trail). `pr`
+    names the pull request when the caller knows it better than GITHUB_REF does."""
+    if path is None:
+        yield None
+        return
+    identity = identify_run(
+        env=workspace.env_name,
+        project=project_identity(workspace.desired),
+        directory=workspace.directory,
+        environ=os.environ,
+        pr=pr,
+    )
+    try:
+        trail = open_audit_log(path, identity, now=clock.now)
+    except OSError as exc:
+        raise UserError(
+            f"cannot open the audit log {path}: {exc.strerror or exc}; nothing was written",
+            hint="pass --audit-log PATH to write it elsewhere, or --no-audit",
+        ) from None
+    try:
+        yield trail
+    finally:
+        trail.close()
+
+
+def _audit_checked(code: int, trail: AuditLog | None) -> int:
+    """`code`, or 1 when the audit trail could not be written in full (the apply itself ran)."""
+    if trail is None or trail.failure is None:
+        return code
+    console.error(trail.failure, "the apply ran, but its audit trail is incomplete")
+    return code or 1
 
 
 def _took_over(holder: LockInfo) -> None:
@@ -134,20 +201,62 @@ class ApplyRun:
 
 
 async def run_apply(
-    workspace: Workspace, saved: Plan | None, options: PlanOptions, *, auto_approve: bool
+    workspace: Workspace,
+    saved: Plan | None,
+    options: PlanOptions,
+    *,
+    auto_approve: bool,
+    audit: AuditLog | None = None,
 ) -> ApplyRun:
     """Plan (or take the saved plan), confirm, and apply it, with Terraform's interrupt rules.
 
     A failure or an interrupt before the first step started says that nothing was written.
+    With `audit`, the run's start, every step and its end are recorded there, failures too.
     """
+    progress = _Progress()
+    if audit is not None:
+        audit.run_started(saved.options if saved else options, saved=saved is not None)
+    try:
+        run = await _run_apply(workspace, saved, options, auto_approve, progress, audit)
+    except BaseException as exc:
+        if audit is not None:
+            stopped = isinstance(exc, InterruptError | KeyboardInterrupt)
+            _record_end(audit, progress, interrupted=stopped, error=_reason(exc))
+        raise
+    if audit is not None:
+        _record_end(audit, progress, interrupted=run.interrupted)
+    return run
+
+
+def _record_end(
+    audit: AuditLog, progress: _Progress, *, interrupted: bool, error: str | None = None
+) -> None:
+    started = [str(address) for address in progress.started]
+    audit.run_finished(
+        progress.plan, progress.report(), started=started, interrupted=interrupted, error=error
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a run stopped, in mpctl's own (redacted) words; only the type of anything else."""
+    return exc.message if isinstance(exc, MpctlError) else f"stopped by {type(exc).__name__}"
+
+
+async def _run_apply(
+    workspace: Workspace,
+    saved: Plan | None,
+    options: PlanOptions,
+    auto_approve: bool,
+    progress: _Progress,
+    audit: AuditLog | None,
+) -> ApplyRun:
     task = asyncio.current_task()
     assert task is not None
     interrupts = Interrupts(task, console.warning)
-    progress = _Progress()
     with interrupts.installed():
         try:
             return await _plan_and_apply(
-                workspace, saved, options, auto_approve, interrupts, progress
+                workspace, saved, options, auto_approve, interrupts, progress, audit
             )
         except asyncio.CancelledError:
             if not interrupts.cancelled:
@@ -169,6 +278,7 @@ async def _plan_and_apply(
     auto_approve: bool,
     interrupts: Interrupts,
     progress: _Progress,
+    audit: AuditLog | None,
 ) -> ApplyRun:
     environment = workspace.environment
     async with (
@@ -176,6 +286,10 @@ async def _plan_and_apply(
         open_http(transport=transport) as http,
     ):
         sinks = workspace.open_sinks(saved.sinks if saved is not None else None)
+        if audit is not None:
+            remote.watch(audit.call_seen)
+            watch_calls(http, audit.call_seen)  # the rotation's token tests
+            sinks = audit.watch_sinks(sinks)
         ctx = ApplyContext(
             api=remote,
             env_name=workspace.env_name,
@@ -201,7 +315,9 @@ async def _plan_and_apply(
         with interrupts.paused():
             _confirm(plan, auto_approve)
         interrupts.begin_writes()
-        await apply_plan(plan, ctx, observer=progress)
+        await apply_plan(
+            plan, ctx, observer=progress if audit is None else _Observers(audit, progress)
+        )
         return ApplyRun(plan, progress, interrupted=interrupts.stop_requested())
 
 
@@ -241,6 +357,22 @@ _NOTHING_WRITTEN = "nothing was written"
 _NOTHING_WRITTEN_INTERRUPTED = (
     "interrupted before the first step: nothing was written; safe to re-run"
 )
+
+
+class _Observers:
+    """Each event to every observer in turn: the audit first, so a step's line is on disk
+    before its progress line is printed."""
+
+    def __init__(self, *observers: ApplyObserver) -> None:
+        self._observers = observers
+
+    def step_started(self, step: Step) -> None:
+        for observer in self._observers:
+            observer.step_started(step)
+
+    def step_finished(self, step: Step, outcome: StepOutcome) -> None:
+        for observer in self._observers:
+            observer.step_finished(step, outcome)
 
 
 class _Progress:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from mpctl.apply import audit_record_schema
 from mpctl.cli import console
 from mpctl.model import model_schemas
 from mpctl.plan import plan_json_schema
@@ -15,7 +16,12 @@ from mpctl.plan import plan_json_schema
 
 def all_schemas() -> dict[str, dict[str, Any]]:
     """Every published schema by file name."""
-    return dict(sorted({**model_schemas(), "plan.schema.json": plan_json_schema()}.items()))
+    published = {
+        **model_schemas(),
+        "plan.schema.json": plan_json_schema(),
+        "audit-record.schema.json": audit_record_schema(),
+    }
+    return dict(sorted(published.items()))
 
 
 def render_schema(schema: dict[str, Any]) -> str:
