@@ -56,9 +56,11 @@ TOKEN_VARIABLE = "MPCTL_VAULT_TOKEN"
 CASSETTE = Path(__file__).parents[1] / "fakes" / "cassettes" / "vault.yaml"
 
 
-def documented_policies(mount: str = "secret", env: str = ENV) -> dict[str, str]:
+def documented_policies(
+    mount: str = "secret", env: str = ENV, client: str = CLIENT
+) -> dict[str, str]:
     """The policies in `mpctl.secrets.vault`'s docstring for one environment: plan, verify
-    (plan's and more), apply (verify's and more) and the workload of CLIENT."""
+    (plan's and more), apply (verify's and more) and the workload of `client`."""
     block = (mpctl.secrets.vault.__doc__ or "").split("Least privileges")[1].split("Logging:")[0]
     sections: dict[str, list[str]] = {}
     name = ""
@@ -80,7 +82,7 @@ def documented_policies(mount: str = "secret", env: str = ENV) -> dict[str, str]
         title: "\n".join(lines)
         .replace('"secret/', f'"{mount}/')
         .replace("<env>", env)
-        .replace("<client>", CLIENT)
+        .replace("<client>", client)
         for title, lines in cumulative.items()
     }
 
