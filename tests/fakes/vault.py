@@ -35,6 +35,9 @@ vault-kv sink calls, and nothing else:
 - Answers use Vault's envelope: `request_id`, `lease_id`, `renewable`, `lease_duration`,
   `data`, `wrap_info`, `warnings`, `auth`; errors are `{"errors": [...]}`.
 
+Must not share code with mpctl's sink (it is written from the API docs, and checked against a
+real OpenBao server by tests/sinks/test_vault.py), nor be imported by mpctl.
+
 Test hooks (not part of the API): `fail_writes(n)` makes every KV write after the next `n`
 fail with 500 before anything is stored, until `heal()`; `before_next_write(fn)` runs `fn` (a
 racing writer) just before the next KV data write is handled; `requests` lists "METHOD path".
