@@ -623,6 +623,7 @@ class VaultApi:
     _token: SecretStr | None = field(default=None, init=False)
     _login_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _local: threading.local = field(default_factory=threading.local, init=False)
+    _checked_mount: bool = field(default=False, init=False)
 
     def __repr__(self) -> str:
         return f"VaultApi(address={self.spec.address!r}, {self.credentials!r})"
@@ -676,6 +677,7 @@ class VaultApi:
 
     def write_data(self, path: str, data: dict[str, Any], cas: int) -> int:
         """A new version of `path`, only if its current version is `cas` (0: none yet)."""
+        self._check_mount(path)
         answer = self._call(
             f"write a new version of {path!r} over version {cas}",
             path,
@@ -694,6 +696,7 @@ class VaultApi:
         self, path: str, custom: Mapping[str, str], delete_version_after: str | None
     ) -> None:
         """custom_metadata (replaced whole) and cas_required; `delete_version_after` as read."""
+        self._check_mount(path)
         self._call(
             f"write the metadata of {path!r}",
             path,
@@ -706,6 +709,31 @@ class VaultApi:
             ),
             writing=True,
         )
+
+    def _check_mount(self, path: str) -> None:
+        """Before the first write: the mount must be KV version 2. A KV v1 mount would store
+        `data/<path>` as a plain secret holding the key where no reader looks. Asked the way
+        the vault CLI does (`sys/internal/ui/mounts/<mount>`, open to any token that may use
+        the mount, but internal to Vault's UI and CLI); an answer that does not say is let
+        through: the write's own answer is checked too."""
+        if self._checked_mount:
+            return
+        client = self._client()
+        answer = None
+        failure = None
+        try:
+            answer = client.adapter.get(f"/v1/sys/internal/ui/mounts/{self.spec.mount}")
+        except self.hvac.exceptions.VaultError:
+            pass  # the server does not say; the write's answer will
+        except _requests_errors() as exc:
+            failure = _unreachable(self.spec, f"read the type of mount {self.spec.mount!r}", exc)
+        if failure is not None:
+            raise failure
+        mount = _data_of(answer)
+        version = str((mount.get("options") or {}).get("version", ""))
+        if mount.get("type") == "kv" and version != "2":
+            raise _not_kv2(self.spec, path)
+        self._checked_mount = True
 
     # --- the client and login ---------------------------------------------------------------
 

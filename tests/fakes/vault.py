@@ -26,6 +26,9 @@ vault-kv sink calls, and nothing else:
   https://developer.hashicorp.com/vault/api-docs/auth/kubernetes#login
 - `GET /v1/auth/token/lookup-self` (the default policy allows it).
   https://developer.hashicorp.com/vault/api-docs/auth/token#lookup-a-token-self
+- `GET /v1/sys/internal/ui/mounts/<mount>`: the mount's `type` and `options.version`, as the
+  vault CLI asks before a KV call (a KV version 1 mount of the fake answers no KV v2 call).
+  https://developer.hashicorp.com/vault/api-docs/system/internal-ui-mounts
 - Every other request needs `X-Vault-Token`: a missing or unknown token, or one from another
   `X-Vault-Namespace`, or a path its policies do not grant, is 403 `{"errors":["permission
   denied"]}`. Policies are Vault's HCL `path "..." { capabilities = [...] }` (exact paths and a
@@ -134,6 +137,8 @@ class VaultState:
     """(namespace, auth mount) → role_id → secret_id and policies."""
     kubernetes: dict[tuple[str, str], dict[str, _Login]] = field(default_factory=dict)
     """(namespace, auth mount) → role → trusted JWT and policies."""
+    kv_versions: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(namespace, mount) → KV version (a version 1 mount answers no KV v2 call)."""
     writes_left: int | None = None
     before_write: list[Callable[[], object]] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
@@ -247,6 +252,8 @@ class FakeVault:
         try:
             if rest == "auth/token/lookup-self":
                 return self._lookup_self(request, namespace)
+            if rest.startswith("sys/internal/ui/mounts/"):
+                return self._mount(request, namespace, rest.removeprefix("sys/internal/ui/mounts/"))
             login = re.fullmatch(r"auth/(.+)/login", rest)
             if login and request.method in ("POST", "PUT"):
                 return self._login(namespace, login.group(1), await _json_object(request))
@@ -265,6 +272,14 @@ class FakeVault:
     def _lookup_self(self, request: Request, namespace: str) -> Response:
         token = self._token(request, namespace)
         return envelope({"policies": sorted(token.policies), "ttl": 0, "type": "service"})
+
+    def _mount(self, request: Request, namespace: str, mount: str) -> Response:
+        """What the vault CLI asks before a KV call: the mount's type and KV version."""
+        self._token(request, namespace)
+        version = self.state.kv_versions.get((namespace, mount))
+        if version is None:
+            raise _RefusedError(errors(400, f"no mount found at path {mount!r}"))
+        return envelope({"type": "kv", "path": f"{mount}/", "options": {"version": str(version)}})
 
     def _login(self, namespace: str, mount: str, body: dict[str, Any]) -> Response:
         approles = self.state.approles.get((namespace, mount))
@@ -319,7 +334,13 @@ class FakeVault:
 
     async def _kv(self, request: Request, namespace: str, rest: str) -> Response:
         token = self._token(request, namespace)
-        mounts = [m for ns, m in self.state.kv if ns == namespace and rest.startswith(m + "/")]
+        mounts = [
+            m
+            for ns, m in self.state.kv
+            if ns == namespace
+            and rest.startswith(m + "/")
+            and self.state.kv_versions.get((ns, m), 2) == 2
+        ]
         if not mounts:
             raise _RefusedError(errors(404, f"no handler for route '{rest}'"))
         mount = max(mounts, key=len)
@@ -481,8 +502,9 @@ class RunningVault:
     state: VaultState
     ca_file: Path | None = None
 
-    def enable_kv(self, mount: str = "secret", *, namespace: str = "") -> None:
+    def enable_kv(self, mount: str = "secret", *, namespace: str = "", version: int = 2) -> None:
         self.state.kv.setdefault((namespace, mount), {})
+        self.state.kv_versions[(namespace, mount)] = version
 
     def add_policy(self, name: str, hcl: str) -> None:
         self.state.policies[name] = parse_policy(hcl)

@@ -432,6 +432,16 @@ def test_tls_needs_the_ca_cert_and_works_with_it(tmp_path: Path) -> None:
         assert sink.read_state(CLIENT).client_id == CLIENT_ID
 
 
+def test_a_kv_version_1_mount_is_refused_before_anything_is_written(vault: RunningVault) -> None:
+    vault.enable_kv("legacy", version=1)
+    sink = open_sink(vault.url, ROOT_TOKEN, mount="legacy")
+    assert sink.read_state(CLIENT).current is None
+    with pytest.raises(SecretSinkError, match="as a KV version 2 engine does") as caught:
+        sink.stage(CLIENT, key("k1"))
+    assert "kv-v2" in str(caught.value.hint)
+    assert _writes(vault) == []
+
+
 # --- secrets never shown ------------------------------------------------------------------------
 
 
@@ -587,6 +597,7 @@ def test_the_sink_reads_vaults_documented_answers() -> None:
     assert isinstance(spec, VaultKvSink)
     context = SinkContext("test", Path("."), ISSUER, TOKEN_ENDPOINT, environ={"T": "..."})
     api = VaultApi(spec, mpctl.secrets.vault.credentials_for(spec, context), hvac)
+    api._checked_mount = True  # the mount preflight is not among the docs' samples
     replay = vcr.VCR(record_mode="none", match_on=["method", "uri"])
     with replay.use_cassette(str(CASSETTE), allow_playback_repeats=True):
         metadata = api.read_metadata("my-secret")
@@ -733,6 +744,15 @@ def test_openbao_approle_login_and_refusal(bao: Bao) -> None:
     assert "secret-id" in str(caught.value.hint)
     with pytest.raises(SecretSinkError, match="invalid, expired or revoked"):
         open_sink(bao.url, "hvs.not-a-token", env=env).read_state(CLIENT)
+
+
+def test_openbao_kv_version_1_mount_gets_no_key(bao: Bao) -> None:
+    mount = f"v1{uuid.uuid4().hex[:8]}"
+    bao.root.sys.enable_secrets_engine("kv", path=mount, options={"version": "1"})
+    sink = open_sink(bao.url, ROOT_TOKEN, env=_fresh_env(), mount=mount)
+    with pytest.raises(SecretSinkError, match="as a KV version 2 engine does"):
+        sink.stage(CLIENT, key("k1"))
+    assert bao.root.list(f"{mount}/") is None  # nothing was written
 
 
 _CONFORMANCE = [
