@@ -4,6 +4,10 @@ Reads each client's current key from its secret sink (or, with --from-env, the w
 MASKINPORTEN_* variables), exchanges a fresh grant at the token endpoint with seed 002's retry
 budget, verifies the token's signature and claims, and explains failures from Maskinporten's
 error catalogue. Exit 0 when every check passed, 1 otherwise. Tokens are never printed.
+
+`collect_checks` and `run_checks` are the same work for a caller in-process (`mpctl gitops
+drift`): each check's result as data (`CheckResult`), and clients whose sink holds no key as
+`MissingKey` instead of an error.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +40,41 @@ from mpctl.verify import (
     signing_key,
     verify_token,
 )
+
+
+@dataclass(frozen=True)
+class CheckProblem:
+    """One reason a check failed: the message (without the check's label) and its hint."""
+
+    message: str
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """How one check ended. `code` is stable: `ok`, Maskinporten's error id (`MP-251`), the
+    token endpoint's outcome (`exhausted`, `timeout`, …), `refused` or `claims`."""
+
+    check: Check
+    code: str
+    problems: tuple[CheckProblem, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class MissingKey:
+    """A client whose secret sink holds no current key (or no client id) to verify with."""
+
+    client: str
+
+    @property
+    def message(self) -> str:
+        return f"client {self.client!r} has no current key"
+
+    hint = "run `mpctl apply`"
 
 
 @dataclass(frozen=True)
@@ -71,7 +111,9 @@ def verify(
     if from_env:
         checks = _from_env(workspace, client)
     else:
-        checks = asyncio.run(_from_sinks(workspace, client))
+        checks, missing = asyncio.run(collect_checks(workspace, client))
+        if missing:
+            raise UserError(missing[0].message, hint=missing[0].hint)
     if not checks:
         raise UserError(
             "nothing to verify",
@@ -83,7 +125,8 @@ def verify(
         if log_json is not None:
             stream = sys.stdout if str(log_json) == "-" else stack.enter_context(log_json.open("a"))
         observer = JsonLinesEventLog(stream) if stream else null_observer
-        failures = asyncio.run(_run_all(workspace, checks, observer))
+        results = asyncio.run(run_checks(workspace, checks, observer, on_result=_print_result))
+    failures = sum(not result.ok for result in results)
     if failures:
         console.error(f"{failures} of {len(checks)} check(s) failed")
         return 1
@@ -99,9 +142,14 @@ def _selected(workspace: Workspace, names: list[str] | None) -> list[tuple[str, 
     return [(n, c) for n, c in clients.items() if not names or n in names]
 
 
-async def _from_sinks(workspace: Workspace, names: list[str] | None) -> list[Check]:
+async def collect_checks(
+    workspace: Workspace, names: list[str] | None = None
+) -> tuple[list[Check], list[MissingKey]]:
+    """The checks of the selected clients (every managed one by default) with the keys their
+    sinks hold, and the clients whose sink holds no current key."""
     sinks = workspace.open_sinks()
     checks: list[Check] = []
+    missing: list[MissingKey] = []
     for name, client in _selected(workspace, names):
         if name not in sinks:
             if names:
@@ -114,10 +162,11 @@ async def _from_sinks(workspace: Workspace, names: list[str] | None) -> list[Che
             continue
         state = await sinks[name].read_state(name)
         if state.current is None or state.client_id is None:
-            raise UserError(f"client {name!r} has no current key", hint="run `mpctl apply`")
+            missing.append(MissingKey(name))
+            continue
         key = await sinks[name].load_private_key(name, state.current.kid)
         checks += _checks_for(workspace, name, client, state.client_id, key)
-    return checks
+    return checks, missing
 
 
 def _from_env(workspace: Workspace, names: list[str] | None) -> list[Check]:
@@ -142,17 +191,27 @@ def _checks_for(
     return checks
 
 
-async def _run_all(workspace: Workspace, checks: list[Check], observer: TokenObserver) -> int:
+async def run_checks(
+    workspace: Workspace,
+    checks: list[Check],
+    observer: TokenObserver = null_observer,
+    *,
+    on_result: Callable[[CheckResult], None] | None = None,
+) -> list[CheckResult]:
+    """Mint and check each token in order; `on_result` hears each result as it ends."""
+    results: list[CheckResult] = []
     async with open_http(transport=transport_for(workspace)) as http:
-        failures = 0
         for check in checks:
-            failures += not await _run_one(workspace, http, check, observer)
-        return failures
+            result = await _run_one(workspace, http, check, observer)
+            if on_result is not None:
+                on_result(result)
+            results.append(result)
+    return results
 
 
 async def _run_one(
     workspace: Workspace, http: httpx.AsyncClient, check: Check, observer: TokenObserver
-) -> bool:
+) -> CheckResult:
     environment = workspace.environment
     request = GrantRequest(
         check.client_id, environment.issuer, check.scopes, consumer_org=check.consumer_org
@@ -165,8 +224,7 @@ async def _run_one(
         client=check.client,
     )
     if not result.ok or result.access_token is None:
-        _report_refusal(check, result)
-        return False
+        return _refusal(check, result)
     expected = ExpectedClaims(
         issuer=environment.issuer,
         scopes=check.scopes,
@@ -176,21 +234,29 @@ async def _run_one(
         delegation_source=check.delegation_source,
     )
     problems = await verify_token(http, result.access_token, expected)
-    for problem in problems:
-        console.error(f"{check.label}: claim {problem.claim}: {problem.message}")
     if not problems:
-        console.success(f"  ✓ {check.label}: token for {' '.join(check.scopes)}")
-    return not problems
+        return CheckResult(check, "ok")
+    found = tuple(CheckProblem(f"claim {p.claim}: {p.message}") for p in problems)
+    return CheckResult(check, "claims", found)
 
 
-def _report_refusal(check: Check, result: TokenResult) -> None:
+def _refusal(check: Check, result: TokenResult) -> CheckResult:
     if result.error is None:
-        console.error(f"{check.label}: token endpoint {result.outcome} after {result.attempts}")
-        return
+        problem = CheckProblem(f"token endpoint {result.outcome} after {result.attempts}")
+        return CheckResult(check, str(result.outcome), (problem,))
     diagnosis = result.error.diagnosis
     entry = diagnosis.best
     text = diagnosis.description or diagnosis.error or f"HTTP {result.error.http_status}"
-    console.error(
-        f"{check.label}: {entry.id + ': ' if entry else ''}{text}",
+    problem = CheckProblem(
+        f"{entry.id + ': ' if entry else ''}{text}",
         f"{entry.cause} Fix: {entry.fix}" if entry else "see `mpctl explain`",
     )
+    return CheckResult(check, entry.id if entry else "refused", (problem,))
+
+
+def _print_result(result: CheckResult) -> None:
+    check = result.check
+    for problem in result.problems:
+        console.error(f"{check.label}: {problem.message}", problem.hint)
+    if result.ok:
+        console.success(f"  ✓ {check.label}: token for {' '.join(check.scopes)}")
