@@ -10,6 +10,7 @@ from mpctl.cli.commands import explain as explain_cmd
 from mpctl.cli.commands.apply import apply
 from mpctl.cli.commands.audit import app as audit_app
 from mpctl.cli.commands.emulator import app as emulator_app
+from mpctl.cli.commands.gitops import app as gitops_app
 from mpctl.cli.commands.import_ import import_clients
 from mpctl.cli.commands.keys import app as keys_app
 from mpctl.cli.commands.plan import plan
@@ -56,5 +57,10 @@ app.command(context_settings=explain_cmd.CONTEXT_SETTINGS)(explain_cmd.explain)
 app.command()(readiness)
 app.add_typer(keys_app, name="keys", help="Local key tooling (altinn-jwks style).")
 app.add_typer(emulator_app, name="emulator", help="Run the local Digdir emulator.")
+app.add_typer(
+    gitops_app,
+    name="gitops",
+    help="Pull-request plan comments, apply of the reviewed plan on merge, drift issues.",
+)
 app.add_typer(audit_app, name="audit", help="The audit trail of applies.")
 app.command(hidden=True)(schemas)

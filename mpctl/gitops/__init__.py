@@ -39,7 +39,7 @@ from mpctl.gitops.apply_comment import (
     NotReviewed,
     PlanChanged,
     StepResult,
-    apply_comment,
+    apply_comment_body,
     apply_exit_code,
     apply_verdict,
 )
@@ -56,7 +56,7 @@ from mpctl.gitops.plan_comment import (
     Links,
     PlanFailure,
     ReviewedPlan,
-    plan_comment,
+    plan_comment_body,
     plan_exit_code,
 )
 from mpctl.gitops.publish import (
@@ -91,7 +91,7 @@ __all__ += [
     "ReviewedPlan",
     "StepResult",
     "TokenFailure",
-    "apply_comment",
+    "apply_comment_body",
     "apply_exit_code",
     "apply_verdict",
     "compare_plans",
@@ -99,7 +99,7 @@ __all__ += [
     "missing_approvals",
     "needed_approvals",
     "parse_marker",
-    "plan_comment",
+    "plan_comment_body",
     "plan_exit_code",
     "step_digest",
     "sync_drift_issue",

@@ -116,7 +116,7 @@ def apply_verdict(outcome: ApplyOutcome) -> str:
     }[type(outcome)]
 
 
-def apply_comment(
+def apply_comment_body(
     project: str,
     env: str,
     outcome: ApplyOutcome,
@@ -214,13 +214,19 @@ def _difference_details(outcome: PlanChanged, whole: str, budget: int) -> str:
     after = {str(s.address) for s in difference.appeared}
     changed = {str(c.address) for c in difference.changed}
     chunks = [
-        [f"# reviewed: {line}" if i == 0 else line for i, line in enumerate(chunk)]
+        _labelled("reviewed", chunk)
         for chunk in _chunks_for(build_document(outcome.reviewed), before | changed)
     ] + [
-        [f"# called for now: {line}" if i == 0 else line for i, line in enumerate(chunk)]
+        _labelled("called for now", chunk)
         for chunk in _chunks_for(build_document(outcome.now), after | changed)
     ]
     return fitted_details("The steps that differ", chunks, budget, whole) if chunks else ""
+
+
+def _labelled(label: str, chunk: list[str]) -> list[str]:
+    """A step's lines with its headline (`# address headline`) saying which plan it is from."""
+    head, *rest = chunk
+    return [f"# {label}: {head.removeprefix('# ')}", *rest]
 
 
 def _chunks_for(document: PlanDocument, addresses: set[str]) -> list[list[str]]:

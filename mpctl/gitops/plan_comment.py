@@ -112,7 +112,7 @@ def plan_exit_code(outcome: ReviewedPlan | PlanFailure) -> int:
     return EXIT_CHANGES if verdict == "changes" else EXIT_OK
 
 
-def plan_comment(
+def plan_comment_body(
     project: str,
     env: str,
     outcome: ReviewedPlan | PlanFailure,

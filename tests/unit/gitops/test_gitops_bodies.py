@@ -18,12 +18,12 @@ from mpctl.gitops import (
     ReviewedPlan,
     StepResult,
     TokenFailure,
-    apply_comment,
+    apply_comment_body,
     apply_exit_code,
     compare_plans,
     needed_approvals,
     parse_marker,
-    plan_comment,
+    plan_comment_body,
     plan_exit_code,
     step_digest,
 )
@@ -47,7 +47,7 @@ def _reviewed(subject: Plan, *, granted: frozenset[str] = frozenset()) -> Review
 
 def test_a_plan_with_changes_is_summarised_first_and_marked_with_its_digest() -> None:
     subject = plan(create("billing"), update("ledger", "Old", "New"))
-    body = plan_comment(PROJECT, "test", _reviewed(subject), LINKS)
+    body = plan_comment_body(PROJECT, "test", _reviewed(subject), LINKS)
     marker = parse_marker(body)
     assert marker is not None
     assert marker.data == {
@@ -65,7 +65,7 @@ def test_a_plan_with_changes_is_summarised_first_and_marked_with_its_digest() ->
 
 def test_no_changes_says_so_and_exits_0() -> None:
     outcome = _reviewed(plan())
-    body = plan_comment(PROJECT, "test", outcome, LINKS)
+    body = plan_comment_body(PROJECT, "test", outcome, LINKS)
     assert "**No changes.** Digdir matches the manifests in `test`." in body
     assert "<details>" not in body
     assert plan_exit_code(outcome) == 0
@@ -74,7 +74,7 @@ def test_no_changes_says_so_and_exits_0() -> None:
 def test_a_delete_without_its_label_is_refused_naming_the_label() -> None:
     held = delete("old", blocked=True)
     outcome = _reviewed(plan(create("a"), held, diagnostics=(refusal(held),)))
-    body = plan_comment(PROJECT, "test", outcome, LINKS)
+    body = plan_comment_body(PROJECT, "test", outcome, LINKS)
     assert "**Apply on merge will refuse this plan:**" in body
     assert "- add the label `mpctl:allow-delete` to approve 1 delete(s): `client/old`" in body
     assert "- `- client/old` will be deleted (needs label mpctl:allow-delete)" in body
@@ -85,7 +85,7 @@ def test_a_delete_without_its_label_is_refused_naming_the_label() -> None:
 
 def test_a_labelled_delete_is_shown_as_approved() -> None:
     outcome = _reviewed(plan(delete("old")), granted=frozenset({"allow_delete"}))
-    body = plan_comment(PROJECT, "test", outcome, LINKS)
+    body = plan_comment_body(PROJECT, "test", outcome, LINKS)
     assert "- approved by the label `mpctl:allow-delete`: 1 delete(s): `client/old`" in body
     assert "refuse" not in body
     assert plan_exit_code(outcome) == 2
@@ -97,7 +97,7 @@ def test_a_failed_plan_shows_the_error_the_problems_and_what_to_do() -> None:
         "run `mpctl validate`",
         ("resources/clients/x.yaml:3: MPL005 unknown field 'scope'",),
     )
-    body = plan_comment(PROJECT, "test", failure, LINKS)
+    body = plan_comment_body(PROJECT, "test", failure, LINKS)
     marker = parse_marker(body)
     assert marker is not None
     assert marker.data["steps"] == "none"
@@ -110,7 +110,7 @@ def test_a_failed_plan_shows_the_error_the_problems_and_what_to_do() -> None:
 
 def test_remote_values_cannot_break_out_of_the_details() -> None:
     hostile = "```\n</details>\n@octocat <img src=x> #12"
-    body = plan_comment(PROJECT, "test", _reviewed(plan(update("x", hostile, "fine"))), LINKS)
+    body = plan_comment_body(PROJECT, "test", _reviewed(plan(update("x", hostile, "fine"))), LINKS)
     rendered = _MD.render(body)
     assert rendered.count("<pre>") == 1
     outside = rendered.split("<pre>")[0] + rendered.split("</pre>")[1]
@@ -134,7 +134,7 @@ def _large(count: int) -> Plan:
 
 @pytest.mark.parametrize("budget", [8_000, 30_000, 64_000])
 def test_a_large_plan_fits_the_budget_with_a_link_to_the_artifact(budget: int) -> None:
-    body = plan_comment(PROJECT, "test", _reviewed(_large(400)), LINKS, budget=budget)
+    body = plan_comment_body(PROJECT, "test", _reviewed(_large(400)), LINKS, budget=budget)
     assert len(body) <= min(budget, GITHUB_BODY_LIMIT)
     assert "of 400 steps are not shown" in body
     assert "The whole plan is in the [plan artifact](https://github.com/" in body
@@ -148,13 +148,13 @@ def test_apply_refused_for_a_changed_plan_shows_what_differs() -> None:
     reviewed = plan(create("a"), delete("gone"), update("b", "x", "y"))
     now = plan(create("a"), update("b", "x", "z"), create("new"))
     outcome = PlanChanged(reviewed, now, compare_plans(reviewed, now))
-    body = apply_comment(PROJECT, "test", outcome, LINKS)
+    body = apply_comment_body(PROJECT, "test", outcome, LINKS)
     assert "**Nothing was applied: the plan changed between review and merge.**" in body
     assert "- appeared: `+ client/new` will be created" in body
     assert "- vanished: `- client/gone` will be deleted" in body
     assert "- changed: `~ client/b` will be updated in place (changes differ)" in body
     assert (
-        '# reviewed: # client/b will be updated in place\n~ client/b\n~   description = "x" → "y"'
+        '# reviewed: client/b will be updated in place\n~ client/b\n~   description = "x" → "y"'
         in body
     )
     assert '~   description = "x" → "z"' in body
@@ -165,7 +165,7 @@ def test_apply_refused_for_a_missing_label_says_which_and_to_rerun() -> None:
     (missing,) = needed_approvals(
         plan(delete("old")), ApprovalLabels(), env="test", protected=False
     )
-    body = apply_comment(PROJECT, "test", NeedsApproval((missing,)), LINKS)
+    body = apply_comment_body(PROJECT, "test", NeedsApproval((missing,)), LINKS)
     assert "add the label `mpctl:allow-delete` to approve 1 delete(s): `client/old`" in body
     assert "re-run this job" in body
     assert apply_exit_code(NeedsApproval((missing,))) == 1
@@ -177,12 +177,12 @@ def test_applied_lists_failures_first_and_exits_by_outcome() -> None:
         subject,
         (StepResult("client/a", "done"), StepResult("client/b", "failed", "HTTP 400 from Digdir")),
     )
-    body = apply_comment(PROJECT, "test", failed, LINKS)
+    body = apply_comment_body(PROJECT, "test", failed, LINKS)
     assert "**Apply failed:** 1 done, 1 failed." in body
     assert body.index("✗ failed `client/b`: HTTP 400 from Digdir") < body.index("✓ done `client/a`")
     assert apply_exit_code(failed) == 1
     done = Applied(subject, (StepResult("client/a", "done"), StepResult("client/b", "done")))
-    assert "**Applied:** 2 done." in apply_comment(PROJECT, "test", done, LINKS)
+    assert "**Applied:** 2 done." in apply_comment_body(PROJECT, "test", done, LINKS)
     assert apply_exit_code(done) == 0
     assert apply_exit_code(Applied(plan())) == 0
 
