@@ -48,10 +48,14 @@ def test_the_reviewed_plan_is_applied_on_merge(
     project = copy_of(gitops_templates.fresh, tmp_path / "project")
     pr, reviewed = github.open_pull(), tmp_path / "plan.json"
     _review(capsys, project, pr, reviewed)
+    args = ("apply", "-e", "local", "--reviewed", str(reviewed))
+    code, output = gitops(capsys, project, *args, "--pr", str(pr))
+    assert code == 1, output
+    assert "is not merged" in github.marked(pr, "apply")["local"].body
+
     github.merge(pr)
     monkeypatch.setenv("GITHUB_SHA", MERGE)
-
-    code, output = gitops(capsys, project, "apply", "-e", "local", "--reviewed", str(reviewed))
+    code, output = gitops(capsys, project, *args)
     assert code == 0, output
     body = github.marked(pr, "apply")["local"].body
     assert "**Applied:**" in body

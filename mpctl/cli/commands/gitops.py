@@ -284,6 +284,9 @@ class ReviewedMerge:
         except UserError as exc:
             return _configured_project(manifests), ApplyFailed(*_redacted(exc))
         project = project_identity(workspace.desired)
+        if not self.pull.merged:
+            reason = f"pull request #{self.pull.number} is not merged; only a merge is applied"
+            return project, NotReviewed(reason)
         try:
             return project, self._apply(workspace, project, reviewed, audit_log, audit=audit)
         except MpctlError as exc:
