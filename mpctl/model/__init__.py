@@ -59,13 +59,16 @@ from mpctl.model.resources import (
 )
 from mpctl.model.schemas import model_schemas
 from mpctl.model.secrets import (
+    BUILTIN_SINK_SPECS,
     DURABLE_SINK_TYPES,
+    PLUGIN_SINK_TYPE,
     AwsSecretsManagerSink,
     AzureKeyVaultSink,
     DotenvEncoding,
     FileSink,
     GitHubEnvironmentSink,
     KubernetesSecretSink,
+    PluginSink,
     SecretSource,
     SinkSpec,
     SinkVariables,
@@ -79,6 +82,7 @@ from mpctl.model.secrets import (
 from mpctl.model.state import DesiredState
 
 __all__ = [
+    "BUILTIN_SINK_SPECS",
     "DIGDIR",
     "DIGDIR_PROD",
     "DIGDIR_TEST",
@@ -87,6 +91,7 @@ __all__ = [
     "KID_PATTERN",
     "MAX_GRANT_LIFETIME_SECONDS",
     "MAX_KEYS_PER_CLIENT",
+    "PLUGIN_SINK_TYPE",
     "RESOURCE_NAME_PATTERN",
     "ROTATION_SLOTS",
     "Access",
@@ -118,6 +123,7 @@ __all__ = [
     "ObservedState",
     "OrgNo",
     "Organisation",
+    "PluginSink",
     "ProjectConfig",
     "PublicJwk",
     "Registration",

@@ -1,18 +1,30 @@
 """Where secrets come from and where they go: references only, never secret values.
 
 Owns `SecretSource` (a credential read from a file or an environment variable) and the secret
-sink specs (where a client's private key is written for its workload). Must not read files or
-environment variables itself: that is the job of the layers that use these references.
+sink specs (where a client's private key is written for its workload): the built-in ones, and
+`PluginSink`, a plug-in's block kept as written for the secrets layer to check. Must not read
+files or environment variables itself (that is the job of the layers that use these
+references), nor look up installed plug-ins.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    JsonValue,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from mpctl.model.base import SpecModel
 
@@ -459,18 +471,76 @@ def _file_by_default(value: object) -> object:
     return value
 
 
+BUILTIN_SINK_SPECS: Mapping[str, type[SpecModel]] = {
+    "file": FileSink,
+    "aws-secrets-manager": AwsSecretsManagerSink,
+    "azure-key-vault": AzureKeyVaultSink,
+    "github-environment": GitHubEnvironmentSink,
+    "vercel": VercelSink,
+    "vault-kv": VaultKvSink,
+    "kubernetes-secret": KubernetesSecretSink,
+}
+"""The sink blocks mpctl itself knows, by `type`: validated strictly here (unknown fields are
+refused)."""
+
+PLUGIN_SINK_TYPE = re.compile(r"^[a-z][a-z0-9-]*$")
+"""What a plug-in's `type` looks like: lower-case letters, digits and '-', a letter first."""
+
+
+def _plugin_type_schema(schema: dict[str, JsonValue]) -> None:
+    """In the JSON Schema too, a plug-in's type is a name that no built-in sink has."""
+    builtin: list[JsonValue] = [*sorted(BUILTIN_SINK_SPECS)]
+    schema["pattern"] = PLUGIN_SINK_TYPE.pattern
+    schema["not"] = {"enum": builtin}
+
+
+class PluginSink(SpecModel):
+    """A sink block of a type no built-in sink has: a plug-in's (entry point group `mpctl.sinks`).
+
+    Kept as written, every field (`extra="allow"`): the model cannot know the plug-in, so the
+    secrets layer checks the block with the plug-in's own model, in `mpctl validate` and before
+    a sink is opened.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(
+        description="A plug-in's sink type (a package that declares it in the entry point group "
+        "mpctl.sinks); the block's other fields are the plug-in's",
+        json_schema_extra=_plugin_type_schema,
+    )
+
+    @field_validator("type")
+    @classmethod
+    def _plugin_type_name(cls, name: str) -> str:
+        if name in BUILTIN_SINK_SPECS or not PLUGIN_SINK_TYPE.match(name):
+            raise ValueError(
+                f"sink type {name!r} is neither a built-in sink ({', '.join(BUILTIN_SINK_SPECS)}) "
+                "nor a plug-in's type (lower-case letters, digits and '-', a letter first)"
+            )
+        return name
+
+
+def _sink_kind(value: object) -> str:
+    """The union member for a sink block: its built-in `type`, else the plug-in fallback."""
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return kind if isinstance(kind, str) and kind in BUILTIN_SINK_SPECS else "plugin"
+
+
 SinkSpec = Annotated[
-    FileSink
-    | AwsSecretsManagerSink
-    | AzureKeyVaultSink
-    | GitHubEnvironmentSink
-    | VercelSink
-    | VaultKvSink
-    | KubernetesSecretSink,
-    Field(discriminator="type"),
+    Annotated[FileSink, Tag("file")]
+    | Annotated[AwsSecretsManagerSink, Tag("aws-secrets-manager")]
+    | Annotated[AzureKeyVaultSink, Tag("azure-key-vault")]
+    | Annotated[GitHubEnvironmentSink, Tag("github-environment")]
+    | Annotated[VercelSink, Tag("vercel")]
+    | Annotated[VaultKvSink, Tag("vault-kv")]
+    | Annotated[KubernetesSecretSink, Tag("kubernetes-secret")]
+    | Annotated[PluginSink, Tag("plugin")],
+    Discriminator(_sink_kind),
     BeforeValidator(_file_by_default),
 ]
-"""Where a client's private key is written for its workload; which store is told by `type`."""
+"""Where a client's private key is written for its workload; which store is told by `type`.
+A `type` that is not built in is a plug-in's (`PluginSink`), checked by the secrets layer."""
 
 DURABLE_SINK_TYPES = (
     "aws-secrets-manager",
@@ -480,3 +550,5 @@ DURABLE_SINK_TYPES = (
     "vault-kv",
     "vercel",
 )
+"""The built-in sinks whose store outlives the machine mpctl runs on; a plug-in says so itself
+(`SinkPlugin.durable`)."""
