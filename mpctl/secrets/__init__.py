@@ -1,7 +1,8 @@
 """Secret sinks and key material: where private keys are made, kept and labelled.
 
-Public API of the package; the modules inside own the details. Importing this package registers
-every built-in sink in `SINKS`. May import only `mpctl.model` and `mpctl.errors`.
+Public API of the package; the modules inside own the details. `SINKS` finds every sink, the
+built-in ones too, through the entry point group `mpctl.sinks` (`mpctl.secrets.plugins`). May
+import only `mpctl.model` and `mpctl.errors`.
 """
 
 from mpctl.secrets.atomic import write_private_file

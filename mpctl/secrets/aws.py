@@ -70,9 +70,9 @@ from mpctl.model import AwsSecretsManagerSink, KeySlot, SinkSpec, SinkState
 from mpctl.secrets.dotenv import workload_variables
 from mpctl.secrets.keys import KeyMaterialError, PrivateKey, from_pem, to_pem
 from mpctl.secrets.protocol import (
-    SINKS,
     RotationInFlightError,
     SinkContext,
+    SinkPlugin,
     label_holding,
 )
 
@@ -863,4 +863,7 @@ def open_aws_sink(spec: SinkSpec, context: SinkContext) -> AwsSecretsManagerSecr
     return AwsSecretsManagerSecretSink(spec, context, boto3_client(spec))
 
 
-SINKS["aws-secrets-manager"] = open_aws_sink
+PLUGIN = SinkPlugin(
+    type="aws-secrets-manager", spec=AwsSecretsManagerSink, open=open_aws_sink, durable=True
+)
+"""The entry point `aws-secrets-manager = "mpctl.secrets.aws:PLUGIN"` (pyproject.toml)."""

@@ -58,9 +58,9 @@ from mpctl.secrets.keys import (
 )
 from mpctl.secrets.labels import Labels
 from mpctl.secrets.protocol import (
-    SINKS,
     RotationInFlightError,
     SinkContext,
+    SinkPlugin,
     label_holding,
 )
 
@@ -516,4 +516,7 @@ def open_azure_key_vault_sink(spec: SinkSpec, context: SinkContext) -> AzureKeyV
     return AzureKeyVaultSecretSink(spec, context)
 
 
-SINKS["azure-key-vault"] = open_azure_key_vault_sink
+PLUGIN = SinkPlugin(
+    type="azure-key-vault", spec=AzureKeyVaultSink, open=open_azure_key_vault_sink, durable=True
+)
+"""The entry point `azure-key-vault = "mpctl.secrets.azure:PLUGIN"` (pyproject.toml)."""

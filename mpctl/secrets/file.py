@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_se
 
 from mpctl.errors import SecretSinkError
 from mpctl.model import (
-    DURABLE_SINK_TYPES,
     RESOURCE_NAME_PATTERN,
     FileSink,
     KeySlot,
@@ -37,6 +36,7 @@ from mpctl.secrets.protocol import (
     SINKS,
     RotationInFlightError,
     SinkContext,
+    SinkPlugin,
     label_holding,
 )
 
@@ -295,7 +295,7 @@ def open_file_sink(spec: SinkSpec, context: SinkContext) -> FileSecretSink:
             f"this is a CI runner ({runner} is set): the keys would be lost with the runner, "
             "and every run would mint new ones the workload never sees",
             hint="give the environment a durable `sink:` (type: "
-            f"{', '.join(DURABLE_SINK_TYPES)}), or set `ephemeral_ok: true` on the file sink "
+            f"{', '.join(SINKS.durable_types())}), or set `ephemeral_ok: true` on the file sink "
             "if losing the keys is intended",
         )
     return FileSecretSink(spec, context)
@@ -309,4 +309,5 @@ def on_a_ci_runner(environ: Mapping[str, str]) -> str | None:
     return None
 
 
-SINKS["file"] = open_file_sink
+PLUGIN = SinkPlugin(type="file", spec=FileSink, open=open_file_sink, durable=False)
+"""The entry point `file = "mpctl.secrets.file:PLUGIN"` (pyproject.toml)."""

@@ -72,9 +72,9 @@ from mpctl.secrets.keys import (
 )
 from mpctl.secrets.labels import Labels
 from mpctl.secrets.protocol import (
-    SINKS,
     RotationInFlightError,
     SinkContext,
+    SinkPlugin,
     label_holding,
 )
 
@@ -582,4 +582,7 @@ def open_github_sink(spec: SinkSpec, context: SinkContext) -> GitHubSecretSink:
     return GitHubSecretSink(spec, context, _read_token(spec, context), load_sealer())
 
 
-SINKS["github-environment"] = open_github_sink
+PLUGIN = SinkPlugin(
+    type="github-environment", spec=GitHubEnvironmentSink, open=open_github_sink, durable=True
+)
+"""The entry point `github-environment = "mpctl.secrets.github:PLUGIN"` (pyproject.toml)."""

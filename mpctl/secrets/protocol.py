@@ -1,28 +1,46 @@
 """The secret-sink seam: where a client's private keys live, with pending/current/previous labels.
 
 Owns the async `SecretSink` Protocol that apply, plan and verify program against, the
-`BlockingSecretSink` each store implements (files, vendor SDKs) and `ThreadedSink` between
-them, the `SinkContext` a sink is built with, and the `SINKS` registry (sink `type` →
-factory). The labels follow AWS Secrets Manager's staging labels (reliability.md §1): `stage`
-writes a *pending* key, `promote` moves it to *current* and the old current to *previous*,
-`forget_previous` ends the grace. Must not generate keys, talk to Digdir or decide when to
-rotate: the planner derives that from `read_state` plus the JWKS.
+`BlockingSecretSink` each store implements (files, vendor SDKs, a plug-in's store) and
+`ThreadedSink` between them, the `SinkContext` a sink is built with, `SinkPlugin` (what a sink
+module declares), and the `SINKS` registry (sink `type` → plug-in, found through the entry
+point group `mpctl.sinks` by `mpctl.secrets.plugins`), which checks a plug-in's block with the
+plug-in's own model before a sink is opened. The labels follow AWS Secrets Manager's staging
+labels (reliability.md §1): `stage` writes a *pending* key, `promote` moves it to *current* and
+the old current to *previous*, `forget_previous` ends the grace. Must not generate keys, talk
+to Digdir or decide when to rotate: the planner derives that from `read_state` plus the JWKS.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
+import builtins
+import contextlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, get_args, runtime_checkable
+
+from pydantic import BaseModel, ValidationError
 
 from mpctl.errors import SecretSinkError
-from mpctl.model import SinkSpec, SinkState
+from mpctl.model import (
+    BUILTIN_SINK_SPECS,
+    DURABLE_SINK_TYPES,
+    PLUGIN_SINK_TYPE,
+    PluginSink,
+    SinkSpec,
+    SinkState,
+)
 from mpctl.secrets.keys import PrivateKey
+from mpctl.secrets.plugins import (
+    ENTRY_POINT_GROUP,
+    NOT_INSTALLED_HINT,
+    installed_sinks,
+    load_installed,
+)
 
 T = TypeVar("T")
 
@@ -169,31 +187,207 @@ class SinkContext:
 
 
 SinkFactory = Callable[[SinkSpec, SinkContext], BlockingSecretSink]
+"""Builds a sink from its (validated) block; called once per environment and client set."""
 
-SINKS: dict[str, SinkFactory] = {}
-"""Sink `type` → factory. Each sink module registers itself; `mpctl.secrets` imports them all."""
+S = TypeVar("S", bound=BaseModel)
 
 
-SINK_MODULES: dict[str, str] = {
-    "file": "mpctl.secrets.file",
-    "aws-secrets-manager": "mpctl.secrets.aws",
-    "azure-key-vault": "mpctl.secrets.azure",
-    "github-environment": "mpctl.secrets.github",
-    "vercel": "mpctl.secrets.vercel",
-    "vault-kv": "mpctl.secrets.vault",
-    "kubernetes-secret": "mpctl.secrets.kubernetes",
-}
-"""Sink `type` → the module that registers it, imported on first use (vendor SDKs are heavy, and
-optional: `pip install 'mpctl[aws]'`, `[azure]`, `[github]`, `[vault]`, `[kubernetes]`)."""
+@dataclass(frozen=True)
+class SinkPlugin(Generic[S]):
+    """A secret sink as a package ships it: what an `mpctl.sinks` entry point names.
+
+    A sink module ends with `PLUGIN = SinkPlugin(type=..., spec=..., open=..., durable=...)`
+    and its distribution declares `[project.entry-points."mpctl.sinks"] <type> =
+    "<module>:PLUGIN"`; the built-in sinks register the same way.
+    """
+
+    type: str
+    """The manifest's `type:` (lower-case letters, digits and '-', a letter first)."""
+    spec: builtins.type[S]
+    """The sink block's pydantic model; its `type` field is `Literal["<type>"]`."""
+    open: Callable[[S, SinkContext], BlockingSecretSink]
+    """Builds the sink from a block `spec` validated, for one environment."""
+    durable: bool
+    """The store outlives the machine mpctl runs on (not a file on a CI runner's disk)."""
+
+    def __post_init__(self) -> None:
+        if not PLUGIN_SINK_TYPE.match(self.type):
+            raise TypeError(f"sink type {self.type!r}: use lower-case letters, digits and '-'")
+        field_ = self.spec.model_fields.get("type")
+        if field_ is None or get_args(field_.annotation) != (self.type,):
+            raise TypeError(
+                f"the {self.type!r} sink's spec {self.spec.__name__} needs a field "
+                f"`type: Literal[{self.type!r}]`"
+            )
+
+
+@dataclass(frozen=True)
+class SinkSpecProblem:
+    """Why a sink block cannot be used: at `path` inside the block, with how to fix it."""
+
+    path: tuple[str | int, ...]
+    message: str
+    hint: str
+
+
+class SinkRegistry(MutableMapping[str, SinkFactory]):
+    """Sink `type` → factory: the installed plug-ins (entry point group `mpctl.sinks`, each
+    module imported when its type is first used) and sinks registered in-process by assignment
+    (`SINKS[type] = factory`, the way before plug-ins, for built-in types whose module does not
+    declare a `PLUGIN` yet; an assignment takes precedence). Deleting a type forgets what was
+    loaded or assigned for it: it is loaded again on next use.
+    """
+
+    def __init__(self) -> None:
+        self._assigned: dict[str, SinkFactory] = {}
+        self._loaded: dict[str, SinkPlugin[Any]] = {}
+
+    def types(self) -> tuple[str, ...]:
+        """Every sink type that can be used, sorted."""
+        return tuple(sorted({*installed_sinks(), *self._assigned}))
+
+    def plugin(self, sink_type: str) -> SinkPlugin[Any]:
+        """The plug-in for `sink_type`, loaded on first use; `SecretSinkError` if none is."""
+        if sink_type in self._assigned:
+            return _assigned_plugin(sink_type, self._assigned[sink_type])
+        if sink_type not in self._loaded:
+            self._loaded[sink_type] = self._load(sink_type)
+        return self._loaded[sink_type]
+
+    def rediscover(self) -> None:
+        """Forget what was discovered and loaded: the next use reads the entry points again
+        (after `sys.path` changed, or a plug-in was installed into a running process)."""
+        installed_sinks.cache_clear()
+        self._loaded.clear()
+
+    def durable_types(self) -> tuple[str, ...]:
+        """The types whose store outlives the machine (every plug-in that loads is asked)."""
+        durable = set(DURABLE_SINK_TYPES) & set(self.types())
+        for sink_type in self.types():
+            with contextlib.suppress(SecretSinkError):
+                if self.plugin(sink_type).durable:
+                    durable.add(sink_type)
+        return tuple(sorted(durable))
+
+    def problems(self, spec: SinkSpec) -> tuple[SinkSpecProblem, ...]:
+        """Why `spec` cannot be used here: its type is not installed, or a plug-in's block does
+        not validate with the plug-in's own model. Empty when it can be opened."""
+        try:
+            if spec.type not in self.types():
+                return (self._not_installed(spec.type),)
+            if not isinstance(spec, PluginSink):
+                return ()
+            plugin = self.plugin(spec.type)
+        except SecretSinkError as exc:
+            return (SinkSpecProblem(("type",), str(exc), exc.hint or ""),)
+        try:
+            plugin.spec.model_validate(spec.model_dump())
+        except ValidationError as exc:
+            return _spec_problems(exc, plugin)
+        return ()
+
+    def checked(self, spec: SinkSpec, environment: str) -> tuple[SinkPlugin[Any], BaseModel]:
+        """The plug-in for `spec` and the block as its model validates it, or `SecretSinkError`
+        naming the environment, the field and the plug-in's message."""
+        problems = self.problems(spec)
+        if problems:
+            first = problems[0]
+            where = ".".join(str(part) for part in first.path)
+            raise SecretSinkError(
+                f"environment {environment!r}, sink block of type {spec.type!r}: "
+                + (first.message if first.path == ("type",) else f"{where}: {first.message}"),
+                hint=first.hint,
+            )
+        plugin = self.plugin(spec.type)
+        if isinstance(spec, plugin.spec):
+            return plugin, spec
+        return plugin, plugin.spec.model_validate(spec.model_dump())
+
+    def _load(self, sink_type: str) -> SinkPlugin[Any]:
+        installed = installed_sinks().get(sink_type)
+        if installed is None:
+            problem = self._not_installed(sink_type)
+            raise SecretSinkError(problem.message, hint=problem.hint)
+        found = load_installed(installed)
+        if found is None and sink_type in self._assigned:  # the module registered itself
+            return _assigned_plugin(sink_type, self._assigned[sink_type])
+        if not isinstance(found, SinkPlugin) or found.type != sink_type:
+            raise SecretSinkError(
+                f"the entry point {installed.describe()} names "
+                f"{type(found).__name__}, not a SinkPlugin with type {sink_type!r}",
+                hint="the package that provides it is broken: report it to its authors",
+            )
+        return found
+
+    def _not_installed(self, sink_type: str) -> SinkSpecProblem:
+        return SinkSpecProblem(
+            ("type",),
+            f"no secret sink of type {sink_type!r} is installed; known: "
+            f"{', '.join(self.types())}; install the package that provides it (its entry "
+            f"point group is {ENTRY_POINT_GROUP})",
+            NOT_INSTALLED_HINT,
+        )
+
+    def __getitem__(self, sink_type: str) -> SinkFactory:
+        if sink_type not in self:
+            raise KeyError(sink_type)
+        return self.plugin(sink_type).open
+
+    def __setitem__(self, sink_type: str, factory: SinkFactory) -> None:
+        self._assigned[sink_type] = factory
+
+    def __delitem__(self, sink_type: str) -> None:
+        if sink_type not in self:
+            raise KeyError(sink_type)
+        self._assigned.pop(sink_type, None)
+        self._loaded.pop(sink_type, None)
+
+    def __contains__(self, sink_type: object) -> bool:
+        return sink_type in self.types()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.types())
+
+    def __len__(self) -> int:
+        return len(self.types())
+
+
+def _assigned_plugin(sink_type: str, factory: SinkFactory) -> SinkPlugin[Any]:
+    """A built-in sink registered by assignment, as the plug-in it will declare."""
+    spec = BUILTIN_SINK_SPECS.get(sink_type)
+    if spec is None:
+        raise SecretSinkError(
+            f"the secret sink type {sink_type!r} was registered by assignment, which only "
+            "built-in sinks may do",
+            hint="declare it as a SinkPlugin in the entry point group mpctl.sinks",
+        )
+    return SinkPlugin(sink_type, spec, factory, durable=sink_type in DURABLE_SINK_TYPES)
+
+
+def _spec_problems(exc: ValidationError, plugin: SinkPlugin[Any]) -> tuple[SinkSpecProblem, ...]:
+    """The plug-in model's errors (never the input values), each with how to fix it."""
+    fields = sorted(plugin.spec.model_fields)
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        path = tuple(error["loc"])
+        if error["type"] == "extra_forbidden":
+            message, hint = "unknown field", f"fields of a {plugin.type} block: {', '.join(fields)}"
+        elif error["type"] == "missing":
+            message, hint = "missing required field", f"add '{path[-1]}:' to the block"
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            hint = f"fix this field of the {plugin.type} block (the plug-in's documentation says "
+            hint += "what it accepts)"
+        problems.append(SinkSpecProblem(path, message, hint))
+    return tuple(sorted(problems, key=lambda p: [str(part) for part in p.path]))
+
+
+SINKS = SinkRegistry()
+"""Every sink type → factory (installed plug-ins and in-process registrations)."""
 
 
 def open_sink(spec: SinkSpec, context: SinkContext) -> SecretSink:
-    """The sink for `spec`, built from the registry, its calls run in a thread."""
-    if spec.type not in SINKS and spec.type in SINK_MODULES:
-        importlib.import_module(SINK_MODULES[spec.type])
-    factory = SINKS.get(spec.type)
-    if factory is None:
-        raise SecretSinkError(
-            f"no secret sink of type {spec.type!r}; known types: {', '.join(sorted(SINKS))}"
-        )
-    return ThreadedSink(factory(spec, context))
+    """The sink for `spec`, built by its plug-in from the block the plug-in validated, its calls
+    run in a thread."""
+    plugin, checked = SINKS.checked(spec, context.environment)
+    return ThreadedSink(plugin.open(checked, context))

@@ -50,9 +50,9 @@ from mpctl.secrets.dotenv import workload_variables
 from mpctl.secrets.keys import KeyMaterialError, PrivateKey, from_pem, to_pem
 from mpctl.secrets.labels import Labels
 from mpctl.secrets.protocol import (
-    SINKS,
     RotationInFlightError,
     SinkContext,
+    SinkPlugin,
     label_holding,
 )
 
@@ -553,4 +553,5 @@ def open_vercel_sink(spec: SinkSpec, context: SinkContext) -> VercelSecretSink:
     return VercelSecretSink(spec, context, read_token(spec.token, context))
 
 
-SINKS["vercel"] = open_vercel_sink
+PLUGIN = SinkPlugin(type="vercel", spec=VercelSink, open=open_vercel_sink, durable=True)
+"""The entry point `vercel = "mpctl.secrets.vercel:PLUGIN"` (pyproject.toml)."""
