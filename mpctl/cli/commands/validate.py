@@ -1,4 +1,8 @@
-"""`mpctl validate`: schema and semantic lint of the manifests, every problem at once."""
+"""`mpctl validate`: schema and semantic lint of the manifests, every problem at once.
+
+Sink blocks are checked against the installed sinks too (a plug-in's block with the plug-in's
+own model), so a missing plug-in is found before plan or apply.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import typer
 
 from mpctl.cli import console
 from mpctl.cli.options import DEFAULT_MANIFESTS, EnvOption, ManifestsOption
+from mpctl.cli.sink_checks import with_sink_findings
 from mpctl.manifests import LoadResult, ManifestFinding, load, load_project
 
 
@@ -24,7 +29,10 @@ def validate(
     ] = "text",
 ) -> None:
     """Check manifests against the schema and Maskinporten's rules; exit 1 on any error."""
-    results = [load(manifests, name) for name in _environments(manifests, env, all_environments)]
+    results = [
+        with_sink_findings(load(manifests, name))
+        for name in _environments(manifests, env, all_environments)
+    ]
     diagnostics = sorted({d for r in results for d in r.diagnostics})
     if output == "json":
         console.stdout().print(json.dumps(_as_json(results, diagnostics), indent=2, sort_keys=True))
