@@ -12,44 +12,13 @@ of the steps left out and where the whole plan is. Must not do I/O.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
 from mpctl.gitops.markdown import code, details, fence, text
 from mpctl.plan import Action
-from mpctl.render import PlanDocument
-
-GLYPHS = {
-    Action.CREATE: "+",
-    Action.ADOPT: "<~",
-    Action.UPDATE: "~",
-    Action.REPLACE: "-/+",
-    Action.DELETE: "-",
-    Action.NOOP: " ",
-    Action.CREATE_KEY: "+",
-    Action.ROTATE_KEY: "~",
-    Action.REGISTER_KEY: "+",
-    Action.PROMOTE_KEY: "~",
-    Action.REREGISTER_KEY: "+",
-    Action.RETIRE_KEY: "-",
-    Action.REVOKE_KEY: "-",
-}
-"""The glyphs of `mpctl plan`'s terminal output (`mpctl.render.human`), so both read alike."""
+from mpctl.render import GLYPHS, ChangeLine, PlanDocument, change_glyph
 
 MAX_LISTED = 50
 """Summary items and diagnostics listed before "… and N more"."""
-
-
-class _Change(Protocol):
-    """What a field change shows (`mpctl.render`'s ChangeLine)."""
-
-    @property
-    def path(self) -> str: ...
-    @property
-    def old(self) -> str | None: ...
-    @property
-    def new(self) -> str | None: ...
-    @property
-    def op(self) -> str: ...
 
 
 def glyph(action: Action) -> str:
@@ -119,10 +88,10 @@ def _fewer(shown: int, length: int, budget: int) -> int:
     return max(0, min(shown - 1, estimate))
 
 
-def _change_line(change: _Change) -> str:
-    """`+`/`-` an element added or removed (or a field set from or to absent), `~` a value."""
-    if change.op == "add" or (change.op == "set" and change.old is None):
-        return f"+   {change.path} = {change.new}"
-    if change.op == "remove" or (change.op == "set" and change.new is None):
-        return f"-   {change.path} = {change.old}"
-    return f"~   {change.path} = {change.old} → {change.new}"
+def _change_line(change: ChangeLine) -> str:
+    """`+`/`-` an element added or removed (or a field set from or to absent), `~` a value:
+    the glyphs of `mpctl plan` (`mpctl.render.change_glyph`)."""
+    mark = change_glyph(change)
+    if mark == "~":
+        return f"~   {change.path} = {change.old} → {change.new}"
+    return f"{mark}   {change.path} = {change.new if mark == '+' else change.old}"

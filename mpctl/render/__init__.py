@@ -7,17 +7,21 @@ decides colour (NO_COLOR, TTY) and where output goes.
 
 from __future__ import annotations
 
-from mpctl.render.document import PlanDocument, build_document, summary_line
-from mpctl.render.human import render_human
+from mpctl.render.document import ChangeLine, PlanDocument, StepView, build_document, summary_line
+from mpctl.render.human import GLYPHS, change_glyph, render_human
 from mpctl.render.json import render_json
 from mpctl.render.markdown import GITHUB_COMMENT_LIMIT, render_markdown
 from mpctl.render.redact import SENSITIVE, redact, redact_plan
 
 __all__ = [
     "GITHUB_COMMENT_LIMIT",
+    "GLYPHS",
     "SENSITIVE",
+    "ChangeLine",
     "PlanDocument",
+    "StepView",
     "build_document",
+    "change_glyph",
     "redact",
     "redact_plan",
     "render_human",

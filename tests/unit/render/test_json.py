@@ -22,10 +22,14 @@ def test_json_output_is_the_redacted_plan_in_the_published_schema() -> None:
 
 def test_public_api_is_pinned() -> None:
     assert sorted(mpctl.render.__all__) == [
+        "ChangeLine",
         "GITHUB_COMMENT_LIMIT",
+        "GLYPHS",
         "PlanDocument",
         "SENSITIVE",
+        "StepView",
         "build_document",
+        "change_glyph",
         "redact",
         "redact_plan",
         "render_human",
