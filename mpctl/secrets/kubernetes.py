@@ -79,7 +79,7 @@ from mpctl.model import KeySlot, KubernetesSecretSink, SinkSpec, SinkState
 from mpctl.secrets.dotenv import workload_variables
 from mpctl.secrets.keys import KeyMaterialError, PrivateKey, from_pem, to_pem
 from mpctl.secrets.labels import Labels
-from mpctl.secrets.protocol import SINKS, RotationInFlightError, SinkContext, label_holding
+from mpctl.secrets.protocol import RotationInFlightError, SinkContext, SinkPlugin, label_holding
 
 if TYPE_CHECKING:
     from lightkube import Client
@@ -882,4 +882,7 @@ def open_kubernetes_sink(
     return KubernetesSink(spec, context, api, clock)
 
 
-SINKS["kubernetes-secret"] = open_kubernetes_sink
+PLUGIN = SinkPlugin(
+    type="kubernetes-secret", spec=KubernetesSecretSink, open=open_kubernetes_sink, durable=True
+)
+"""The entry point `kubernetes-secret = "mpctl.secrets.kubernetes:PLUGIN"` (pyproject.toml)."""

@@ -82,7 +82,7 @@ from mpctl.model import (
 from mpctl.secrets.dotenv import workload_variables
 from mpctl.secrets.keys import KeyMaterialError, PrivateKey, from_pem, to_pem
 from mpctl.secrets.labels import Labels
-from mpctl.secrets.protocol import SINKS, RotationInFlightError, SinkContext, label_holding
+from mpctl.secrets.protocol import RotationInFlightError, SinkContext, SinkPlugin, label_holding
 
 T = TypeVar("T")
 
@@ -1058,4 +1058,5 @@ def open_vault_sink(spec: SinkSpec, context: SinkContext) -> VaultKvSecretSink:
     return VaultKvSecretSink(spec, context, api)
 
 
-SINKS["vault-kv"] = open_vault_sink
+PLUGIN = SinkPlugin(type="vault-kv", spec=VaultKvSink, open=open_vault_sink, durable=True)
+"""The entry point `vault-kv = "mpctl.secrets.vault:PLUGIN"` (pyproject.toml)."""
