@@ -24,7 +24,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import random
-import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +34,7 @@ import stamina
 from mpctl import __version__
 from mpctl.errors import ConfigError, MpctlError
 from mpctl.redaction import redact_text
+from mpctl.remote import parse_retry_after
 
 API_VERSION = "2022-11-28"
 MEDIA_TYPE = "application/vnd.github+json"
@@ -54,7 +54,6 @@ _PERMISSIONS_HINT = (
     "Issues read and write, Actions read, on this repository)"
 )
 _MESSAGE_LIMIT = 300
-_DELTA_SECONDS = re.compile(r"[0-9]{1,9}", re.ASCII)
 _log = logging.getLogger("mpctl.gitops")
 
 
@@ -298,14 +297,14 @@ def _backoff(policy: GitHubRetry, attempt: int) -> float:
 def _rate_limit_wait(response: httpx.Response, message: str, now: float) -> float | None:
     """Seconds GitHub asks to wait when `response` is a rate limit; None when it is not one.
 
-    GitHub's `Retry-After` is delta-seconds (its docs: "that many seconds"); anything else
-    falls through to the rate-limit headers or the one-minute rule."""
+    `Retry-After` is read by mpctl's one parser (`mpctl.remote.parse_retry_after`); without
+    it, the rate-limit headers or the one-minute rule decide."""
     if response.status_code not in (403, 429):
         return None
     headers = response.headers
-    retry_after = headers.get("retry-after", "").strip(" \t")
-    if _DELTA_SECONDS.fullmatch(retry_after):
-        return float(retry_after)
+    retry_after = parse_retry_after(headers.get("retry-after"))
+    if retry_after is not None:
+        return retry_after
     if headers.get("x-ratelimit-remaining") == "0":
         reset = headers.get("x-ratelimit-reset", "")
         if reset.isascii() and reset.isdigit():

@@ -67,6 +67,7 @@ from mpctl.remote.oauth_grant import (
 )
 from mpctl.remote.protocol import RemoteApi, WireBody
 from mpctl.remote.retry import RetryNotice, RetryPolicy
+from mpctl.remote.retry_after import parse_retry_after
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -123,6 +124,7 @@ __all__ = [
     "open_http",
     "open_remote",
     "outcome_of",
+    "parse_retry_after",
     "reason_code",
     "sign_grant",
     "watch_calls",

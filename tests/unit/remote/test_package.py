@@ -14,6 +14,8 @@ FORBIDDEN = ("mpctl.plan", "mpctl.apply", "mpctl.emulator", "mpctl.cli", "mpctl.
 def test_exported_names() -> None:
     assert sorted(mpctl.remote.__all__) == sorted(
         [
+            "CallEvent",
+            "CallObserver",
             "DEFAULT_CONCURRENCY",
             "GRANT_LIFETIME",
             "GRANT_TYPE",
@@ -37,7 +39,9 @@ def test_exported_names() -> None:
             "new_jti",
             "null_observer",
             "outcome_of",
+            "parse_retry_after",
             "reason_code",
+            "watch_calls",
             "sign_grant",
             "AdminAuth",
             "AdminCredentialError",
