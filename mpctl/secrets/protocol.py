@@ -206,7 +206,7 @@ class SinkPlugin(Generic[S]):
     spec: builtins.type[S]
     """The sink block's pydantic model; its `type` field is `Literal["<type>"]`."""
     open: Callable[[S, SinkContext], BlockingSecretSink]
-    """Builds the sink from a block `spec` validated, for one environment."""
+    """Builds the sink for one environment from the block as `spec` validated it."""
     durable: bool
     """The store outlives the machine mpctl runs on (not a file on a CI runner's disk)."""
 
@@ -232,10 +232,10 @@ class SinkSpecProblem:
 
 class SinkRegistry(MutableMapping[str, SinkFactory]):
     """Sink `type` → factory: the installed plug-ins (entry point group `mpctl.sinks`, each
-    module imported when its type is first used) and sinks registered in-process by assignment
-    (`SINKS[type] = factory`, the way before plug-ins, for built-in types whose module does not
-    declare a `PLUGIN` yet; an assignment takes precedence). Deleting a type forgets what was
-    loaded or assigned for it: it is loaded again on next use.
+    module imported when its type is first used) and built-in sinks registered in-process by
+    assignment (`SINKS[type] = factory`, the way before plug-ins, kept for code and tests that
+    swap a factory; an assignment takes precedence). Deleting a type forgets what was loaded or
+    assigned for it: it is loaded again on next use.
     """
 
     def __init__(self) -> None:
