@@ -29,7 +29,7 @@ __all__ = [
     "PullRequest",
 ]
 
-# --- the GitOps commands' logic (comments, plan review, approvals, drift) -------------------
+# --- the GitOps commands' logic (comments, plan review, approvals, drift, plan artifacts) ---
 
 from mpctl.gitops.apply_comment import (
     Applied,
@@ -49,8 +49,19 @@ from mpctl.gitops.approvals import (
     missing_approvals,
     needed_approvals,
 )
+from mpctl.gitops.artifacts import (
+    DEFAULT_ARTIFACT_NAME,
+    FetchedPlan,
+    ReviewedPlanUnavailable,
+    SavedPlan,
+    artifact_name,
+    fetch_reviewed_plan,
+    plan_file_from_zip,
+    saved_plan,
+    saved_plan_fields,
+)
 from mpctl.gitops.drift import DRIFT_LABEL, DriftReport, Finding, TokenFailure
-from mpctl.gitops.markers import PLAN, Marker, parse_marker
+from mpctl.gitops.markers import PLAN, Marker, parse_marker, with_marker_data
 from mpctl.gitops.plan_comment import (
     NO_STEPS,
     Links,
@@ -104,4 +115,17 @@ __all__ += [
     "step_digest",
     "sync_drift_issue",
     "upsert_comment",
+]
+
+__all__ += [
+    "DEFAULT_ARTIFACT_NAME",
+    "FetchedPlan",
+    "ReviewedPlanUnavailable",
+    "SavedPlan",
+    "artifact_name",
+    "fetch_reviewed_plan",
+    "plan_file_from_zip",
+    "saved_plan",
+    "saved_plan_fields",
+    "with_marker_data",
 ]

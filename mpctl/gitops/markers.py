@@ -2,10 +2,12 @@
 
 A marker is the first line of a body mpctl writes: `<!-- mpctl:<kind> project=<p> env=<e>
 key=value … -->`. `kind`, `project` and `env` are its identity (one sticky comment per kind,
-project and environment); the other fields are data (the plan's head sha and step digest, when
-drift was first seen). Values are percent-encoded, so no value can end the comment or forge
-another field. GitHub does not render HTML comments, and a body mpctl composes never has
-another line starting with `<!--` (prose escapes `<`). Must not do I/O.
+project and environment); the other fields are data (the plan's head sha and step digest, the
+run and artifact the plan job saved its plan in, when drift was first seen). A reader ignores
+fields it does not know and copes with fields an older mpctl did not write. Values are
+percent-encoded, so no value can end the comment or forge another field. GitHub does not render
+HTML comments, and a body mpctl composes never has another line starting with `<!--` (prose
+escapes `<`). Must not do I/O.
 """
 
 from __future__ import annotations
@@ -62,3 +64,12 @@ def parse_marker(body: str) -> Marker | None:
 def with_marker(marker: Marker, body: str) -> str:
     """`body` under its marker line."""
     return f"{marker.line()}\n{body}"
+
+
+def with_marker_data(body: str, **data: str) -> str:
+    """`body` with `data` added to (or replacing fields of) its marker; the rest unchanged."""
+    marker = parse_marker(body)
+    if marker is None:
+        raise ValueError("the body does not start with a marker")
+    rest = body.split("\n", 1)[1] if "\n" in body else ""
+    return with_marker(marker.with_data(**data), rest)

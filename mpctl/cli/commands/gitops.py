@@ -3,12 +3,15 @@
 Wiring only: each command plans (and applies or verifies) in-process as `mpctl plan`, `apply`
 and `verify` do, hands the outcome to the pure composers in `mpctl.gitops`, and puts the result
 on GitHub through `GitHubRepo` (GITHUB_REPOSITORY, GITHUB_TOKEN or GH_TOKEN, GITHUB_API_URL).
-Links to the run come from GITHUB_SERVER_URL, GITHUB_REPOSITORY and GITHUB_RUN_ID. Exit codes:
+Links to the run come from GITHUB_SERVER_URL, GITHUB_REPOSITORY and GITHUB_RUN_ID. The plan
+comment's marker records the run (GITHUB_RUN_ID) and the artifact name the saved plan is
+uploaded under; without `--reviewed`, apply fetches that artifact (`mpctl.gitops.artifacts`).
+Exit codes:
 
 - plan: 0 no changes, 2 changes (as `plan --detailed-exitcode`), 1 the plan failed, has
   errors or needs an approval label it lacks; always after the comment is posted;
-- apply: 0 applied or nothing to do, 1 refused (not the reviewed plan, a changed plan, a
-  missing label) or failed, 130 interrupted;
+- apply: 0 applied or nothing to do, 1 refused (not the reviewed plan, a reviewed plan that
+  cannot be fetched, a changed plan, a missing label) or failed, 130 interrupted;
 - drift: 0 no drift (an open drift issue is closed), 2 drift (the issue is opened or updated),
   1 the run could not plan or verify (no issue is touched).
 
@@ -36,6 +39,7 @@ from mpctl.cli.options import DEFAULT_MANIFESTS, ManifestsOption
 from mpctl.cli.output import read_plan, write_plan
 from mpctl.errors import MpctlError, UserError
 from mpctl.gitops import (
+    DEFAULT_ARTIFACT_NAME,
     DEFAULT_AUTHOR,
     NO_STEPS,
     PLAN,
@@ -53,21 +57,27 @@ from mpctl.gitops import (
     PlanFailure,
     PullRequest,
     ReviewedPlan,
+    ReviewedPlanUnavailable,
     StepResult,
     TokenFailure,
     apply_comment_body,
     apply_exit_code,
     apply_verdict,
+    artifact_name,
     compare_plans,
+    fetch_reviewed_plan,
     find_comment,
     missing_approvals,
     needed_approvals,
     parse_marker,
     plan_comment_body,
     plan_exit_code,
+    saved_plan,
+    saved_plan_fields,
     step_digest,
     sync_drift_issue,
     upsert_comment,
+    with_marker_data,
 )
 from mpctl.manifests import load, load_project
 from mpctl.plan import Plan, PlanOptions, project_identity
@@ -112,6 +122,16 @@ ProtectedLabelOption = Annotated[
         help="The label that approves deletes and replacements on a protected environment.",
     ),
 ]
+ArtifactNameOption = Annotated[
+    str,
+    typer.Option(
+        "--artifact-name",
+        envvar="MPCTL_ARTIFACT_NAME",
+        help="The artifact name the workflow uploads the saved plan (--out) under ({env}: the "
+        "environment). The plan comment records it with the run (GITHUB_RUN_ID), so "
+        "`gitops apply` can fetch the plan.",
+    ),
+]
 _DEFAULT_LABELS = ApprovalLabels()
 
 
@@ -130,20 +150,21 @@ def gitops_plan(
     delete_label: DeleteLabelOption = _DEFAULT_LABELS.delete,
     replace_label: ReplaceLabelOption = _DEFAULT_LABELS.replace,
     protected_label: ProtectedLabelOption = _DEFAULT_LABELS.protected,
+    artifact: ArtifactNameOption = DEFAULT_ARTIFACT_NAME,
     author: AuthorOption = DEFAULT_AUTHOR,
 ) -> int:
     """Plan for a pull request and upsert its sticky plan comment for this environment."""
     labels = ApprovalLabels(delete_label, replace_label, protected_label)
+    saved_as = artifact_name(artifact, env)
     with _github() as repo:
         pull = repo.pull_request(pr)
         project, outcome = _pull_request_plan(manifests, env, labels, pull)
+        links = Links(pull.head_sha, artifact_url, _run_url(os.environ))
+        body = plan_comment_body(project, env, outcome, links)
         if isinstance(outcome, ReviewedPlan) and out is not None:
             write_plan(out, outcome.plan)
-            console.stderr().print(f"Saved the plan to {out}.")
-        links = Links(pull.head_sha, artifact_url, _run_url(os.environ))
-        comment, created = upsert_comment(
-            repo, pr, plan_comment_body(project, env, outcome, links), author=author
-        )
+            body = with_marker_data(body, **_saved_plan_record(out, saved_as))
+        comment, created = upsert_comment(repo, pr, body, author=author)
     verb = "Posted" if created else "Updated"
     console.stderr().print(f"{verb} the plan comment for {env}: {comment.html_url}")
     return plan_exit_code(outcome)
@@ -153,8 +174,13 @@ def gitops_plan(
 def gitops_apply(
     env: GitOpsEnvOption,
     reviewed: Annotated[
-        Path, typer.Option("--reviewed", help="The plan saved by `gitops plan` on the PR.")
-    ],
+        Path | None,
+        typer.Option(
+            "--reviewed",
+            help="The plan saved by `gitops plan` on the PR. [default: fetched from the "
+            "artifact of the PR's plan run that its plan comment names]",
+        ),
+    ] = None,
     manifests: ManifestsOption = DEFAULT_MANIFESTS,
     pr: Annotated[
         int | None,
@@ -265,6 +291,22 @@ def _configured_project(manifests: Path) -> str:
     return f"{orgno}/{project.config.project}" if project.config.project else orgno
 
 
+def _saved_plan_record(out: Path, saved_as: str) -> dict[str, str]:
+    """The marker fields saying where `gitops apply` finds the saved plan, said on stderr."""
+    fields = saved_plan_fields(os.environ.get("GITHUB_RUN_ID"), saved_as)
+    if "run" in fields:
+        console.stderr().print(
+            f"Saved the plan to {out}; the comment names it as artifact {saved_as} of run "
+            f"{fields['run']}."
+        )
+    else:
+        console.warning(
+            f"Saved the plan to {out}, but GITHUB_RUN_ID is not set: `gitops apply` cannot "
+            "fetch this plan and needs `--reviewed FILE`."
+        )
+    return fields
+
+
 # --- apply --------------------------------------------------------------------------------
 
 
@@ -277,7 +319,7 @@ class ReviewedMerge:
         self.repo, self.pull, self.env, self.labels, self.author = repo, pull, env, labels, author
 
     def apply(
-        self, manifests: Path, reviewed: Path, audit_log: Path | None, *, audit: bool
+        self, manifests: Path, reviewed: Path | None, audit_log: Path | None, *, audit: bool
     ) -> tuple[str, ApplyOutcome]:
         try:
             workspace = open_workspace(manifests, self.env)
@@ -297,18 +339,24 @@ class ReviewedMerge:
         self,
         workspace: Workspace,
         project: str,
-        reviewed_file: Path,
+        reviewed_file: Path | None,
         audit_log: Path | None,
         *,
         audit: bool,
     ) -> ApplyOutcome:
-        try:
-            reviewed = read_plan(reviewed_file)
-        except UserError as exc:
-            return NotReviewed(f"the reviewed plan cannot be read: {redact_text(exc.message)}")
-        not_reviewed = self._not_reviewed(project, reviewed)
-        if not_reviewed is not None:
-            return not_reviewed
+        shown = self._shown_plan(project)
+        if isinstance(shown, NotReviewed):
+            return shown
+        found = self._reviewed_plan(reviewed_file, shown)
+        if isinstance(found, NotReviewed):
+            return found
+        reviewed, source = found
+        digest, shown_digest = step_digest(reviewed), shown.data.get("steps") or "unknown"
+        if digest != shown_digest:
+            return NotReviewed(
+                f"{source} (steps {digest[:19]}) is not the plan the pull request's comment "
+                f"shows (steps {shown_digest[:19]})"
+            )
         granted = self.labels.granted(self.pull.labels, self.env)
         options = _options(granted)
         fresh = asyncio.run(compute_plan(workspace, options))
@@ -325,27 +373,39 @@ class ReviewedMerge:
             return Applied(fresh)
         return self._run(workspace, fresh, options, audit_log, audit=audit)
 
-    def _not_reviewed(self, project: str, reviewed: Plan) -> NotReviewed | None:
-        """Why the plan file cannot stand for the plan the pull request's comment showed."""
+    def _shown_plan(self, project: str) -> Marker | NotReviewed:
+        """The marker of the plan the pull request's comment shows, or why there is none."""
         comment = find_comment(
             self.repo, self.pull.number, Marker(PLAN, project, self.env), author=self.author
         )
-        if comment is None:
+        marker = parse_marker(comment.body) if comment is not None else None
+        if marker is None:
             return NotReviewed(
                 f"pull request #{self.pull.number} has no plan comment for {self.env} by "
                 f"{self.author}: no plan was reviewed"
             )
-        marker = parse_marker(comment.body)
-        shown = marker.data.get("steps") if marker else None
-        if shown == NO_STEPS:
+        if marker.data.get("steps") == NO_STEPS:
             return NotReviewed(f"the last plan for {self.env} on the pull request failed")
-        digest = step_digest(reviewed)
-        if shown != digest:
-            return NotReviewed(
-                f"the plan file (steps {digest[:19]}) is not the plan the pull request's "
-                f"comment shows (steps {(shown or 'unknown')[:19]})"
-            )
-        return None
+        return marker
+
+    def _reviewed_plan(self, file: Path | None, shown: Marker) -> tuple[Plan, str] | NotReviewed:
+        """The reviewed plan (from `file`, else the artifact `shown` names) and what it is."""
+        if file is not None:
+            try:
+                return read_plan(file), "the plan file"
+            except UserError as exc:
+                reason = f"the reviewed plan cannot be read: {redact_text(exc.message)}"
+                return NotReviewed(reason)
+        try:
+            saved = saved_plan(shown)
+            fetched = fetch_reviewed_plan(self.repo, saved)
+        except ReviewedPlanUnavailable as exc:
+            return NotReviewed(redact_text(exc.reason))
+        console.stderr().print(
+            f"Fetched the reviewed plan: {fetched.member} in {saved.describe()} "
+            f"(artifact id {fetched.artifact.id})."
+        )
+        return fetched.plan, f"the plan in {saved.describe()}"
 
     def _run(
         self,
