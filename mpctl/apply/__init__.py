@@ -23,7 +23,8 @@ from mpctl.apply.context import (
 )
 from mpctl.apply.engine import apply_plan, check_allowed, check_fresh
 from mpctl.apply.events import ApplyObserver, NullObserver
-from mpctl.apply.lock import EnvironmentLock, LockInfo
+from mpctl.apply.lock import EnvironmentLock, Lock, LockInfo
+from mpctl.apply.lock_s3 import LockBackendError, S3EnvironmentLock, open_s3_lock
 from mpctl.apply.report import ApplyReport, Status, StepOutcome
 
 __all__ = [
@@ -36,9 +37,12 @@ __all__ = [
     "EnvironmentLock",
     "KeyTestResult",
     "KeyTester",
+    "Lock",
+    "LockBackendError",
     "LockInfo",
     "NullObserver",
     "RunIdentity",
+    "S3EnvironmentLock",
     "Status",
     "StepOutcome",
     "Verdict",
@@ -48,5 +52,6 @@ __all__ = [
     "check_fresh",
     "identify_run",
     "open_audit_log",
+    "open_s3_lock",
     "parse_record",
 ]

@@ -28,8 +28,8 @@ from mpctl.apply.lock import (
     wrong_id_error,
 )
 from mpctl.errors import LockedError, MpctlError
-from mpctl.model.config import S3Lock
-from mpctl.secrets.aws import quiet_sdk_loggers
+from mpctl.model import S3Lock
+from mpctl.secrets import quiet_loggers
 
 _INSTALL_HINT = "pip install 'mpctl[aws]'"
 _EXISTS = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
@@ -194,7 +194,7 @@ def s3_client(spec: S3Lock) -> Any:
         exceptions = importlib.import_module("botocore.exceptions")
     except ImportError:
         raise LockBackendError("the s3 environment lock needs boto3", hint=_INSTALL_HINT) from None
-    quiet_sdk_loggers()
+    quiet_loggers(("botocore", "boto3"))  # at DEBUG they would log the lock requests' bodies
     try:
         return boto3.session.Session(region_name=spec.region).client(
             "s3",

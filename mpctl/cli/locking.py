@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mpctl.apply import EnvironmentLock, LockInfo
-from mpctl.apply.lock import Lock
-from mpctl.apply.lock_s3 import open_s3_lock
+from mpctl.apply import EnvironmentLock, Lock, LockInfo, open_s3_lock
 from mpctl.cli.environment import Workspace
 
 

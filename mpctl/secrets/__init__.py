@@ -42,6 +42,7 @@ from mpctl.secrets.protocol import (
     ThreadedSink,
     open_sink,
 )
+from mpctl.secrets.sdk_logs import quiet_loggers
 
 __all__ = [
     "ALGORITHMS",
@@ -72,6 +73,7 @@ __all__ = [
     "open_sink",
     "private_jwk",
     "public_jwk",
+    "quiet_loggers",
     "to_pem",
     "to_private_jwk_base64",
     "write_private_file",

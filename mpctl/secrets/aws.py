@@ -55,7 +55,6 @@ import functools
 import hashlib
 import importlib
 import json
-import logging
 import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -75,6 +74,7 @@ from mpctl.secrets.protocol import (
     SinkPlugin,
     label_holding,
 )
+from mpctl.secrets.sdk_logs import quiet_loggers
 
 CURRENT, PENDING, PREVIOUS = "AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"
 REPUBLISH = "MPCTL_REPUBLISH"
@@ -95,7 +95,8 @@ _TAG_WORD = re.compile(r"^[A-Za-z0-9+=._:/@-]+$")
 _NO_KEY = "none"
 _PER_VERSION = (TAG_KEY, TAG_PROMOTED)
 _INSTALL_HINT = "the aws-secrets-manager sink needs boto3: pip install 'mpctl[aws]'"
-_QUIET_LOGGERS = ("botocore", "boto3")
+AWS_SDK_LOGGERS = ("botocore", "boto3")
+"""At DEBUG they log request and response bodies, which hold private keys."""
 _WRITE_ACTIONS = (
     "CreateSecret, PutSecretValue, UpdateSecretVersionStage, TagResource, UntagResource"
 )
@@ -801,18 +802,6 @@ def _read_back_failed(name: str, detail: str) -> SecretSinkError:
     )
 
 
-def quiet_sdk_loggers() -> None:
-    """Raise botocore's and boto3's loggers (and their existing children) to INFO: at DEBUG
-    they log request and response bodies, which hold private keys."""
-    names = [
-        name for name in logging.root.manager.loggerDict if name.split(".", 1)[0] in _QUIET_LOGGERS
-    ]
-    for name in {*_QUIET_LOGGERS, *names}:
-        logger = logging.getLogger(name)
-        if logger.level < logging.INFO:
-            logger.setLevel(logging.INFO)
-
-
 @functools.cache
 def _shared_loader() -> Any:
     """One botocore model loader for every sink of the process: a session per sink keeps
@@ -829,7 +818,7 @@ def boto3_client(spec: AwsSecretsManagerSink) -> Any:
         exceptions = importlib.import_module("botocore.exceptions")
     except ImportError:
         raise SecretSinkError(_INSTALL_HINT, hint="pip install 'mpctl[aws]'") from None
-    quiet_sdk_loggers()
+    quiet_loggers(AWS_SDK_LOGGERS)
     problem: SecretSinkError
     try:
         core = importlib.import_module("botocore.session").Session()
