@@ -119,5 +119,6 @@ def test_a_clean_plan_is_unchanged() -> None:
 def test_sink_references_are_shown_as_written() -> None:
     """`variables.private_key` names an environment variable; it is not a secret value."""
     plan = _plan().model_copy(update={"sinks": {"a": FileSink()}})
-    shown = redact_plan(plan)
-    assert shown.sinks["a"].variables.private_key == "MASKINPORTEN_PRIVATE_KEY"
+    sink = redact_plan(plan).sinks["a"]
+    assert isinstance(sink, FileSink)
+    assert sink.variables.private_key == "MASKINPORTEN_PRIVATE_KEY"
