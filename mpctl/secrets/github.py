@@ -77,6 +77,7 @@ from mpctl.secrets.protocol import (
     SinkPlugin,
     label_holding,
 )
+from mpctl.secrets.references import read_reference
 
 STORE = "GitHub environment"
 _GITHUB_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -535,27 +536,13 @@ def _parse_key(value: str) -> PrivateKey | None:
 
 
 def _read_token(spec: GitHubEnvironmentSink, context: SinkContext) -> str:
-    source = spec.token
-    if source.env is not None:
-        token = context.environ.get(source.env, "").strip()
-        where = f"environment variable {source.env}"
-    else:
-        path = context.base_dir / (source.file or "")
-        where = f"file {path}"
-        try:
-            token = path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise SecretSinkError(
-                f"cannot read the GitHub token for {STORE} {spec.repository} from {where}: "
-                f"{exc.strerror}"
-            ) from None
-    if not token:
-        raise SecretSinkError(
-            f"the GitHub token for {STORE} {spec.repository} ({where}) is empty or not set",
-            hint=f"set it to {_PERMISSIONS}; in Actions e.g. `env: {{MPCTL_GITHUB_TOKEN: "
-            "${{ secrets.MPCTL_GITHUB_TOKEN }}}`",
-        )
-    return token
+    return read_reference(
+        spec.token,
+        context,
+        what=f"the GitHub token for {STORE} {spec.repository}",
+        fix=f"set it to {_PERMISSIONS}; in Actions e.g. `env: {{MPCTL_GITHUB_TOKEN: "
+        "${{ secrets.MPCTL_GITHUB_TOKEN }}}`",
+    )
 
 
 def load_sealer() -> Sealer:

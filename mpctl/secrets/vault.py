@@ -83,6 +83,7 @@ from mpctl.secrets.dotenv import workload_variables
 from mpctl.secrets.keys import KeyMaterialError, PrivateKey, from_pem, to_pem
 from mpctl.secrets.labels import Labels
 from mpctl.secrets.protocol import RotationInFlightError, SinkContext, SinkPlugin, label_holding
+from mpctl.secrets.references import describe_reference, read_reference
 
 T = TypeVar("T")
 
@@ -970,29 +971,8 @@ def _not_kv2(spec: VaultKvSink, path: str) -> SecretSinkError:
 # --- opening the sink -----------------------------------------------------------------------
 
 
-def read_reference(source: SecretSource, context: SinkContext, what: str, fix: str) -> str:
-    """The value a `{env: NAME}` / `{file: PATH}` reference points at (a relative file is
-    read from the manifests' directory)."""
-    if source.env is not None:
-        value = context.environ.get(source.env, "").strip()
-        where = f"environment variable {source.env}"
-    else:
-        path = Path(source.file or "").expanduser()
-        path = path if path.is_absolute() else context.base_dir / path
-        where = f"file {path}"
-        try:
-            value = path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise SecretSinkError(
-                f"the vault-kv sink's {what}: cannot read {where}: {exc.strerror}", hint=fix
-            ) from None
-    if not value:
-        raise SecretSinkError(f"the vault-kv sink's {what}: {where} is empty or not set", hint=fix)
-    return value
-
-
-def _described(source: SecretSource) -> str:
-    return f"environment variable {source.env}" if source.env else f"file {source.file}"
+def _read(source: SecretSource, context: SinkContext, what: str, fix: str) -> str:
+    return read_reference(source, context, what=f"the vault-kv sink's {what}", fix=fix)
 
 
 def credentials_for(spec: VaultKvSink, context: SinkContext) -> Credentials:
@@ -1000,28 +980,29 @@ def credentials_for(spec: VaultKvSink, context: SinkContext) -> Credentials:
     any request)."""
     auth = spec.auth
     if isinstance(auth, VaultTokenAuth):
-        token = read_reference(
+        token = _read(
             auth.token,
             context,
             "token",
             "set it to a Vault token with mpctl's policy (in CI, from a secret), or use "
             "AppRole or Kubernetes auth",
         )
-        return Credentials("token", {"token": SecretStr(token)}, source=_described(auth.token))
+        source = describe_reference(auth.token)
+        return Credentials("token", {"token": SecretStr(token)}, source=source)
     if isinstance(auth, VaultAppRoleAuth):
         fix = f"set it from `vault read auth/{auth.mount}/role/<role>/role-id` and a secret_id"
-        role_id = read_reference(auth.role_id, context, "AppRole role_id", fix)
-        secret_id = read_reference(auth.secret_id, context, "AppRole secret_id", fix)
+        role_id = _read(auth.role_id, context, "AppRole role_id", fix)
+        secret_id = _read(auth.secret_id, context, "AppRole secret_id", fix)
         return Credentials(
             "approle",
             {"role_id": SecretStr(role_id), "secret_id": SecretStr(secret_id)},
             mount=auth.mount,
-            source=f"{_described(auth.role_id)} and {_described(auth.secret_id)}",
+            source=f"{describe_reference(auth.role_id)} and {describe_reference(auth.secret_id)}",
         )
     assert isinstance(auth, VaultKubernetesAuth)
     jwt_path = Path(auth.jwt_path).expanduser()
     jwt_path = jwt_path if jwt_path.is_absolute() else context.base_dir / jwt_path
-    jwt = read_reference(
+    jwt = _read(
         SecretSource(file=str(jwt_path)),
         context,
         "Kubernetes service-account token",

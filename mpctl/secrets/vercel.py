@@ -37,7 +37,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -55,6 +54,7 @@ from mpctl.secrets.protocol import (
     SinkPlugin,
     label_holding,
 )
+from mpctl.secrets.references import describe_reference, read_reference
 
 LABELS_VARIABLE = "MPCTL_KEY_LABELS"
 KEY_VARIABLE_PREFIX = "MPCTL_PRIVATE_KEY_"
@@ -271,7 +271,8 @@ def _hint(status: int, code: str, spec: VercelSink) -> str:
     if status in (401, 403):
         team = f"team {spec.team_id}" if spec.team_id else "the project's owner"
         return (
-            f"the token ({_describe(spec.token)}) must be a Vercel access token scoped to {team}, "
+            f"the token ({describe_reference(spec.token)}) must be a Vercel access token scoped "
+            f"to {team}, "
             "of a member who may edit this project's environment variables for targets "
             f"{', '.join(spec.targets)} (Member or Owner: a Developer cannot change Production)"
             + (" and create deployments (redeploy: true)" if spec.redeploy else "")
@@ -289,10 +290,6 @@ def _hint(status: int, code: str, spec: VercelSink) -> str:
     if status == 429 or status >= 500:
         return "Vercel is busy or failing; nothing after this write was done: run mpctl again"
     return "this is a request Vercel does not accept; please report it with this message"
-
-
-def _describe(source: SecretSource) -> str:
-    return f"env {source.env}" if source.env else f"file {source.file}"
 
 
 class VercelSecretSink:
@@ -522,28 +519,13 @@ def _corrupt(name: str, detail: str) -> SecretSinkError:
 
 def read_token(source: SecretSource, context: SinkContext) -> str:
     """The access token a `{env: NAME}` / `{file: PATH}` reference points at."""
-    if source.env is not None:
-        value = context.environ.get(source.env, "").strip()
-        if not value:
-            raise SecretSinkError(
-                f"the vercel sink's token: environment variable {source.env} is not set",
-                hint=f"set {source.env} to a Vercel access token (Account Settings → Tokens) "
-                "scoped to the project's team",
-            )
-        return value
-    assert source.file is not None  # guaranteed by SecretSource's validator
-    path = Path(source.file).expanduser()
-    path = path if path.is_absolute() else context.base_dir / path
-    try:
-        value = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise SecretSinkError(
-            f"the vercel sink's token: cannot read {path}: {exc.strerror}",
-            hint="point `token: {file: ...}` at a readable file holding the access token",
-        ) from None
-    if not value:
-        raise SecretSinkError(f"the vercel sink's token: {path} is empty")
-    return value
+    return read_reference(
+        source,
+        context,
+        what="the vercel sink's token",
+        fix="set it to a Vercel access token (Account Settings → Tokens) scoped to the "
+        "project's team: `token: {env: NAME}` or `{file: PATH}`",
+    )
 
 
 def open_vercel_sink(spec: SinkSpec, context: SinkContext) -> VercelSecretSink:

@@ -251,7 +251,7 @@ def test_refusals_name_the_status_and_the_fix(
 
 def test_a_missing_token_is_named_when_the_sink_is_opened(tmp_path: Path) -> None:
     bare = SinkContext("test", tmp_path, ISSUER, TOKEN_ENDPOINT, environ={})
-    with pytest.raises(SecretSinkError, match="MPCTL_VERCEL_TOKEN is not set"):
+    with pytest.raises(SecretSinkError, match="MPCTL_VERCEL_TOKEN is empty or not set"):
         open_sink(spec("https://api.vercel.com"), bare)
 
 
