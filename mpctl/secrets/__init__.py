@@ -39,7 +39,9 @@ from mpctl.secrets.protocol import (
     SecretSink,
     SinkContext,
     SinkFactory,
+    SinkPlugin,
     ThreadedSink,
+    label_holding,
     open_sink,
 )
 from mpctl.secrets.sdk_logs import quiet_loggers
@@ -59,6 +61,7 @@ __all__ = [
     "SecretSink",
     "SinkContext",
     "SinkFactory",
+    "SinkPlugin",
     "ThreadedSink",
     "check_private_directory",
     "check_private_file",
@@ -69,6 +72,7 @@ __all__ = [
     "from_private_jwk_base64",
     "generate_key",
     "jwks_document",
+    "label_holding",
     "new_key_for",
     "open_sink",
     "private_jwk",

@@ -20,12 +20,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from mpctl.errors import SecretSinkError
 from mpctl.model import KeySlot, SinkState
-from mpctl.secrets import KeyMaterialError, PrivateKey, from_pem, to_pem
-from mpctl.secrets.protocol import (
+from mpctl.secrets import (
+    KeyMaterialError,
+    PrivateKey,
     RotationInFlightError,
     SinkContext,
     SinkPlugin,
+    from_pem,
     label_holding,
+    to_pem,
 )
 
 from .store import DocumentStore, VersionConflictError
