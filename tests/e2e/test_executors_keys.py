@@ -21,12 +21,13 @@ from typing import cast
 import httpx
 import pytest
 
-from mpctl.apply import ApplyError, Status
+from mpctl.apply import ApplyError, Status, apply_plan
 from mpctl.apply.rotation import run_key_step
 from mpctl.cli.keytest import TokenKeyTester
 from mpctl.emulator import FaultRule
+from mpctl.errors import UserError
 from mpctl.model import KeyPolicy
-from mpctl.plan import KEY_PHASES, Action, Address, KeyChange, KeyPhase, KeyStep
+from mpctl.plan import KEY_PHASES, Action, Address, KeyChange, KeyPhase, KeyStep, PlanOptions
 from mpctl.remote import RetryPolicy, open_http
 from mpctl.secrets import FileSecretSink, PrivateKey, generate_key
 from tests.e2e import harness
@@ -671,4 +672,25 @@ async def test_a_key_step_for_a_client_without_a_client_id_or_a_sink_writes_noth
 
     assert no_id.written == no_sink.written == []
     assert world.durable() == before
+    no_violation(world)
+
+
+async def test_a_plan_holding_an_error_for_no_resource_is_refused_before_anything_is_read(
+    small_worlds: Templates, tmp_path: Path
+) -> None:
+    """`--target` naming nothing is an error that holds back no one step but the whole plan:
+    the engine itself refuses it (the CLI stops earlier; this is the engine's own guard)."""
+    world = copy_world(small_worlds.converged, tmp_path / "world")
+    world.clock.jump(ROTATE)  # a plan with a key step: the refusal is not for want of steps
+    plan = await world.plan(PlanOptions(targets=("nobody",)))
+    assert [d.code for d in plan.diagnostics if d.severity == "error"] == ["target.unknown"]
+    before, calls = world.durable(), world.calls
+
+    async with world.session() as (api, sinks, tester):
+        with pytest.raises(UserError) as refused:
+            await apply_plan(plan, world.context(api, sinks, tester))
+
+    assert refused.value.message == "the plan has 1 error(s) and cannot be applied"
+    assert refused.value.hint == "fix them (see `mpctl plan`) or pass the allow flags they name"
+    assert (world.calls, world.writes, world.durable()) == (calls, [], before)
     no_violation(world)
