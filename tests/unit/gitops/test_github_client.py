@@ -418,10 +418,16 @@ def test_a_create_is_not_sent_again_after_a_5xx(
 
 
 def test_retries_are_logged_without_the_token(
-    repo: GitHubRepo, fake: FakeGitHubRest, caplog: pytest.LogCaptureFixture
+    repo: GitHubRepo,
+    fake: FakeGitHubRest,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # An in-process CLI run before this test may have left the `mpctl` logger at WARNING or
+    # not propagating (mpctl.cli.logs): set what this test needs, whatever ran before.
+    monkeypatch.setattr(logging.getLogger("mpctl"), "propagate", True)
     fake.fail(1, status=500)
-    with caplog.at_level(logging.DEBUG):
+    with caplog.at_level(logging.DEBUG, logger="mpctl.gitops"), caplog.at_level(logging.DEBUG):
         repo.issues(labels=["a"])
 
     assert any("retry: GitHub GET" in r.getMessage() for r in caplog.records)
