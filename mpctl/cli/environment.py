@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 
 from mpctl.cli import console
+from mpctl.cli.sink_checks import with_sink_findings
 from mpctl.cli.throwaway import (
     ThrowawayEmulator,
     seed_time,
@@ -65,7 +66,7 @@ class Workspace:
 
 def open_workspace(manifests: Path, env: str | None) -> Workspace:
     """Load the manifests for `env`; print every problem and stop if there is an error."""
-    result: LoadResult = load(manifests, env)
+    result: LoadResult = with_sink_findings(load(manifests, env))
     for diagnostic in result.diagnostics:
         console.stderr().print(diagnostic.format())
     if result.desired is None or result.project is None or result.env_name is None:
