@@ -211,15 +211,7 @@ class AzureKeyVaultSecretSink:
         labels = self._load_or_new(client)
         if labels.current is not None and labels.current.kid == kid:
             return
-        if labels.pending is None or labels.pending.kid != kid:
-            raise SecretSinkError(f"kid {kid!r} is not pending for client {client!r}")
-        if labels.previous is not None:
-            raise SecretSinkError(
-                f"client {client!r} still holds previous key {labels.previous.kid!r}; "
-                f"refusing to promote {kid!r}, which would drop it while it may be registered",
-                hint="retire the previous key (JWKS − old, then forget_previous) first",
-            )
-        key = self._read_key(labels.pending)
+        key = self._read_key(labels.promotable(kid))
         names = self.names(client)
         version = self._write_key(names.private_key, key)
         self._write(names.kid, kid, tags=_variable_tag(self._spec.variables.kid))
@@ -230,22 +222,13 @@ class AzureKeyVaultSecretSink:
 
     def discard_pending(self, client: str, kid: str) -> None:
         labels = self._load(client)
-        if labels is None or labels.pending is None or labels.pending.kid != kid:
-            return
-        labels.pending = None
-        self._save(client, labels)
+        if labels is not None and labels.discard_pending(kid):
+            self._save(client, labels)
 
     def forget_previous(self, client: str, kid: str | None = None) -> None:
         labels = self._load(client)
-        if labels is None or labels.previous is None:
-            return
-        if kid is not None and labels.previous.kid != kid:
-            raise SecretSinkError(
-                f"client {client!r} holds previous key {labels.previous.kid!r}, not {kid!r}; "
-                "nothing was forgotten"
-            )
-        labels.previous = None
-        self._save(client, labels)
+        if labels is not None and labels.forget_previous(kid):
+            self._save(client, labels)
 
     def load_private_key(self, client: str, kid: str) -> PrivateKey:
         labels = self._load(client)

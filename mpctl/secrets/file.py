@@ -122,37 +122,21 @@ class FileSecretSink:
         if document.current is not None and document.current.kid == kid:
             self._sync_env_file(client, document)
             return
-        if document.pending is None or document.pending.kid != kid:
-            raise SecretSinkError(f"kid {kid!r} is not pending for client {client!r}")
-        if document.previous is not None:
-            raise SecretSinkError(
-                f"client {client!r} still holds previous key {document.previous.kid!r}; "
-                f"refusing to promote {kid!r}, which would drop it while it may be registered",
-                hint="retire the previous key (JWKS − old, then forget_previous) first",
-            )
+        pending = document.promotable(kid)
         document.previous = document.current
-        document.current = document.pending.model_copy(update={"promoted_at": now})
+        document.current = pending.model_copy(update={"promoted_at": now})
         document.pending = None
         self._save(client, document)
 
     def discard_pending(self, client: str, kid: str) -> None:
         document = self._load(client)
-        if document is None or document.pending is None or document.pending.kid != kid:
-            return
-        document.pending = None
-        self._save(client, document)
+        if document is not None and document.discard_pending(kid):
+            self._save(client, document)
 
     def forget_previous(self, client: str, kid: str | None = None) -> None:
         document = self._load(client)
-        if document is None or document.previous is None:
-            return
-        if kid is not None and document.previous.kid != kid:
-            raise SecretSinkError(
-                f"client {client!r} holds previous key {document.previous.kid!r}, not {kid!r}; "
-                "nothing was forgotten"
-            )
-        document.previous = None
-        self._save(client, document)
+        if document is not None and document.forget_previous(kid):
+            self._save(client, document)
 
     def load_private_key(self, client: str, kid: str) -> PrivateKey:
         document = self._load(client)

@@ -320,15 +320,7 @@ class GitHubSecretSink:
             self._publish(client, labels)
             self._sweep(client, labels)
             return
-        pending = labels.pending
-        if pending is None or pending.kid != kid:
-            raise SecretSinkError(f"kid {kid!r} is not pending for client {client!r}")
-        if labels.previous is not None:
-            raise SecretSinkError(
-                f"client {client!r} still holds previous key {labels.previous.kid!r}; "
-                f"refusing to promote {kid!r}, which would drop it while it may be registered",
-                hint="retire the previous key (JWKS − old, then forget_previous) first",
-            )
+        pending = labels.promotable(kid)
         new = self._material(client, pending)
         if labels.current is not None:
             old = self._material(client, labels.current)

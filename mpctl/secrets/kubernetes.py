@@ -430,15 +430,7 @@ class KubernetesSink:
         if labels.current is not None and labels.current.kid == kid:
             self._restart(client, view)  # a promote cut before its restarts
             return
-        pending = labels.pending
-        if pending is None or pending.kid != kid:
-            raise SecretSinkError(f"kid {kid!r} is not pending for client {client!r}")
-        if labels.previous is not None:
-            raise SecretSinkError(
-                f"client {client!r} still holds previous key {labels.previous.kid!r}; "
-                f"refusing to promote {kid!r}, which would drop it while it may be registered",
-                hint="retire the previous key (JWKS − old, then forget_previous) first",
-            )
+        pending = labels.promotable(kid)
         key = self._material(client, view, pending)
         after = labels.model_copy(
             update={

@@ -247,15 +247,7 @@ class VaultKvSecretSink:
         metadata, labels = self._load_or_new(client)
         if labels.current is not None and labels.current.kid == kid:
             return
-        if labels.pending is None or labels.pending.kid != kid:
-            raise SecretSinkError(f"kid {kid!r} is not pending for client {client!r}")
-        if labels.previous is not None:
-            raise SecretSinkError(
-                f"client {client!r} still holds previous key {labels.previous.kid!r}; "
-                f"refusing to promote {kid!r}, which would drop it while it may be registered",
-                hint="retire the previous key (JWKS − old, then forget_previous) first",
-            )
-        key = self._pending_key(client, labels.pending)
+        key = self._pending_key(client, labels.promotable(kid))
         version = self._publish(client, metadata, labels, key)
         labels.previous = labels.current
         labels.current = _pointer(key, version, promoted_at=now)

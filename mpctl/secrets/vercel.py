@@ -339,17 +339,10 @@ class VercelSecretSink:
             self._sync_workload(snapshot, labels)
             self._redeploy_if_due(snapshot, labels)
             return
-        if labels.pending is None or labels.pending.kid != kid:
-            raise SecretSinkError(f"kid {kid!r} is not pending for client {client!r}")
-        if labels.previous is not None:
-            raise SecretSinkError(
-                f"client {client!r} still holds previous key {labels.previous.kid!r}; "
-                f"refusing to promote {kid!r}, which would drop it while it may be registered",
-                hint="retire the previous key (JWKS − old, then forget_previous) first",
-            )
+        pending = labels.promotable(kid)
         promoted = labels.model_copy(
             update={
-                "current": labels.pending.model_copy(update={"promoted_at": now}),
+                "current": pending.model_copy(update={"promoted_at": now}),
                 "previous": labels.current,
                 "pending": None,
             }
