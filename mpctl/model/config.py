@@ -11,7 +11,6 @@ import ipaddress
 import re
 import string
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     BeforeValidator,
@@ -25,7 +24,7 @@ from pydantic import (
 from mpctl.model.base import SpecModel
 from mpctl.model.identifiers import OrgNo, ResourceName
 from mpctl.model.resources import ClientOverride, ScopeOverride
-from mpctl.model.secrets import FileSink, SecretSource, SinkSpec
+from mpctl.model.secrets import FileSink, SecretSource, SinkSpec, loopback_endpoint
 
 DIGDIR_TEST = {
     "api_base_url": "https://api.test.samarbeid.digdir.no/api/v1",
@@ -187,17 +186,7 @@ class S3Lock(SpecModel):
     @classmethod
     def _loopback_only(cls, url: str | None) -> str | None:
         """A manifest must not send signed AWS requests to another host."""
-        try:
-            host = urlsplit(url).hostname if url else None
-        except ValueError:
-            host = ""
-        if url is not None and host not in ("127.0.0.1", "localhost", "::1"):
-            raise ValueError(
-                f"endpoint_url {url!r} is not a loopback address: use http://127.0.0.1:PORT "
-                "for a local test server, and AWS_ENDPOINT_URL_S3 (not the manifests) for a "
-                "VPC endpoint"
-            )
-        return url
+        return loopback_endpoint(url, vpc_variable="AWS_ENDPOINT_URL_S3")
 
     def object_key(self, *, project: str | None, env_name: str) -> str:
         """The lock object's key for one environment of one project."""
@@ -263,6 +252,14 @@ class Environment(SpecModel):
         default_factory=FileSink,
         description="Where this environment's clients get their keys (a client's `keys.sink` "
         "overrides it). On a CI runner use a durable store: the file sink is lost with the runner",
+    )
+    max_requests_per_second: float | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="A ceiling on API requests per second, shared by all of a run's workers "
+        "(a token bucket holding at most this many); default: none. 429 and Retry-After are "
+        "honoured either way",
     )
     lock: LockSpec = Field(
         default_factory=LocalLock,

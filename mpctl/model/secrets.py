@@ -119,6 +119,21 @@ class FileSink(SpecModel):
         return self
 
 
+def loopback_endpoint(url: str | None, *, vpc_variable: str) -> str | None:
+    """`url` when it is None or a loopback address (a local test server); otherwise refused:
+    a manifest must not send signed AWS requests (or keys) to a host it chooses."""
+    try:
+        host = urlsplit(url).hostname if url else None
+    except ValueError:
+        host = ""
+    if url is not None and host not in _LOOPBACK_HOSTS:
+        raise ValueError(
+            f"endpoint_url {url!r} is not a loopback address: use http://127.0.0.1:PORT for a "
+            f"local test server, and {vpc_variable} (not the manifests) for a VPC endpoint"
+        )
+    return url
+
+
 _NAME_TEMPLATE = "Template with {env} and {client} (the client's name in the manifests)"
 
 
@@ -162,17 +177,7 @@ class AwsSecretsManagerSink(SpecModel):
     @classmethod
     def _loopback_only(cls, url: str | None) -> str | None:
         """A manifest must not send private keys and signed AWS requests to another host."""
-        try:
-            host = urlsplit(url).hostname if url else None
-        except ValueError:
-            host = ""
-        if url is not None and host not in ("127.0.0.1", "localhost", "::1"):
-            raise ValueError(
-                f"endpoint_url {url!r} is not a loopback address: the private keys would be "
-                "sent there; use http://127.0.0.1:PORT for a local test server, and "
-                "AWS_ENDPOINT_URL_SECRETS_MANAGER (not the manifests) for a VPC endpoint"
-            )
-        return url
+        return loopback_endpoint(url, vpc_variable="AWS_ENDPOINT_URL_SECRETS_MANAGER")
 
 
 class AzureKeyVaultSink(SpecModel):
