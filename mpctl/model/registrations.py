@@ -46,10 +46,15 @@ class Registration(BaseModel):
 
     SERVER_MANAGED: ClassVar[frozenset[str]] = frozenset()
     CREATE_ONLY: ClassVar[frozenset[str]] = frozenset()
+    DUMPED_WHOLE: ClassVar[bool] = False
+    """An observation is dumped whole (what the server said, defaults included); a request
+    body carries only the fields that were set."""
 
     @model_serializer(mode="wrap")
     def _only_what_was_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
+        if self.DUMPED_WHOLE:
+            return data
         kept = self.model_fields_set | set(self.model_extra or {})
         return {name: value for name, value in data.items() if name in kept}
 
@@ -168,11 +173,7 @@ class ObservedClient(ClientRegistration):
     created: datetime | None = None
     last_updated: datetime | None = None
 
-    @model_serializer(mode="wrap")
-    def _only_what_was_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """An observation is dumped whole: what the server said, defaults included."""
-        data: dict[str, Any] = handler(self)
-        return data
+    DUMPED_WHOLE: ClassVar[bool] = True
 
 
 class ObservedScope(ScopeRegistration):
@@ -185,11 +186,7 @@ class ObservedScope(ScopeRegistration):
     created: datetime | None = None
     last_updated: datetime | None = None
 
-    @model_serializer(mode="wrap")
-    def _only_what_was_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """An observation is dumped whole: what the server said, defaults included."""
-        data: dict[str, Any] = handler(self)
-        return data
+    DUMPED_WHOLE: ClassVar[bool] = True
 
 
 class ObservedAccess(ObservedModel):
