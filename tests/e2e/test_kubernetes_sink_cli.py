@@ -15,6 +15,7 @@ import asyncio
 import base64
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -103,7 +104,7 @@ def _ok(done: object) -> None:
 
 
 def test_every_phase_through_the_cli_with_the_keys_in_kubernetes_secrets(
-    k8s_project: Path, cluster: RunningCluster
+    k8s_project: Path, cluster: RunningCluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _ok(mpctl(k8s_project, "validate"))
     planned = mpctl(k8s_project, "plan")
@@ -148,6 +149,19 @@ def test_every_phase_through_the_cli_with_the_keys_in_kubernetes_secrets(
     keys = cluster.secret_data(NAMESPACE, f"maskinporten-{ROTATED}-mpctl-keys")
     assert len(keys) == 2  # the new current and the previous, for its grace
     assert base64.b64decode(labels["data"]["MASKINPORTEN_KID"]).decode() == new_kid
+
+    # After the grace: retire removes the old key from Digdir and the previous label and key.
+    after_grace = datetime.now(UTC) + timedelta(days=2)
+    monkeypatch.setenv("MPCTL_NOW", after_grace.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    retire = mpctl(k8s_project, "apply", "--auto-approve", "--target", ROTATED)
+    _ok(retire)
+    assert f"retire key {first[ROTATED]}" in retire.stdout, retire.stdout
+    assert _registered_kids(k8s_project)[after["MASKINPORTEN_CLIENT_ID"]] == {new_kid}
+    retired = cluster.stored("secrets", NAMESPACE, f"maskinporten-{ROTATED}")
+    assert retired is not None
+    assert "mpctl.digdir.no/previous" not in retired["metadata"]["annotations"]
+    assert len(cluster.secret_data(NAMESPACE, f"maskinporten-{ROTATED}-mpctl-keys")) == 1
+    assert _workload(cluster, ROTATED)["MASKINPORTEN_KID"] == new_kid
 
 
 def _digest(cluster: RunningCluster, client: str) -> str:
