@@ -3,9 +3,12 @@
 Owns the requests themselves: URLs under the environment's API base, `Accept:
 application/json` (httpx sets `Content-Type: application/json` for every JSON body), the scope as
 a `?scope=` query parameter, bounded concurrency (an `asyncio.Semaphore` held per attempt, never
-while waiting to retry), the count of requests sent, and turning each response into an observed
-model or a typed error. Retry decisions are `retry.py`'s, authentication is `auth.py`'s. Must not
-decide what to change, and must not log request or response bodies.
+while waiting to retry), the count of requests sent, the shared `Throttle` (every API request
+passes it just before it goes on the wire, in a request hook, so resends after a 401 do too; a
+response hook starts the shared pause the moment a 429 or a 503 with Retry-After arrives), and
+turning each response into an observed model or a typed error. Retry decisions are `retry.py`'s,
+authentication is `auth.py`'s. Must not decide what to change, and must not log request or
+response bodies.
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ from mpctl.remote._paths import client_id_segment, orgno_segment, public_keys
 from mpctl.remote.call_events import CallObserver, watch_calls
 from mpctl.remote.errors import ServerError, error_for_response, shown_path
 from mpctl.remote.protocol import WireBody
-from mpctl.remote.retry import Replay, RetryPolicy, with_retries
+from mpctl.remote.retry import Replay, RetryPolicy, shared_pause, with_retries
+from mpctl.remote.retry_after import parse_retry_after
+from mpctl.remote.throttle import Throttle
 
 DEFAULT_CONCURRENCY = 16
 _ACCEPT_JSON = {"Accept": "application/json"}
@@ -53,7 +58,9 @@ class HttpRemote:
     """Digdir's self-service API for the organisation that owns the admin token.
 
     `requests_made` counts every HTTP request sent through `http` once this object exists: API
-    calls, retries, resends after a 401, and admin-token exchanges.
+    calls, retries, resends after a 401, and admin-token exchanges. `throttle` gates the API
+    requests (not the token endpoint's): one shared pause after a rate limit, and the
+    environment's request-rate ceiling if it has one.
     """
 
     def __init__(
@@ -64,6 +71,7 @@ class HttpRemote:
         auth: httpx.Auth | None,
         retry: RetryPolicy | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
+        throttle: Throttle | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -73,16 +81,36 @@ class HttpRemote:
         self._retry = retry or RetryPolicy()
         self._slots = asyncio.Semaphore(concurrency)
         self.concurrency = concurrency
+        self.throttle = throttle or Throttle()
         self.requests_made = 0
         hooks = http.event_hooks
-        hooks["request"] = [*hooks.get("request", []), self._count_request]
+        hooks["request"] = [*hooks.get("request", []), self._count_request, self._pass_throttle]
+        hooks["response"] = [self._pause_when_rate_limited, *hooks.get("response", [])]
         http.event_hooks = hooks
 
     def __repr__(self) -> str:
-        return f"HttpRemote(api_base_url={self._base!r}, concurrency={self.concurrency})"
+        return (
+            f"HttpRemote(api_base_url={self._base!r}, concurrency={self.concurrency}, "
+            f"max_requests_per_second={self.throttle.rate!r})"
+        )
 
     async def _count_request(self, request: httpx.Request) -> None:
         self.requests_made += 1
+
+    def _is_api(self, url: httpx.URL) -> bool:
+        return str(url).startswith(self._base + "/")
+
+    async def _pass_throttle(self, request: httpx.Request) -> None:
+        """The last request hook: nothing awaits between it and the transport."""
+        if self._is_api(request.url):
+            await self.throttle.acquire()
+
+    async def _pause_when_rate_limited(self, response: httpx.Response) -> None:
+        """The first response hook: the pause starts before any other worker runs again."""
+        if response.status_code not in (429, 503) or not self._is_api(response.request.url):
+            return
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        self.throttle.pause(shared_pause(self._retry, response.status_code, retry_after))
 
     def watch(self, observer: CallObserver) -> None:
         """Report every response from now on (API calls, each retry, admin-token exchanges)

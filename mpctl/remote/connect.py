@@ -6,7 +6,8 @@ command's access (reading commands: `admin_readonly` if present, else `admin`, a
 scopes only; `apply`: `admin` with every scope), the token source and auth flow on top, and where
 the token may go (`effective_environment`): Digdir's own hosts for `digdir: test|prod`, loopback
 or an in-process transport otherwise, or what `MPCTL_<ENV>_API_BASE_URL` / `_ISSUER` /
-`_TOKEN_ENDPOINT` say, never another host named by a manifest. `open_http` gives the same kind
+`_TOKEN_ENDPOINT` say, never another host named by a manifest, and the remote's one shared
+`Throttle` (the environment's `max_requests_per_second`). `open_http` gives the same kind
 of client without admin auth, for the plain token endpoint (verify mints tokens for managed
 clients through it). Must not import the emulator.
 """
@@ -34,6 +35,7 @@ from mpctl.remote.auth import AdminAuth, AdminTokenSource
 from mpctl.remote.client import DEFAULT_CONCURRENCY, HttpRemote
 from mpctl.remote.credentials import load_admin_credential
 from mpctl.remote.retry import RetryPolicy
+from mpctl.remote.throttle import Throttle
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
@@ -74,7 +76,9 @@ async def open_remote(
     `access="write"` (apply) asks for write scopes. `base_dir` resolves relative credential
     file paths (the manifests directory); `environ` resolves `{env: NAME}` credential sources
     and, with `env_name`, the endpoint overrides. Without a plugged-in `transport` the
-    endpoints must be Digdir's own, loopback, or overridden (`effective_environment`).
+    endpoints must be Digdir's own, loopback, or overridden (`effective_environment`). All
+    workers of the remote share one pause after a rate limit and the environment's
+    `max_requests_per_second` ceiling, if any.
     """
     environment = effective_environment(
         environment, env_name=env_name, environ=environ, in_process=transport is not None
@@ -96,6 +100,7 @@ async def open_remote(
             auth=AdminAuth(tokens),
             retry=policy,
             concurrency=concurrency,
+            throttle=Throttle(environment.max_requests_per_second),
         )
 
 

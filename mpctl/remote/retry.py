@@ -19,7 +19,10 @@ replaces or removes the same thing again). CREATE: POST /clients and POST /scope
 makes a second client, or a misleading 409). "ambiguous" = `AmbiguousWriteError`.
 
 A 429 waits `Retry-After` plus jitter and gives up at once if the server asks for more than
-`max_retry_after`. 401 is never retried here: the auth flow has already refreshed the token once.
+`max_retry_after`. `shared_pause` says how long every other worker of the same remote holds
+back after a 429 (or a 503 with Retry-After): the server's wait when the policy would honour
+it, `wait_initial` for a 429 without one, nothing in stamina's test mode. 401 is never retried
+here: the auth flow has already refreshed the token once.
 
 Contract for writes: `AmbiguousWriteError` means the write may or may not have happened. It is
 never retried. The caller re-reads the remote state and decides from what it sees (a create:
@@ -111,6 +114,23 @@ def retry_decision(exc: Exception, policy: RetryPolicy) -> bool | float:
         jitter = random.uniform(0.0, policy.wait_jitter)  # noqa: S311 - jitter, not security
         return exc.retry_after + jitter
     return isinstance(exc, ServerError | TransportError)
+
+
+def shared_pause(policy: RetryPolicy, status: int, retry_after: float | None) -> float:
+    """Seconds all workers of a remote pause after an answer `status` with `retry_after`.
+
+    A 429 or a 503 that names its wait: that wait, when it is within `max_retry_after` (a
+    longer ask fails the call at once, as `retry_decision` does, so nobody waits for it).
+    A 429 without a usable Retry-After: one initial backoff. Anything else, or stamina's test
+    mode (tests make waits zero there): 0.
+    """
+    if stamina.is_testing():
+        return 0.0
+    if status == 429 and retry_after is None:
+        return policy.wait_initial
+    if status not in (429, 503) or retry_after is None:
+        return 0.0
+    return retry_after if retry_after <= policy.max_retry_after else 0.0
 
 
 def backoff(policy: RetryPolicy, attempt: int) -> float:
