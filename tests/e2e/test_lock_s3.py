@@ -308,10 +308,6 @@ def test_a_killed_holder_leaves_the_lock_until_it_is_broken_by_its_id(
     assert after.finish()[0] == 0
 
 
-@pytest.mark.skip(
-    reason="enable when mpctl/cli/commands/apply.py opens its lock with "
-    "mpctl.cli.locking.open_lock (the switch from constructing EnvironmentLock itself)"
-)
 def test_mpctl_apply_is_refused_by_the_s3_lock_and_force_unlock_frees_it(
     checkout: Checkout,
 ) -> None:
