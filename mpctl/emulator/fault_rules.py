@@ -12,12 +12,14 @@ import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
+
+from mpctl.emulator.journal import JournaledModel
 
 FaultKind = Literal["latency", "error", "rate_limit", "drop", "lost_write"]
 
 
-class FaultRule(BaseModel):
+class FaultRule(JournaledModel):
     """One fault. `path` is a shell-style glob over the request path (`*` also matches `/`)."""
 
     model_config = ConfigDict(extra="forbid")

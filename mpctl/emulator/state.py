@@ -2,16 +2,19 @@
 
 Owns the persisted state model and its JSON form. Private keys are `SecretStr` fields: they
 print as stars and are written in clear only when serialised with the `persist` context (the
-state file, which `store` creates 0600). It must not hold rules or HTTP concerns.
+state file, which `store` creates 0600). Every record is a `JournaledModel` and every top-level
+dict a `JournaledDict`, so an in-memory transaction can undo what it changed (`journal`). It
+must not hold rules or HTTP concerns.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, SecretStr, SerializationInfo
+from pydantic import ConfigDict, Field, PlainSerializer, SecretStr, SerializationInfo
 
 from mpctl.emulator.fault_rules import FaultRule
+from mpctl.emulator.journal import JournaledModel, journaled
 from mpctl.emulator.vocabulary import AccessState
 
 _MASK = "**********"
@@ -27,7 +30,7 @@ def _reveal_only_when_persisting(value: SecretStr, info: SerializationInfo) -> s
 PersistedSecret = Annotated[SecretStr, PlainSerializer(_reveal_only_when_persisting)]
 
 
-class _Record(BaseModel):
+class _Record(JournaledModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=False)
 
 
@@ -173,6 +176,19 @@ class EmulatorState(_Record):
     authorities: dict[str, CertificateAuthority] = Field(default_factory=dict)
     signing_key: SigningKey | None = None
 
+    def model_post_init(self, context: Any, /) -> None:
+        for name, value in self.__dict__.items():
+            if isinstance(value, dict):
+                self.__dict__[name] = journaled(value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Assigned dicts are kept as `JournaledDict` copies, so later changes stay undoable."""
+        super().__setattr__(name, journaled(value) if isinstance(value, dict) else value)
+
+    def top_level_lists(self) -> list[list[Any]]:
+        """The list-valued fields (delegations, faults, ...): a transaction copies them whole."""
+        return [value for value in self.__dict__.values() if isinstance(value, list)]
+
     def persistable(self) -> dict[str, Any]:
         """The JSON-ready form for the state file, private keys included."""
         return self.model_dump(mode="json", context={"persist": True})
@@ -187,7 +203,7 @@ class EmulatorState(_Record):
         return dumped
 
     def working_copy(self) -> EmulatorState:
-        """An independent copy to change (a JSON round trip: faster than a deep copy)."""
+        """An independent copy (a JSON round trip: faster than a deep copy); O(size of state)."""
         return EmulatorState.model_validate_json(self.model_dump_json(context={"persist": True}))
 
     def next_counter(self) -> int:

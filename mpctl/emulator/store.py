@@ -3,8 +3,10 @@
 Owns transactions over `EmulatorState`. The file store takes an fcntl lock on a sibling
 `.lock` file (shared for reads, exclusive for writes), re-reads the state file whenever another
 process changed it (a generation counter in the lock file plus the file's inode and mtime), and
-writes atomically with mode 0600 because the state holds CA private keys. Writers work on a
-private copy, so a failed request leaves no half-applied change. It must not know HTTP or rules.
+writes atomically with mode 0600 because the state holds CA private keys. A failed request
+leaves no half-applied change: the memory store's writers change the live state under an undo
+journal (`journal`), so a write costs O(size of the change); the file store's writers work on a
+private copy (a full serialisation, fine at its scale). It must not know HTTP or rules.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Protocol
 
+from mpctl.emulator.journal import Journal
 from mpctl.emulator.state import EmulatorState
 from mpctl.errors import UserError
 from mpctl.files import PRIVATE_MODE, write_atomically
@@ -34,12 +37,12 @@ class StateStore(Protocol):
         ...
 
     def write(self) -> AbstractContextManager[EmulatorState]:
-        """A private copy to change; it is committed only when the block ends without error."""
+        """The state to change; changes stay only when the block ends without error."""
         ...
 
 
 class MemoryStateStore:
-    """State kept in this process only."""
+    """State kept in this process only; a failed write is undone by its journal."""
 
     def __init__(self, seeder: Seeder) -> None:
         self._state = seeder()
@@ -53,9 +56,15 @@ class MemoryStateStore:
     @contextmanager
     def write(self) -> Iterator[EmulatorState]:
         with self._lock:
-            working = self._state.working_copy()
-            yield working
-            self._state = working
+            journal = Journal()
+            for items in self._state.top_level_lists():
+                journal.remember_list(items)
+            try:
+                with journal.recording():
+                    yield self._state
+            except BaseException:
+                journal.rollback()
+                raise
 
 
 class FileStateStore:
