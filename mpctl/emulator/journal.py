@@ -30,6 +30,7 @@ class Journal:
 
     def __init__(self) -> None:
         self._undo: list[Callable[[], None]] = []
+        self._orders_kept: set[int] = set()
 
     @contextmanager
     def recording(self) -> Iterator[None]:
@@ -44,6 +45,7 @@ class Journal:
         """Undo every noted change, newest first; the journal is empty afterwards."""
         while self._undo:
             self._undo.pop()()
+        self._orders_kept.clear()
 
     def remember_list(self, items: list[Any]) -> None:
         """Restore this list's content on rollback (a copy of its references, taken now)."""
@@ -60,6 +62,15 @@ class Journal:
         before = dict.get(mapping, key, _MISSING)
         self._undo.append(lambda: _restore_item(mapping, key, before))
 
+    def note_removal(self, mapping: dict[Any, Any], key: Any) -> None:
+        """Like `note_item`; the first removal from a dict also keeps its key order (O(len)),
+        since a key put back would otherwise move to the end. The API never removes items."""
+        if id(mapping) not in self._orders_kept:
+            self._orders_kept.add(id(mapping))
+            order = list(mapping)
+            self._undo.append(lambda: _restore_order(mapping, order))
+        self.note_item(mapping, key)
+
 
 def _restore_attribute(model: BaseModel, name: str, before: object, fields_set: set[str]) -> None:
     if before is _MISSING:
@@ -74,6 +85,13 @@ def _restore_item(mapping: dict[Any, Any], key: Any, before: object) -> None:
         dict.pop(mapping, key, None)
     else:
         dict.__setitem__(mapping, key, before)
+
+
+def _restore_order(mapping: dict[Any, Any], order: list[Any]) -> None:
+    """Put the keys back in `order` (run once every later change is undone: same key set)."""
+    items = [(key, dict.__getitem__(mapping, key)) for key in order]
+    dict.clear(mapping)
+    dict.update(mapping, items)
 
 
 def _journal() -> Journal | None:
@@ -98,7 +116,7 @@ class JournaledDict(dict[_K, _V]):
         super().__setitem__(key, value)
 
     def __delitem__(self, key: _K) -> None:
-        self._note(key)
+        self._note(key, removing=True)
         super().__delitem__(key)
 
     @overload
@@ -107,12 +125,12 @@ class JournaledDict(dict[_K, _V]):
     def pop(self, key: _K, default: _V | _D, /) -> _V | _D: ...
     def pop(self, key: _K, *default: Any) -> Any:
         if key in self:
-            self._note(key)
+            self._note(key, removing=True)
         return super().pop(key, *default)
 
     def popitem(self) -> tuple[_K, _V]:
         if self:
-            self._note(next(reversed(self)))
+            self._note(next(reversed(self)), removing=True)
         return super().popitem()
 
     def setdefault(self, key: _K, default: Any = None) -> Any:
@@ -132,9 +150,13 @@ class JournaledDict(dict[_K, _V]):
         self.update(other)
         return self
 
-    def _note(self, key: _K) -> None:
+    def _note(self, key: _K, *, removing: bool = False) -> None:
         journal = _journal()
-        if journal is not None:
+        if journal is None:
+            return
+        if removing:
+            journal.note_removal(self, key)
+        else:
             journal.note_item(self, key)
 
 
