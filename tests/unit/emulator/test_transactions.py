@@ -24,8 +24,8 @@ from mpctl.emulator.journal import Journal, JournaledDict
 from mpctl.emulator.state import EmulatorState, Organisation
 from mpctl.emulator.store import MemoryStateStore, StateStore
 
-from .conftest import ADMIN_SCOPES, Harness
-from .worlds import ACME, BRREG, CUSTOMER, DELEGATED, STRANGER, client_body, jwk
+from .conftest import Harness
+from .worlds import ACME, ADMIN_SCOPES, BRREG, CUSTOMER, DELEGATED, STRANGER, client_body, jwk
 
 
 class HalfwayFailureError(Exception):
@@ -141,19 +141,19 @@ async def test_scope_writes_leave_no_trace(emu: Harness) -> None:
     body = {"prefix": "acme", "subscope": "x", "description": "ACME API"}
     await fails_without_trace(emu, "POST", "/api/v1/scopes", json=body)
     assert (await emu.api("POST", "/scopes", json=body)).status_code == 200
-    named = {"params": {"scope": "acme:x"}}
-    await fails_without_trace(emu, "PUT", "/api/v1/scopes", json={**body, "description": "new"},
-                              **named)  # fmt: skip
-    await fails_without_trace(emu, "DELETE", "/api/v1/scopes", **named)
+    named = {"scope": "acme:x"}
+    changed = {**body, "description": "new"}
+    await fails_without_trace(emu, "PUT", "/api/v1/scopes", json=changed, params=named)
+    await fails_without_trace(emu, "DELETE", "/api/v1/scopes", params=named)
 
 
 async def test_access_grants_and_revocations_leave_no_trace(emu: Harness) -> None:
     path = f"/api/v1/scopes/access/{STRANGER}"
-    named = {"params": {"scope": "brreg:closed"}}
-    await fails_without_trace(emu, "PUT", path, admin="brreg-admin", **named)
-    granted = await emu.api("PUT", f"/scopes/access/{STRANGER}", admin="brreg-admin", **named)
+    named = {"scope": "brreg:closed"}
+    await fails_without_trace(emu, "PUT", path, admin="brreg-admin", params=named)
+    granted = await emu.api("PUT", f"/scopes/access/{STRANGER}", admin="brreg-admin", params=named)
     assert granted.status_code == 200
-    await fails_without_trace(emu, "DELETE", path, admin="brreg-admin", **named)
+    await fails_without_trace(emu, "DELETE", path, admin="brreg-admin", params=named)
 
 
 async def test_token_requests_leave_no_trace(emu: Harness, admin_key: rsa.RSAPrivateKey) -> None:
