@@ -2,6 +2,7 @@
 
 0 success / no changes, 1 error, 2 changes present (only with --detailed-exitcode), 130
 interrupted. Only this module catches broad exceptions; tracebacks only with MPCTL_DEBUG=1.
+Imports stay light (the console and click load only when needed), so start-up is fast.
 """
 
 from __future__ import annotations
@@ -10,11 +11,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-import click
 import typer
 from typer.exceptions import TyperException
 
-from mpctl.cli import console
 from mpctl.cli.app import app
 from mpctl.cli.interrupts import EXIT_INTERRUPTED, terminate_as_interrupt
 from mpctl.errors import MpctlError
@@ -30,23 +29,54 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = command.main(
                 args=list(argv) if argv is not None else None, standalone_mode=False
             )
-    except (click.exceptions.Exit, typer.Exit) as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code)
-    except (KeyboardInterrupt, click.exceptions.Abort, typer.Abort):
-        console.error("interrupted")
-        return EXIT_INTERRUPTED
-    except (click.ClickException, TyperException) as exc:
+    except (KeyboardInterrupt, typer.Abort):
+        return _interrupted()
+    except TyperException as exc:
         _show_usage_error(exc)
         return EXIT_ERROR
     except MpctlError as exc:
-        console.error(exc.message, exc.hint)
+        _error(exc.message, exc.hint)
         return exc.exit_code
     except Exception as exc:
+        code = _click_outcome(exc)
+        if code is not None:
+            return code
         if os.environ.get("MPCTL_DEBUG") == "1":
             raise
-        console.error(f"unexpected {type(exc).__name__}: {exc}", "re-run with MPCTL_DEBUG=1")
+        _error(f"unexpected {type(exc).__name__}: {exc}", "re-run with MPCTL_DEBUG=1")
         return EXIT_ERROR
     return result if isinstance(result, int) else EXIT_OK
+
+
+def _click_outcome(exc: Exception) -> int | None:
+    """The exit code for one of click's own exceptions, None for any other exception.
+
+    click is not imported here: only a command that imported it can raise its exceptions.
+    """
+    click = sys.modules.get("click")
+    if click is None:
+        return None
+    if isinstance(exc, click.exceptions.Exit):
+        return int(exc.exit_code)
+    if isinstance(exc, click.exceptions.Abort):
+        return _interrupted()
+    if isinstance(exc, click.ClickException):
+        _show_usage_error(exc)
+        return EXIT_ERROR
+    return None
+
+
+def _interrupted() -> int:
+    _error("interrupted")
+    return EXIT_INTERRUPTED
+
+
+def _error(message: str, hint: str | None = None) -> None:
+    from mpctl.cli import console  # noqa: PLC0415 - rich loads only when there is an error
+
+    console.error(message, hint)
 
 
 def _show_usage_error(exc: Exception) -> None:
@@ -55,7 +85,7 @@ def _show_usage_error(exc: Exception) -> None:
     if callable(show):
         show()
     else:
-        console.error(str(exc))
+        _error(str(exc))
 
 
 def run() -> None:

@@ -1,0 +1,131 @@
+"""Start-up time of `mpctl --help`, every `mpctl <cmd> --help` and `mpctl validate`.
+
+Issues 13 and 14 ask for `mpctl --help` and `mpctl validate` under 300 ms on this machine. Each
+command runs `--runs` times (default 10) as a fresh process, `python -m mpctl ...` with this
+interpreter, from a temporary copy of the example project (`manifests/`), output discarded. The
+script prints every run's wall time, then per command the median, minimum and maximum, and which
+of the modules a light start must not load (the emulator, httpx, rich, verify, jinja2, the vendor
+SDKs) the command imported (from one extra run under `python -X importtime`). It measures only;
+it asserts nothing.
+
+    .venv/bin/python benchmarks/startup.py                 # every command, 10 runs each
+    .venv/bin/python benchmarks/startup.py --runs 5 --only="--help,validate,keys create --help"
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUDGET_MS = 300.0
+COMMANDS = (
+    "--help",
+    "validate",
+    "validate --help",
+    "plan --help",
+    "apply --help",
+    "verify --help",
+    "import --help",
+    "explain --help",
+    "readiness --help",
+    "schemas --help",
+    "keys --help",
+    "keys create --help",
+    "emulator --help",
+    "emulator serve --help",
+    "gitops --help",
+    "gitops plan --help",
+    "audit --help",
+    "audit push --help",
+)
+WATCHED = (
+    "mpctl.emulator",
+    "mpctl.verify",
+    "mpctl.apply",
+    "httpx",
+    "rich",
+    "jinja2",
+    "cryptography",
+    "boto3",
+    "hvac",
+    "lightkube",
+    "fastapi",
+    "uvicorn",
+)
+
+
+def _run_once(arguments: list[str], cwd: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "mpctl", *arguments],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+    )
+    return (time.perf_counter() - started) * 1000
+
+
+def _watched_imports(arguments: list[str], cwd: Path) -> list[str]:
+    """The watched top-level packages the command imports (from `-X importtime` on stderr)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "mpctl", *arguments],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:") and line.count("|") == 2
+    }
+    return sorted(name for name in WATCHED if name in imported)
+
+
+def _measure(command: str, runs: int, cwd: Path) -> float:
+    arguments = command.split()
+    _run_once(arguments, cwd)  # warm the file cache and bytecode, not counted
+    times = [_run_once(arguments, cwd) for _ in range(runs)]
+    median = statistics.median(times)
+    each = " ".join(f"{t:.0f}" for t in times)
+    verdict = "ok" if median < BUDGET_MS else "OVER"
+    heavy = ", ".join(_watched_imports(arguments, cwd)) or "none"
+    print(f"mpctl {command}")
+    print(f"  runs (ms):  {each}")
+    print(
+        f"  median {median:.0f} ms  min {min(times):.0f}  max {max(times):.0f}"
+        f"  [{verdict} vs {BUDGET_MS:.0f} ms]"
+    )
+    print(f"  loads: {heavy}")
+    return median
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10, help="Runs per command (default 10).")
+    parser.add_argument(
+        "--only", metavar="COMMANDS", help='Comma-separated commands (--only="--help,validate").'
+    )
+    options = parser.parse_args()
+    commands = options.only.split(",") if options.only else COMMANDS
+    with tempfile.TemporaryDirectory() as folder:
+        cwd = Path(folder)
+        shutil.copytree(ROOT / "manifests", cwd / "manifests")
+        medians = {command: _measure(command, options.runs, cwd) for command in commands}
+    print()
+    print(f"{'command':<28} median ms")
+    for command, median in medians.items():
+        print(f"{'mpctl ' + command:<28} {median:9.0f}")
+
+
+if __name__ == "__main__":
+    main()
