@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import typer
+from typer.core import TyperCommand, TyperGroup
 
+from mpctl.cli.app import COMMANDS, LazyCommand, LazyCommands, app, build_command
 from mpctl.cli.main import main
 
 SNAPSHOTS = Path(__file__).with_name("help_snapshots.json")
@@ -42,6 +46,15 @@ COMMAND_PATHS = (
     ("audit", "push"),
 )
 HEAVY_MODULES = ("mpctl.emulator", "httpx", "rich", "mpctl.verify", "jinja2", "cryptography")
+LOADED_BY_HELP = """
+import runpy, sys
+sys.argv = ["mpctl", "--help"]
+try:
+    runpy.run_module("mpctl", run_name="__main__")
+except SystemExit as exit:
+    assert exit.code == 0, exit.code
+print("\\n".join(sorted(sys.modules)), file=sys.stderr)
+"""
 
 
 def _help_text(path: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> str:
@@ -78,3 +91,44 @@ def test_help_is_unchanged(path: tuple[str, ...], capsys: pytest.CaptureFixture[
 def test_every_command_has_a_snapshot() -> None:
     snapshots = json.loads(SNAPSHOTS.read_text(encoding="utf-8"))
     assert sorted(snapshots) == sorted(_key(path) for path in COMMAND_PATHS)
+
+
+@pytest.mark.parametrize("entry", COMMANDS, ids=lambda entry: entry.name)
+@pytest.mark.parametrize("limit", [20, 45, 74, 200])
+def test_the_listed_summary_is_the_commands_own(entry: LazyCommand, limit: int) -> None:
+    """`mpctl --help` lists a command from its entry: the text its loaded command would give."""
+    stand_in = TyperCommand(entry.name, help=entry.summary)
+    loaded = build_command(entry)
+    assert stand_in.get_short_help_str(limit) == loaded.get_short_help_str(limit)
+    assert loaded.hidden == entry.hidden
+
+
+def test_the_root_lists_every_command_without_loading_one() -> None:
+    root = typer.main.get_command(app)
+    assert isinstance(root, TyperGroup)
+    commands = root.commands
+    assert isinstance(commands, LazyCommands)
+    assert list(commands) == [entry.name for entry in COMMANDS]
+    assert all(name in commands for name in ("validate", "keys", "audit"))
+    assert dict.__len__(commands) == 0, "listing names must not build any command"
+    assert commands.get("nosuch") is None
+    assert isinstance(commands.get("keys"), TyperGroup)
+    assert dict.__len__(commands) == 1
+
+
+def test_help_alone_loads_no_heavy_module() -> None:
+    """`mpctl --help` in a fresh interpreter: no emulator, httpx, rich, verify, jinja2, crypto."""
+    done = subprocess.run(
+        [sys.executable, "-c", LOADED_BY_HELP],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Commands:" in done.stdout
+    loaded = set(done.stderr.split())
+    assert "mpctl.cli.app" in loaded, "the check must see the modules of the run"
+    heavy = sorted(n for n in loaded if any(n == m or n.startswith(m + ".") for m in HEAVY_MODULES))
+    assert heavy == []
+    assert not any(name.startswith("mpctl.cli.commands.") for name in loaded)
