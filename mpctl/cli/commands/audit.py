@@ -15,7 +15,6 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from mpctl.apply import parse_record
 from mpctl.cli import console
 from mpctl.cli.audit_branch import Git, append_to_branch
 from mpctl.errors import UserError
@@ -75,6 +74,8 @@ def audit_lines(source: Path) -> list[str]:
 
 
 def _is_record(line: str) -> bool:
+    from mpctl.apply import parse_record  # noqa: PLC0415 - fast --help
+
     if not line.endswith("\n"):
         return False  # cut short by a crash: never published
     try:

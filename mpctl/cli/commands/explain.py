@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from mpctl.cli import console
 from mpctl.errors import UserError
-from mpctl.verify import Diagnosis, Entry, diagnose
-from mpctl.verify import explain as catalogue_entries
+
+if TYPE_CHECKING:
+    from mpctl.verify import Diagnosis, Entry
 
 CONTEXT_SETTINGS = {"ignore_unknown_options": True}
 """Register with `app.command(context_settings=CONTEXT_SETTINGS)`: a pasted text that starts with
@@ -44,6 +45,8 @@ def explain(
     ] = "text",
 ) -> None:
     """Explain a Maskinporten error: what causes it and how to fix it; exit 1 if unknown."""
+    from mpctl.verify import explain as catalogue_entries  # noqa: PLC0415 - fast --help
+
     query = sys.stdin.read() if text == "-" else text
     diagnosis = _diagnosis(query)
     entries = list(diagnosis.entries) if diagnosis else []
@@ -62,6 +65,8 @@ def _diagnosis(query: str) -> Diagnosis | None:
     """The catalogue's reading of a pasted JSON error body; None when `query` is not one."""
     if not query.lstrip().startswith("{"):
         return None
+    from mpctl.verify import diagnose  # noqa: PLC0415 - fast --help
+
     try:
         body = json.loads(query)
     except ValueError:

@@ -14,18 +14,19 @@ import asyncio
 import io
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from ruamel.yaml import YAML
 
 from mpctl.cli import console
-from mpctl.cli.environment import Workspace, connect, open_workspace
 from mpctl.cli.options import DEFAULT_MANIFESTS, EnvOption, ManifestsOption
 from mpctl.errors import UserError
 from mpctl.files import write_atomically
 from mpctl.model import ObservedClient
-from mpctl.plan import parse_marker, strip_marker
+
+if TYPE_CHECKING:
+    from mpctl.cli.environment import Workspace
 
 _HEADER = (
     "# yaml-language-server: $schema=../../schemas/manifest.schema.json\n"
@@ -45,6 +46,8 @@ def import_clients(
     ] = None,
 ) -> int:
     """Write manifests for existing remote clients and mark them managed."""
+    from mpctl.cli.environment import open_workspace  # noqa: PLC0415 - fast --help
+
     workspace = open_workspace(manifests, env)
     if not client_id:
         raise UserError("name the clients to adopt", hint="pass --client-id ID (see `mpctl plan`)")
@@ -74,6 +77,8 @@ def _check_inside_resources(workspace: Workspace, target: Path) -> None:
 async def _import(workspace: Workspace, ids: list[str], target: Path) -> list[str]:
     if target.exists():
         raise UserError(f"{target} exists; mpctl import never overwrites a manifest")
+    from mpctl.cli.environment import connect  # noqa: PLC0415 - fast --help
+
     async with connect(workspace) as (remote, _):
         clients = [await remote.get_client(i) for i in ids]
     taken = set(workspace.desired.clients)
@@ -83,6 +88,8 @@ async def _import(workspace: Workspace, ids: list[str], target: Path) -> list[st
 
 
 def _document(client: ObservedClient, taken: set[str], env: str) -> dict[str, Any]:
+    from mpctl.plan import parse_marker, strip_marker  # noqa: PLC0415 - fast --help
+
     found = parse_marker(client.description)
     if found is not None:
         raise UserError(

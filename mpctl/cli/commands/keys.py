@@ -26,7 +26,6 @@ from cryptography.hazmat.primitives import serialization
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mpctl.cli import console
-from mpctl.cli.commands.apply import apply
 from mpctl.cli.options import DEFAULT_MANIFESTS, AllowDeleteOption, EnvOption, ManifestsOption
 from mpctl.errors import UserError
 from mpctl.secrets import (
@@ -185,6 +184,8 @@ def revoke(
     CLIENT --revoke-previous`), never a kid in keys.preserve, never the last registered key
     without --allow-delete.
     """
+    from mpctl.cli.commands.apply import apply  # noqa: PLC0415 - fast --help
+
     return apply(
         manifests=manifests,
         env=env,

@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from mpctl.cli import clock, console
-from mpctl.cli.environment import Workspace, connect, open_workspace
 from mpctl.cli.options import (
     DEFAULT_MANIFESTS,
     AllowDeleteOption,
@@ -26,10 +25,11 @@ from mpctl.cli.options import (
     RotateOption,
     TargetOption,
 )
-from mpctl.cli.output import write_plan
-from mpctl.plan import Plan, PlanOptions, make_plan
-from mpctl.render import build_document, render_human, render_json, render_markdown
-from mpctl.state import Snapshot, observe
+
+if TYPE_CHECKING:
+    from mpctl.cli.environment import Workspace
+    from mpctl.plan import Plan, PlanOptions
+    from mpctl.state import Snapshot
 
 OutputFormat = Literal["text", "markdown", "json"]
 
@@ -49,6 +49,10 @@ def plan(
     allow_protected: AllowProtectedOption = False,
 ) -> int:
     """Show the changes that would make Digdir match the manifests."""
+    from mpctl.cli.environment import open_workspace  # noqa: PLC0415 - fast --help
+    from mpctl.cli.output import write_plan  # noqa: PLC0415 - fast --help
+    from mpctl.plan import PlanOptions  # noqa: PLC0415 - fast --help
+
     workspace = open_workspace(manifests, env)
     options = PlanOptions(
         targets=tuple(target or ()),
@@ -71,6 +75,9 @@ def plan(
 
 async def compute_plan(workspace: Workspace, options: PlanOptions) -> Plan:
     """Observe the environment and plan against it."""
+    from mpctl.cli.environment import connect  # noqa: PLC0415 - fast --help
+    from mpctl.state import observe  # noqa: PLC0415 - fast --help
+
     async with connect(workspace) as (remote, _):
         with console.progress(f"Reading {workspace.env_name} from Digdir"):
             snapshot = await observe(
@@ -80,6 +87,8 @@ async def compute_plan(workspace: Workspace, options: PlanOptions) -> Plan:
 
 
 def plan_from(workspace: Workspace, snapshot: Snapshot, options: PlanOptions) -> Plan:
+    from mpctl.plan import make_plan  # noqa: PLC0415 - fast --help
+
     return make_plan(
         workspace.desired,
         snapshot.observed,
@@ -91,6 +100,8 @@ def plan_from(workspace: Workspace, snapshot: Snapshot, options: PlanOptions) ->
 
 
 def show_plan(result: Plan, output: OutputFormat) -> None:
+    from mpctl.render import build_document, render_human, render_json, render_markdown  # noqa: PLC0415 - fast --help
+
     document = build_document(result)
     if output == "json":
         text = render_json(document)

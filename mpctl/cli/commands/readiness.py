@@ -11,14 +11,16 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from mpctl.cli import console
 from mpctl.errors import UserError
 from mpctl.model import SinkVariables
-from mpctl.verify import Readiness, probe
+
+if TYPE_CHECKING:
+    from mpctl.verify import Readiness
 
 DEFAULT_PREFIX = "MASKINPORTEN"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -54,6 +56,8 @@ def readiness(
 
     Never calls Maskinporten and never prints a value: safe in any deploy pipeline.
     """
+    from mpctl.verify import probe  # noqa: PLC0415 - fast --help
+
     variables = variable_names(prefix, overrides or [])
     result = probe(
         os.environ, variables=variables, allow_http=allow_http, require_live=require_live

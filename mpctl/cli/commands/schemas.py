@@ -8,14 +8,15 @@ from typing import Annotated, Any
 
 import typer
 
-from mpctl.apply import audit_record_schema
 from mpctl.cli import console
-from mpctl.model import model_schemas
-from mpctl.plan import plan_json_schema
 
 
 def all_schemas() -> dict[str, dict[str, Any]]:
     """Every published schema by file name."""
+    from mpctl.apply import audit_record_schema  # noqa: PLC0415 - fast --help
+    from mpctl.model import model_schemas  # noqa: PLC0415 - fast --help
+    from mpctl.plan import plan_json_schema  # noqa: PLC0415 - fast --help
+
     published = {
         **model_schemas(),
         "plan.schema.json": plan_json_schema(),

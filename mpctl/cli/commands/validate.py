@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from mpctl.cli import console
 from mpctl.cli.options import DEFAULT_MANIFESTS, EnvOption, ManifestsOption
-from mpctl.cli.sink_checks import with_sink_findings
-from mpctl.manifests import LoadResult, ManifestFinding, load, load_project
+
+if TYPE_CHECKING:
+    from mpctl.manifests import LoadResult, ManifestFinding
 
 
 def validate(
@@ -29,6 +30,9 @@ def validate(
     ] = "text",
 ) -> None:
     """Check manifests against the schema and Maskinporten's rules; exit 1 on any error."""
+    from mpctl.cli.sink_checks import with_sink_findings  # noqa: PLC0415 - fast --help
+    from mpctl.manifests import load  # noqa: PLC0415 - fast --help
+
     results = [
         with_sink_findings(load(manifests, name))
         for name in _environments(manifests, env, all_environments)
@@ -45,6 +49,8 @@ def validate(
 def _environments(manifests: Path, env: str | None, every: bool) -> list[str | None]:
     if not every:
         return [env]
+    from mpctl.manifests import load_project  # noqa: PLC0415 - fast --help
+
     project, _ = load_project(manifests)
     if project is None:
         return [None]
