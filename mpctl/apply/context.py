@@ -5,23 +5,33 @@ manifests (a saved plan is self-contained).
 
 Owns `ApplyContext`, the `KeyTester` seam (the CLI plugs in `mpctl.verify`'s token exchange, so
 `apply` and `verify` stay independent), and `ApplySettings`. Client ids learned while applying
-(a client created in this run) are recorded here so later key steps find them.
+(a client created in this run) are recorded here so later key steps find them; so are the
+clients the stale-plan check observed (creates look for their marker there) and every private
+key this run generated or loaded (parsed and validated once per process, not once per phase).
+Must not hold a key anywhere that prints: the key cache is left out of `repr`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
 from mpctl.errors import MpctlError
+from mpctl.model import ObservedClient
 from mpctl.plan import Plan
 from mpctl.remote import RemoteApi
 from mpctl.secrets import PrivateKey, SecretSink
 from mpctl.state import Snapshot
+
+STEP_IN_FLIGHT: ContextVar[str | None] = ContextVar("mpctl_step_in_flight", default=None)
+"""The address of the step whose executor runs in the current task (the engine sets it in each
+step's own task): a watcher of calls or sink reads credits what it sees to this step, whatever
+else runs at the same time. None outside any step."""
 
 
 class Verdict(StrEnum):
@@ -97,14 +107,34 @@ class ApplyContext:
     passes `make_plan` over the manifests, so an edited plan file is refused). Apply itself
     needs no manifests."""
     stop_requested: Callable[[], bool] = lambda: False
-    """Checked between steps: once true (e.g. SIGTERM), the in-flight step finishes and no new
-    step starts (Terraform's interrupt rule)."""
+    """Checked before each step starts: once true (e.g. SIGTERM), the steps in flight finish
+    and no new step starts (Terraform's interrupt rule)."""
+    parallelism: int = 1
+    """Steps in flight at once (`mpctl apply --parallelism`); 1 runs them one at a time in the
+    plan's order."""
+    observed_clients: Mapping[str, ObservedClient] | None = None
+    """Digdir's clients by id as the stale-plan check saw them (set by the engine): a create
+    looks for its marker here instead of listing every client again. None: list them."""
+    keys: dict[tuple[str, str], PrivateKey] = field(default_factory=dict, repr=False)
+    """(client, kid) → the private key this run staged or loaded."""
 
     def sink(self, client: str) -> SecretSink:
         sink = self.sinks.get(client)
         if sink is None:
             raise ApplyError(f"client {client!r} has no secret sink", safe_to_rerun=False)
         return sink
+
+    async def private_key(self, client: str, kid: str) -> PrivateKey:
+        """The key `kid` of `client`: loaded from its sink (and validated) once per run."""
+        found = self.keys.get((client, kid))
+        if found is None:
+            found = await self.sink(client).load_private_key(client, kid)
+            self.keys[(client, kid)] = found
+        return found
+
+    def remember_key(self, client: str, key: PrivateKey) -> None:
+        """A key this run made (and staged): its later phases use it as it is."""
+        self.keys[(client, key.kid)] = key
 
     def client_id(self, client: str, planned: str | None) -> str:
         found = planned or self.client_ids.get(client)

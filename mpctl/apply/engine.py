@@ -1,18 +1,25 @@
-"""Running a plan: refuse stale plans, run steps in order, isolate failures.
+"""Running a plan: refuse stale plans, run ready steps concurrently, isolate failures.
 
 Owns the apply loop (Terraform's model, reliability.md L1-L5). Before anything is written it
 re-observes and refuses, with zero writes (`StalePlanError`), a plan whose allow options the
 operator did not repeat, whose observed fingerprint differs, or (when the caller gives
-`ApplyContext.rederive`) that is not step for step what the manifests call for now. Then it
-runs each step's executor, chosen by the step's type; a held-back (blocked) or failed step
-skips only the steps that depend on it, so one failing client never stops the others. Needs
-only the plan, the API, the sinks, the key tester and the clock. Must not decide what to change
-(the plan did) and must not print (the observer and the report carry everything).
+`ApplyContext.rederive`) that is not step for step what the manifests call for now. Then a
+ready-set scheduler runs the steps over the plan's `depends_on` edges: at most
+`ApplyContext.parallelism` executors in flight (an `asyncio.TaskGroup` and a semaphore), the
+ready step earliest in the plan first, so parallelism 1 is exactly the plan's order. The stop
+flag is checked before each step starts; a held-back (blocked) or failed step skips only the
+steps that depend on it, so one failing client never stops the others. Observers hear every
+event from the event loop, one call at a time; the report is in plan order whatever the finish
+order. Needs only the plan, the API, the sinks, the key tester and the clock. Must not decide
+what to change (the plan did) and must not print (the observer and the report carry everything).
 """
 
 from __future__ import annotations
 
-from mpctl.apply.context import ApplyContext
+import asyncio
+import heapq
+
+from mpctl.apply.context import STEP_IN_FLIGHT, ApplyContext
 from mpctl.apply.events import ApplyObserver, NullObserver
 from mpctl.apply.report import ApplyReport, Status, StepOutcome
 from mpctl.apply.resources import run_resource_step
@@ -51,7 +58,8 @@ def check_allowed(plan: Plan, allowed: frozenset[str]) -> None:
 async def check_fresh(plan: Plan, ctx: ApplyContext) -> None:
     """Refuse (before any write) a plan for another environment, one that allows more than
     the operator did, one made against another state, or (with `ctx.rederive`) one that is not
-    what the manifests call for."""
+    what the manifests call for. The clients it observed go to `ctx.observed_clients`, where
+    creates look for their marker."""
     check_environment(plan, ctx.env_name)
     check_allowed(plan, ctx.allowed)
     snapshot = await observe(ctx.api, orgno=plan.orgno, sinks=ctx.sinks)
@@ -62,28 +70,155 @@ async def check_fresh(plan: Plan, ctx: ApplyContext) -> None:
         )
     if ctx.rederive is not None:
         check_rederived(plan, ctx.rederive(snapshot))
+    ctx.observed_clients = snapshot.observed.clients
 
 
 async def apply_plan(
     plan: Plan, ctx: ApplyContext, *, observer: ApplyObserver | None = None
 ) -> ApplyReport:
-    """Run every step of a fresh, applyable plan in order; never raises for a step's failure."""
+    """Run every step of a fresh, applyable plan, dependencies first, up to
+    `ctx.parallelism` at a time; never raises for a step's failure."""
     if not plan.applyable:
         raise UserError(
             f"the plan has {plan.summary.errors} error(s) and cannot be applied",
             hint="fix them (see `mpctl plan`) or pass the allow flags they name",
         )
+    if ctx.parallelism < 1:
+        raise UserError(f"parallelism must be at least 1, not {ctx.parallelism}")
+    graph = _dependencies(plan)
     await check_fresh(plan, ctx)
-    events = observer or NullObserver()
+    scheduler = _Scheduler(plan, graph, ctx, observer or NullObserver())
+    outcomes = await scheduler.run()
     report = ApplyReport()
-    broken: set[Address] = set()
-    held = _held_reasons(plan)
     for step in plan.steps:
-        outcome = await _run_step(step, ctx, events, broken, held)
-        if outcome.status in (Status.FAILED, Status.SKIPPED, Status.HELD):
-            broken.add(step.address)
-        report.add(outcome)
+        report.add(outcomes[step.address])
     return report
+
+
+def _dependencies(plan: Plan) -> dict[Address, frozenset[Address]]:
+    """Each step's dependencies within the plan (others are dropped, as the planner does);
+    refuses a cycle, which no planner makes (only an edited file can hold one)."""
+    addresses = {step.address for step in plan.steps}
+    graph = {step.address: frozenset(set(step.depends_on) & addresses) for step in plan.steps}
+    done: set[Address] = set()
+    remaining = dict(graph)
+    while remaining:
+        ready = [address for address, deps in remaining.items() if deps <= done]
+        if not ready:
+            stuck = ", ".join(str(a) for a in sorted(remaining))
+            raise UserError(f"the plan's steps depend on each other in a cycle: {stuck}")
+        done.update(ready)
+        for address in ready:
+            del remaining[address]
+    return graph
+
+
+class _Scheduler:
+    """One apply's ready set: which steps may start, which are running, how each ended."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        graph: dict[Address, frozenset[Address]],
+        ctx: ApplyContext,
+        events: ApplyObserver,
+    ) -> None:
+        self._ctx = ctx
+        self._events = events
+        self._steps = {step.address: step for step in plan.steps}
+        self._rank = {step.address: index for index, step in enumerate(plan.steps)}
+        self._held = _held_reasons(plan)
+        self._waiting = {address: len(deps) for address, deps in graph.items()}
+        self._dependents: dict[Address, list[Address]] = {address: [] for address in graph}
+        for address, deps in graph.items():
+            for dependency in deps:
+                self._dependents[dependency].append(address)
+        self._ready = [self._rank[a] for a, count in self._waiting.items() if count == 0]
+        heapq.heapify(self._ready)
+        self._order = [step.address for step in plan.steps]
+        self._slots = asyncio.Semaphore(ctx.parallelism)
+        self._changed = asyncio.Event()
+        self._broken: set[Address] = set()
+        self._outcomes: dict[Address, StepOutcome] = {}
+
+    async def run(self) -> dict[Address, StepOutcome]:
+        """Start every step once its dependencies ended; return when all have ended."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                while len(self._outcomes) < len(self._steps):
+                    await self._slots.acquire()
+                    step = await self._next_ready()
+                    if step is None:
+                        self._slots.release()
+                        break
+                    self._start_or_settle(step, group)
+        except BaseExceptionGroup as group_error:  # a step died of something not mpctl's own
+            raise _first_cause(group_error) from None
+        return self._outcomes
+
+    async def _next_ready(self) -> Step | None:
+        """The ready step earliest in the plan, waiting for a running step to end if needed."""
+        while not self._ready:
+            if len(self._outcomes) == len(self._steps):
+                return None
+            self._changed.clear()
+            await self._changed.wait()
+        return self._steps[self._order[heapq.heappop(self._ready)]]
+
+    def _start_or_settle(self, step: Step, group: asyncio.TaskGroup) -> None:
+        """With a slot held: start the step, or end it at once when it must not run."""
+        outcome = self._not_started(step)
+        if outcome is not None:
+            self._slots.release()
+            self._finish(step, outcome)
+            return
+        self._events.step_started(step)
+        group.create_task(self._run(step), name=f"apply {step.address}")
+
+    def _not_started(self, step: Step) -> StepOutcome | None:
+        """Why `step` does not run (stop requested, held back, a dependency broken), if so."""
+        address = str(step.address)
+        if self._ctx.stop_requested():
+            return StepOutcome(address, Status.SKIPPED, message="not started: apply stopped")
+        if step.blocked:
+            reason = self._held.get(step.resource, "refused by the plan")
+            return StepOutcome(address, Status.HELD, message=f"held back: {reason}")
+        failed_first = sorted(set(step.depends_on) & self._broken)
+        if failed_first:
+            waits = ", ".join(str(dependency) for dependency in failed_first)
+            return StepOutcome(address, Status.SKIPPED, message=f"waits for {waits}")
+        return None
+
+    async def _run(self, step: Step) -> None:
+        """The step's own task: its context names the step for watchers (`STEP_IN_FLIGHT`)."""
+        STEP_IN_FLIGHT.set(str(step.address))
+        try:
+            outcome = await _outcome_of(step, self._ctx)
+            self._finish(step, outcome)
+        finally:
+            self._slots.release()
+
+    def _finish(self, step: Step, outcome: StepOutcome) -> None:
+        """Record how `step` ended, tell the observer, and make its dependents ready."""
+        if outcome.status in (Status.FAILED, Status.SKIPPED, Status.HELD):
+            self._broken.add(step.address)
+        self._outcomes[step.address] = outcome
+        self._events.step_finished(step, outcome)
+        for dependent in self._dependents[step.address]:
+            self._waiting[dependent] -= 1
+            if self._waiting[dependent] == 0:
+                heapq.heappush(self._ready, self._rank[dependent])
+        self._changed.set()
+
+
+def _first_cause(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first exception in `group` that is not a cancellation (the one that stopped it)."""
+    for found in group.exceptions:
+        if isinstance(found, BaseExceptionGroup):
+            return _first_cause(found)
+        if not isinstance(found, asyncio.CancelledError):
+            return found
+    return group.exceptions[0]
 
 
 def _held_reasons(plan: Plan) -> dict[Address, str]:
@@ -92,40 +227,14 @@ def _held_reasons(plan: Plan) -> dict[Address, str]:
     return {resource: f"{found.code}: {found.message}" for resource, found in held.items()}
 
 
-async def _run_step(
-    step: Step,
-    ctx: ApplyContext,
-    events: ApplyObserver,
-    broken: set[Address],
-    held: dict[Address, str],
-) -> StepOutcome:
-    if ctx.stop_requested():
-        outcome = StepOutcome(
-            str(step.address), Status.SKIPPED, message="not started: apply stopped"
-        )
-        events.step_finished(step, outcome)
-        return outcome
-    if step.blocked:
-        reason = held.get(step.resource, "refused by the plan")
-        outcome = StepOutcome(str(step.address), Status.HELD, message=f"held back: {reason}")
-        events.step_finished(step, outcome)
-        return outcome
-    failed_first = sorted(set(step.depends_on) & broken)
-    if failed_first:
-        waits = ", ".join(str(address) for address in failed_first)
-        outcome = StepOutcome(str(step.address), Status.SKIPPED, message=f"waits for {waits}")
-        events.step_finished(step, outcome)
-        return outcome
-    events.step_started(step)
+async def _outcome_of(step: Step, ctx: ApplyContext) -> StepOutcome:
+    """Run the step's executor; mpctl's own errors become a failed outcome."""
     try:
         writes = await _execute(step, ctx)
     except MpctlError as exc:
-        outcome = _failure(step, exc)
-    else:
-        status = Status.DONE if writes else Status.UNCHANGED
-        outcome = StepOutcome(str(step.address), status, writes=writes)
-    events.step_finished(step, outcome)
-    return outcome
+        return _failure(step, exc)
+    status = Status.DONE if writes else Status.UNCHANGED
+    return StepOutcome(str(step.address), status, writes=writes)
 
 
 async def _execute(step: Step, ctx: ApplyContext) -> int:

@@ -3,14 +3,15 @@
 Rules (code-models.md §8.5, reliability.md §3): an update lays the plan's registration over a
 fresh GET before the PUT (`mpctl.model.registrations.overlay`: PUT replaces whole objects);
 404 on delete means done; 409 on create means read back and converge; a client create first
-looks for a client already carrying its ownership marker, and after an ambiguous timeout
-re-reads instead of posting again, so a retry never makes a duplicate. Must not touch keys
-(see `mpctl.apply.rotation`).
+looks for a client already carrying its ownership marker among the clients the stale-plan check
+observed (`ApplyContext.observed_clients`, one listing per run, not one per create), and after
+an ambiguous write lists every client again instead of posting again, so a retry never makes a
+duplicate. Must not touch keys (see `mpctl.apply.rotation`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
 from mpctl.apply.context import ApplyContext, ApplyError
@@ -34,30 +35,41 @@ def _scope_registration(step: ScopeStep) -> ScopeRegistration:
     return step.body
 
 
-async def _find_managed_client(
-    ctx: ApplyContext, body: ClientRegistration
+def _carrying_marker(
+    clients: Iterable[ObservedClient], body: ClientRegistration, *, replaced: str | None = None
 ) -> ObservedClient | None:
-    """The active client already carrying the marker this step writes, if any."""
+    """The active client (other than `replaced`) already carrying the marker `body` writes."""
     wanted = parse_marker(body.description)
     if wanted is None:
         raise ApplyError("a client body without mpctl's marker", safe_to_rerun=False)
-    for client in await ctx.api.list_clients():
-        if client.active and parse_marker(client.description) == wanted:
+    for client in clients:
+        mine = client.active and client.client_id != replaced
+        if mine and parse_marker(client.description) == wanted:
             return client
     return None
 
 
+async def _observed_clients(ctx: ApplyContext) -> Iterable[ObservedClient]:
+    """The clients as the stale-plan check saw them; listed now when no check ran."""
+    if ctx.observed_clients is not None:
+        return ctx.observed_clients.values()
+    return await ctx.api.list_clients()
+
+
 async def create_client(step: ClientStep, ctx: ApplyContext) -> int:
+    """POST the client unless it already exists. A replacement's old client (deactivated by
+    this step just before) never counts as the new one."""
     name = step.address.name
     body = _registration(step)
-    existing = await _find_managed_client(ctx, body)
+    replaced = step.client_id if step.action is Action.REPLACE else None
+    existing = _carrying_marker(await _observed_clients(ctx), body, replaced=replaced)
     if existing is not None:
         ctx.client_ids[name] = existing.client_id
         return await overlay_client(ctx.api, existing.client_id, body)
     try:
         created = await ctx.api.create_client(body)
-    except AmbiguousWriteError:
-        found = await _find_managed_client(ctx, body)
+    except AmbiguousWriteError:  # the POST may have landed: only a fresh listing can tell
+        found = _carrying_marker(await ctx.api.list_clients(), body, replaced=replaced)
         if found is None:
             raise
         created = found

@@ -10,12 +10,15 @@ operator named, grace or not, with the same fresh read − one key and read-back
 current or a preserved kid, never while the current is unregistered (S1), and the last key only
 with `--allow-delete` (S4, through DELETE, the only way Digdir removes it); it clears the
 sink's pending label before the JWKS write (a revoked pending key is never registered again)
-and its previous label after it. Must not decide *whether* to rotate or revoke: that is the
-planner's job (`mpctl.plan.keys`).
+and its previous label after it. A key is generated in a worker thread (RSA generation releases
+the GIL, so it overlaps other clients' network waits) and is parsed from its sink at most once
+per run (`ApplyContext.private_key`): register, test and promote use the same object. Must not
+decide *whether* to rotate or revoke: that is the planner's job (`mpctl.plan.keys`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -66,7 +69,8 @@ async def _stage(rotation: _Rotation, ctx: ApplyContext) -> int:
         rotation.kid = state.pending.kid
         return 0
     registered = (await ctx.api.get_jwks(rotation.client_id)).kids
-    key = new_key_for(
+    key = await asyncio.to_thread(
+        new_key_for,
         rotation.policy,
         client=rotation.name,
         environment=rotation.environment,
@@ -74,24 +78,26 @@ async def _stage(rotation: _Rotation, ctx: ApplyContext) -> int:
         existing_kids=registered | state.kids,
     )
     await rotation.sink.stage(rotation.name, key)
+    ctx.remember_key(rotation.name, key)
     rotation.kid = key.kid
     return 1
 
 
-async def _key(rotation: _Rotation) -> PrivateKey:
+async def _key(rotation: _Rotation, ctx: ApplyContext) -> PrivateKey:
+    """The pending key this step acts on, loaded at most once per run."""
     if rotation.kid is None:
         state = await rotation.sink.read_state(rotation.name)
         if state.pending is None:
             raise ApplyError(f"{rotation.name}: no pending key to act on; plan again")
         rotation.kid = state.pending.kid
-    return await rotation.sink.load_private_key(rotation.name, rotation.kid)
+    return await ctx.private_key(rotation.name, rotation.kid)
 
 
 async def _register(rotation: _Rotation, ctx: ApplyContext) -> int:
     """JWKS := fresh read ∪ new key. An upload whose answer was lost is sent once more, built
     from a new fresh read, when that read proves the key absent (the upload never arrived);
     then the set is read back until it shows the key (bounded)."""
-    key = await _key(rotation)
+    key = await _key(rotation, ctx)
     fresh = await ctx.api.get_jwks(rotation.client_id)
     if _holds(fresh, key):
         return 0
@@ -124,7 +130,7 @@ def _register_payload(
 
 
 async def _test(rotation: _Rotation, ctx: ApplyContext) -> int:
-    key = await _key(rotation)
+    key = await _key(rotation, ctx)
     scopes, consumer_org = rotation.change.test_scopes, rotation.change.test_consumer_org
     deadline = ctx.monotonic() + ctx.settings.propagation_timeout
     wait = ctx.settings.propagation_wait_initial
@@ -153,7 +159,7 @@ def _test_failure(rotation: _Rotation, kid: str, verdict: Verdict, detail: str) 
 
 
 async def _promote(rotation: _Rotation, ctx: ApplyContext) -> int:
-    key = await _key(rotation)
+    key = await _key(rotation, ctx)
     state = await rotation.sink.read_state(rotation.name)
     if state.current is not None and state.current.kid == key.kid:
         return 0

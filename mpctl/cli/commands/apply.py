@@ -56,7 +56,7 @@ from mpctl.cli.options import (
 from mpctl.cli.output import read_plan
 from mpctl.errors import MpctlError, StalePlanError, UserError
 from mpctl.plan import Address, Plan, PlanOptions, Step, check_identity, project_identity
-from mpctl.remote import open_http, watch_calls
+from mpctl.remote import DEFAULT_CONCURRENCY, open_http, watch_calls
 from mpctl.state import Snapshot, observe
 
 _STATUS_MARK = {
@@ -99,6 +99,12 @@ def apply(
     audit: Annotated[
         bool, typer.Option("--audit/--no-audit", help="Write the audit trail (on by default).")
     ] = True,
+    parallelism: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Steps in flight at once; 1 runs them one at a time in plan order."
+        ),
+    ] = 1,
 ) -> int:
     """Make Digdir match the manifests: the saved plan, or a fresh one."""
     workspace = open_workspace(manifests, env)
@@ -126,7 +132,14 @@ def apply(
         audit_trail(workspace, trail_path) as trail,
     ):
         run = asyncio.run(
-            run_apply(workspace, saved, options, auto_approve=auto_approve, audit=trail)
+            run_apply(
+                workspace,
+                saved,
+                options,
+                auto_approve=auto_approve,
+                audit=trail,
+                parallelism=parallelism,
+            )
         )
     return _audit_checked(_finish(run), trail)
 
@@ -207,6 +220,7 @@ async def run_apply(
     *,
     auto_approve: bool,
     audit: AuditLog | None = None,
+    parallelism: int = 1,
 ) -> ApplyRun:
     """Plan (or take the saved plan), confirm, and apply it, with Terraform's interrupt rules.
 
@@ -217,7 +231,9 @@ async def run_apply(
     if audit is not None:
         audit.run_started(saved.options if saved else options, saved=saved is not None)
     try:
-        run = await _run_apply(workspace, saved, options, auto_approve, progress, audit)
+        run = await _run_apply(
+            workspace, saved, options, auto_approve, progress, audit, parallelism
+        )
     except BaseException as exc:
         if audit is not None:
             stopped = isinstance(exc, InterruptError | KeyboardInterrupt)
@@ -249,6 +265,7 @@ async def _run_apply(
     auto_approve: bool,
     progress: _Progress,
     audit: AuditLog | None,
+    parallelism: int,
 ) -> ApplyRun:
     task = asyncio.current_task()
     assert task is not None
@@ -256,7 +273,7 @@ async def _run_apply(
     with interrupts.installed():
         try:
             return await _plan_and_apply(
-                workspace, saved, options, auto_approve, interrupts, progress, audit
+                workspace, saved, options, auto_approve, interrupts, progress, audit, parallelism
             )
         except asyncio.CancelledError:
             if not interrupts.cancelled:
@@ -279,10 +296,12 @@ async def _plan_and_apply(
     interrupts: Interrupts,
     progress: _Progress,
     audit: AuditLog | None,
+    parallelism: int,
 ) -> ApplyRun:
     environment = workspace.environment
+    concurrency = max(parallelism, DEFAULT_CONCURRENCY)
     async with (
-        connect(workspace, access="write") as (remote, transport),
+        connect(workspace, access="write", concurrency=concurrency) as (remote, transport),
         open_http(transport=transport) as http,
     ):
         sinks = workspace.open_sinks(saved.sinks if saved is not None else None)
@@ -301,6 +320,7 @@ async def _plan_and_apply(
             sleep=asyncio.sleep,
             allowed=options.allows,
             stop_requested=interrupts.stop_requested,
+            parallelism=parallelism,
             rederive=None if saved is None else _rederive(workspace, saved),
         )
         orgno = workspace.desired.organisation.orgno

@@ -1,0 +1,206 @@
+"""Apply N new clients against the emulator on loopback with injected latency per request.
+
+The concurrent apply engine's figures (issue 13). For each size N a throw-away project is
+generated as `benchmarks/plan_scale.py` does (one non-embedded environment `bench` over TLS on
+127.0.0.1, N Client manifests with 3072-bit keys, file sinks), but the emulator's world holds
+none of the clients: apply creates every client and stages, registers, tests and promotes its
+first key. The emulator runs in plan_scale's child process (so client and server do not share
+one GIL) with `--latency-ms` added to every `/api/v1/...` request; `/token` (the admin token and
+each new key's token test) is not delayed. Each parallelism gets a fresh project and emulator.
+
+What is timed is what `mpctl apply` does after confirmation: `apply_plan` (the stale-plan
+check's observation, then every step) with the real `TokenKeyTester`; observing and planning
+before it are not timed. Printed per run: wall time, requests made (`HttpRemote.requests_made`
+plus the token tests), the latency bound (API requests the emulator served × latency /
+parallelism), wall / bound, CPU seconds in this process and in the emulator's. Prints, never
+asserts beyond "every step done".
+
+    .venv/bin/python benchmarks/apply_scale.py [--sizes 100,1000] [--parallelism 1,16]
+        [--latency-ms 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from plan_scale import (
+    ENV,
+    HOST,
+    Server,
+    ServerCounts,
+    build_project,
+    client_name,
+    emulator_process,
+    listening_socket,
+    manifest_files,
+    numbers,
+    server_counts,
+)
+
+from mpctl.apply import ApplyContext, ApplyReport, apply_plan
+from mpctl.cli import clock
+from mpctl.cli.commands.plan import plan_from
+from mpctl.cli.environment import Workspace, open_workspace
+from mpctl.cli.keytest import TokenKeyTester
+from mpctl.plan import PlanOptions
+from mpctl.remote import DEFAULT_CONCURRENCY, open_http, watch_calls
+from mpctl.remote.connect import open_remote
+from mpctl.state import observe
+
+
+@dataclass(frozen=True)
+class Row:
+    size: int
+    parallelism: int
+    wall: float
+    requests: int
+    cpu: float
+    server: ServerCounts
+    latency_ms: int
+    steps: int
+
+    @property
+    def bound(self) -> float:
+        return self.server.api_requests * self.latency_ms / 1000 / self.parallelism
+
+    @property
+    def ratio(self) -> float:
+        return self.wall / self.bound if self.bound else float("nan")
+
+
+@dataclass(frozen=True)
+class Applied:
+    report: ApplyReport
+    wall: float
+    cpu: float
+    requests: int
+
+
+async def plan_and_apply(workspace: Workspace, parallelism: int) -> Applied:
+    """Observe and plan (not timed), then `apply_plan` as `mpctl apply` runs it (timed)."""
+    sinks = workspace.open_sinks()
+    environment = workspace.environment
+    token_calls = 0
+
+    def count_token_call(event: object) -> None:
+        nonlocal token_calls
+        del event
+        token_calls += 1
+
+    async with (
+        open_remote(
+            environment,
+            base_dir=workspace.directory,
+            environ=os.environ,
+            access="write",
+            concurrency=max(parallelism, DEFAULT_CONCURRENCY),
+        ) as remote,
+        open_http() as http,
+    ):
+        watch_calls(http, count_token_call)
+        snapshot = await observe(remote, orgno=workspace.desired.organisation.orgno, sinks=sinks)
+        plan = plan_from(workspace, snapshot, PlanOptions())
+        ctx = ApplyContext(
+            api=remote,
+            env_name=workspace.env_name,
+            sinks=sinks,
+            tester=TokenKeyTester(
+                http, issuer=environment.issuer, token_endpoint=str(environment.token_endpoint)
+            ),
+            now=clock.now,
+            sleep=asyncio.sleep,
+            parallelism=parallelism,
+        )
+        before = remote.requests_made
+        cpu, started = time.process_time(), time.perf_counter()
+        report = await apply_plan(plan, ctx)
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        requests = remote.requests_made - before + token_calls
+    return Applied(report, wall, cpu, requests)
+
+
+def measure(server: Server, workspace: Workspace, size: int, parallelism: int) -> Row:
+    before = server_counts(server.base, server.ca)
+    applied = asyncio.run(plan_and_apply(workspace, parallelism))
+    report = applied.report
+    if not report.ok or len(report.outcomes) != 2 * size:
+        failed = "; ".join(f"{o.address}: {o.message}" for o in report.failed[:3])
+        raise SystemExit(f"N={size}: apply did not complete: {failed or 'steps missing'}")
+    return Row(
+        size=size,
+        parallelism=parallelism,
+        wall=applied.wall,
+        requests=applied.requests,
+        cpu=applied.cpu,
+        server=server_counts(server.base, server.ca) - before,
+        latency_ms=server.latency_ms,
+        steps=len(report.outcomes),
+    )
+
+
+def show(row: Row) -> None:
+    print(
+        f"{row.size:>5} {row.parallelism:>4} {row.steps:>6} {row.wall:>8.2f} {row.requests:>8} "
+        f"{row.bound:>8.2f} {row.ratio:>6.2f} {row.cpu:>11.2f} {row.server.cpu_seconds:>14.2f} "
+        f"{os.getloadavg()[0]:>5.2f}",
+        flush=True,
+    )
+
+
+def run(sizes: Sequence[int], parallelisms: Sequence[int], latency_ms: int) -> None:
+    print(
+        f"emulator on {HOST} (uvicorn, child process), +{latency_ms} ms per /api/v1 request, "
+        f"/token not delayed; N new clients, 3072-bit keys; wall = apply_plan (stale-plan "
+        f"check + every step); requests = API + token calls; bound = API requests × "
+        f"{latency_ms} ms / parallelism; {os.cpu_count()} CPUs, load = 1-min load average",
+        flush=True,
+    )
+    print(
+        f"{'N':>5} {'par':>4} {'steps':>6} {'wall s':>8} {'requests':>8} {'bound s':>8} "
+        f"{'ratio':>6} {'cpu mpctl s':>11} {'cpu emulator s':>14} {'load':>5}",
+        flush=True,
+    )
+    for size in sizes:
+        for parallelism in parallelisms:
+            with tempfile.TemporaryDirectory(prefix=f"mpctl-apply-{size}-") as folder:
+                listener = listening_socket()
+                port = int(listener.getsockname()[1])
+                project = build_project(Path(folder), port, 0, latency_ms, "asgi")
+                write_manifests(project.directory, size)
+                os.environ["SSL_CERT_FILE"] = str(project.tls_ca)
+                workspace = open_workspace(project.directory, ENV)
+                life = 600 + 40 * size * latency_ms / 1000 / parallelism
+                with emulator_process(listener, project, latency_ms, "asgi", life) as server:
+                    show(measure(server, workspace, size, parallelism))
+
+
+def write_manifests(directory: Path, size: int) -> None:
+    """N client manifests in place of the empty project's (the world has no client yet)."""
+    resources = directory / "resources"
+    for old in resources.glob("*.yaml"):
+        old.unlink()
+    names = [client_name(index) for index in range(size)]
+    for file_name, text in manifest_files(names).items():
+        (resources / file_name).write_text(text)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--sizes", type=numbers, default=[100, 1000], help="e.g. 100,1000")
+    parser.add_argument("--parallelism", type=numbers, default=[1, 16], help="e.g. 1,16")
+    parser.add_argument("--latency-ms", type=int, default=50, help="added per API request")
+    arguments = parser.parse_args(argv)
+    if not 0 <= arguments.latency_ms <= 10_000:
+        parser.error("--latency-ms must be between 0 and 10000")
+    run(arguments.sizes, arguments.parallelism, arguments.latency_ms)
+
+
+if __name__ == "__main__":
+    main()
