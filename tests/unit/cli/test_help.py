@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -45,10 +46,12 @@ COMMAND_PATHS = (
     ("audit",),
     ("audit", "push"),
 )
+EXAMPLE_PROJECT = Path(__file__).resolve().parents[3] / "manifests"
+REMOTE_SIDE = ("mpctl.emulator", "httpx", "mpctl.verify", "mpctl.remote", "mpctl.apply", "uvicorn")
 HEAVY_MODULES = ("mpctl.emulator", "httpx", "rich", "mpctl.verify", "jinja2", "cryptography")
-LOADED_BY_HELP = """
+LOADED_BY_RUN = """
 import runpy, sys
-sys.argv = ["mpctl", "--help"]
+sys.argv = ["mpctl", *sys.argv[1:]]
 try:
     runpy.run_module("mpctl", run_name="__main__")
 except SystemExit as exit:
@@ -116,19 +119,40 @@ def test_the_root_lists_every_command_without_loading_one() -> None:
     assert dict.__len__(commands) == 1
 
 
-def test_help_alone_loads_no_heavy_module() -> None:
-    """`mpctl --help` in a fresh interpreter: no emulator, httpx, rich, verify, jinja2, crypto."""
+def _modules_loaded_by(arguments: list[str], cwd: Path) -> set[str]:
+    """Every module a fresh interpreter holds after `mpctl ARGUMENTS` (which must exit 0)."""
     done = subprocess.run(
-        [sys.executable, "-c", LOADED_BY_HELP],
+        [sys.executable, "-c", LOADED_BY_RUN, *arguments],
         capture_output=True,
         text=True,
         check=False,
         timeout=60,
+        cwd=cwd,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "Commands:" in done.stdout
     loaded = set(done.stderr.split())
     assert "mpctl.cli.app" in loaded, "the check must see the modules of the run"
-    heavy = sorted(n for n in loaded if any(n == m or n.startswith(m + ".") for m in HEAVY_MODULES))
-    assert heavy == []
-    assert not any(name.startswith("mpctl.cli.commands.") for name in loaded)
+    return loaded
+
+
+def _among(loaded: set[str], packages: tuple[str, ...]) -> list[str]:
+    return sorted(n for n in loaded if any(n == p or n.startswith(p + ".") for p in packages))
+
+
+def test_help_alone_loads_no_heavy_module(tmp_path: Path) -> None:
+    """`mpctl --help` in a fresh interpreter: no emulator, httpx, rich, verify, jinja2, crypto."""
+    loaded = _modules_loaded_by(["--help"], tmp_path)
+    assert _among(loaded, HEAVY_MODULES) == []
+    assert _among(loaded, ("mpctl.cli.commands",)) == []
+
+
+@pytest.mark.parametrize(
+    "arguments", [["validate"], ["validate", "--help"], ["plan", "--help"]], ids=" ".join
+)
+def test_validate_and_light_help_load_no_remote_side(arguments: list[str], tmp_path: Path) -> None:
+    """validate of the example project, and plan's help, never load the network side."""
+    shutil.copytree(EXAMPLE_PROJECT, tmp_path / "manifests")
+    loaded = _modules_loaded_by(arguments, tmp_path)
+    assert _among(loaded, REMOTE_SIDE) == []
+    commands = _among(loaded, ("mpctl.cli.commands",))
+    assert commands == ["mpctl.cli.commands", f"mpctl.cli.commands.{arguments[0]}"]
