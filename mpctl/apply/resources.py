@@ -3,10 +3,9 @@
 Rules (code-models.md §8.5, reliability.md §3): an update lays the plan's registration over a
 fresh GET before the PUT (`mpctl.model.registrations.overlay`: PUT replaces whole objects);
 404 on delete means done; 409 on create means read back and converge; a client create first
-looks for a client already carrying its ownership marker among the clients the stale-plan check
-observed (`ApplyContext.observed_clients`, one listing per run, not one per create), and after
-an ambiguous write lists every client again instead of posting again, so a retry never makes a
-duplicate. Must not touch keys (see `mpctl.apply.rotation`).
+looks for a client already carrying its ownership marker in a fresh listing, and after an
+ambiguous write lists every client again instead of posting again, so neither a retry nor an
+unlocked concurrent run makes a duplicate. Must not touch keys (see `mpctl.apply.rotation`).
 """
 
 from __future__ import annotations
@@ -50,9 +49,9 @@ def _carrying_marker(
 
 
 async def _observed_clients(ctx: ApplyContext) -> Iterable[ObservedClient]:
-    """The clients as the stale-plan check saw them; listed now when no check ran."""
-    if ctx.observed_clients is not None:
-        return ctx.observed_clients.values()
+    """The clients as they are now: listed again before every create, because another run that
+    does not share this lock may have made the client since the stale-plan check (a duplicate
+    is worse than a listing; making this one listing per run needs a shared lock first)."""
     return await ctx.api.list_clients()
 
 

@@ -236,14 +236,14 @@ async def test_the_stop_flag_stops_new_starts_and_the_steps_in_flight_finish(
     await assert_plan_is_empty(world)
 
 
-async def test_creates_use_the_stale_plan_checks_listing_not_one_listing_each(
+async def test_every_create_looks_for_its_marker_in_a_fresh_listing(
     worlds: Templates, tmp_path: Path
 ) -> None:
     world = bulk_world(worlds, tmp_path / "world")
     plan, report, lists = await apply_with(world, 4, Recorder())
     assert report.ok
     assert len(creates(plan)) == BULK
-    assert lists == 1  # the stale-plan check's observation; no create listed again
+    assert lists == 1 + BULK  # the stale-plan check's, and one before each create
 
 
 async def test_a_create_whose_answer_was_lost_lists_again_and_makes_no_duplicate(
@@ -255,7 +255,7 @@ async def test_a_create_whose_answer_was_lost_lists_again_and_makes_no_duplicate
         state.faults = [*state.faults, lose_answer]
     _, report, lists = await apply_with(world, 4, Recorder())
     assert report.ok, [o.message for o in report.failed]
-    assert lists == 2  # the check's, and one after the ambiguous POST
+    assert lists == 2 + BULK  # the check's, one before each create, one after the lost POST
     names = [c.name for c in world.remote_state() if c.active]
     assert sorted(n for n in names if n and n.startswith("bulk-")) == [
         f"bulk-{index:02d}" for index in range(1, BULK + 1)
