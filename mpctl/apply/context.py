@@ -22,7 +22,6 @@ from enum import StrEnum
 from typing import Protocol
 
 from mpctl.errors import MpctlError
-from mpctl.model import ObservedClient
 from mpctl.plan import Plan
 from mpctl.remote import RemoteApi
 from mpctl.secrets import PrivateKey, SecretSink
@@ -112,9 +111,6 @@ class ApplyContext:
     parallelism: int = 1
     """Steps in flight at once (`mpctl apply --parallelism`); 1 runs them one at a time in the
     plan's order."""
-    observed_clients: Mapping[str, ObservedClient] | None = None
-    """Digdir's clients by id as the stale-plan check saw them (set by the engine): a create
-    looks for its marker here instead of listing every client again. None: list them."""
     keys: dict[tuple[str, str], PrivateKey] = field(default_factory=dict, repr=False)
     """(client, kid) → the private key this run staged or loaded."""
 

@@ -58,8 +58,7 @@ def check_allowed(plan: Plan, allowed: frozenset[str]) -> None:
 async def check_fresh(plan: Plan, ctx: ApplyContext) -> None:
     """Refuse (before any write) a plan for another environment, one that allows more than
     the operator did, one made against another state, or (with `ctx.rederive`) one that is not
-    what the manifests call for. The clients it observed go to `ctx.observed_clients`, where
-    creates look for their marker."""
+    what the manifests call for."""
     check_environment(plan, ctx.env_name)
     check_allowed(plan, ctx.allowed)
     snapshot = await observe(ctx.api, orgno=plan.orgno, sinks=ctx.sinks)
@@ -70,7 +69,6 @@ async def check_fresh(plan: Plan, ctx: ApplyContext) -> None:
         )
     if ctx.rederive is not None:
         check_rederived(plan, ctx.rederive(snapshot))
-    ctx.observed_clients = snapshot.observed.clients
 
 
 async def apply_plan(

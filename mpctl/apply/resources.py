@@ -48,20 +48,15 @@ def _carrying_marker(
     return None
 
 
-async def _observed_clients(ctx: ApplyContext) -> Iterable[ObservedClient]:
-    """The clients as they are now: listed again before every create, because another run that
-    does not share this lock may have made the client since the stale-plan check (a duplicate
-    is worse than a listing; making this one listing per run needs a shared lock first)."""
-    return await ctx.api.list_clients()
-
-
 async def create_client(step: ClientStep, ctx: ApplyContext) -> int:
     """POST the client unless it already exists. A replacement's old client (deactivated by
     this step just before) never counts as the new one."""
     name = step.address.name
     body = _registration(step)
     replaced = step.client_id if step.action is Action.REPLACE else None
-    existing = _carrying_marker(await _observed_clients(ctx), body, replaced=replaced)
+    # A fresh listing, not the stale-plan check's: a run that does not share this lock may have
+    # made the client since (a duplicate is worse than a listing).
+    existing = _carrying_marker(await ctx.api.list_clients(), body, replaced=replaced)
     if existing is not None:
         ctx.client_ids[name] = existing.client_id
         return await overlay_client(ctx.api, existing.client_id, body)
