@@ -61,6 +61,7 @@ def _explain(app: typer.Typer) -> None:
 
 
 _KEYS_HELP = "Local key tooling (altinn-jwks style)."
+_STATE_HELP = "What Digdir and the secret stores hold for the managed resources."
 _EMULATOR_HELP = "Run the local Digdir emulator."
 _GITOPS_HELP = "Pull-request plan comments, apply of the reviewed plan on merge, drift issues."
 _AUDIT_HELP = "The audit trail of applies."
@@ -107,6 +108,32 @@ COMMANDS: tuple[LazyCommand, ...] = (
         _command("schemas", "schemas", hidden=True),
         hidden=True,
     ),
+    LazyCommand(
+        "init",
+        "Start a project: mpctl.yaml, an emulator world and one client, ready to plan.",
+        _command("init", "init"),
+    ),
+    LazyCommand(
+        "show",
+        "Render a saved plan file as text, Markdown or JSON; nothing is contacted.",
+        _command("show", "show"),
+    ),
+    LazyCommand(
+        "graph",
+        "The plan's step dependencies as a Mermaid or DOT graph.",
+        _command("graph", "graph"),
+    ),
+    LazyCommand(
+        "output",
+        "The values a workload needs for one client (client_id, kid, endpoints, issuer).",
+        _command("outputs", "output", name="output"),
+    ),
+    LazyCommand(
+        "fmt",
+        "Rewrite manifests in the canonical form; --check exits 1 if any would change.",
+        _command("fmt", "fmt"),
+    ),
+    LazyCommand("state", _STATE_HELP, _group("state", "state", _STATE_HELP)),
     LazyCommand("keys", _KEYS_HELP, _group("keys", "keys", _KEYS_HELP)),
     LazyCommand("emulator", _EMULATOR_HELP, _group("emulator", "emulator", _EMULATOR_HELP)),
     LazyCommand("gitops", _GITOPS_HELP, _group("gitops", "gitops", _GITOPS_HELP)),
