@@ -24,6 +24,7 @@ from mpctl.emulator.authority import (
     check_trusted,
     leaf_from_x5c,
 )
+from mpctl.emulator.errors import TokenError
 from mpctl.emulator.jws import CompactJws, MalformedJwsError, parse_compact, supported_algorithm
 from mpctl.emulator.jws import signature_is_valid as _signature_is_valid
 from mpctl.emulator.keys import public_key_from_members
@@ -33,6 +34,7 @@ from mpctl.emulator.settings import Switches
 from mpctl.emulator.state import ClientRecord, EmulatorState, ScopeRecord, StoredKey
 from mpctl.emulator.vocabulary import ADMIN_SCOPES, JWT_BEARER_GRANT, TOKEN_INTEGRATION_TYPES
 
+CERTIFICATE_AMR: Final = "virksomhetssertifikat"
 IAT_SKEW_SECONDS: Final = 10
 MAX_GRANT_LIFETIME_SECONDS: Final = 120
 ALLOWED_CLAIMS: Final = frozenset(
@@ -78,7 +80,7 @@ def check_grant(assertion: str, state: EmulatorState, context: GrantContext) -> 
     client = _client(state, jws.claims)
     key, amr = _authentication_key(client, jws.header, context)
     if not _signature_is_valid(jws, key):
-        raise refuse.invalid_signature()
+        raise _signature_refusal(amr)
     claims = jws.claims
     _check_audience(claims, context)
     _check_times(claims, context.now)
@@ -88,6 +90,12 @@ def check_grant(assertion: str, state: EmulatorState, context: GrantContext) -> 
     _check_scopes(state, client, scopes)
     consumer, supplier, source = _consumer(state, client, scopes, claims.get("consumer_org"))
     return AcceptedGrant(client, scopes, amr, consumer, supplier, source, claims.get("resource"))
+
+
+def _signature_refusal(amr: str) -> TokenError:
+    if amr == CERTIFICATE_AMR:
+        return refuse.invalid_certificate_signature()
+    return refuse.invalid_signature()
 
 
 def _parse(assertion: str) -> CompactJws:
@@ -122,7 +130,7 @@ def _authentication_key(
         key = _registered_key(client, kid, context)
         return public_key_from_members(key.n, key.e), "private_key_jwt"
     if "x5c" in header:
-        return _certificate_key(client, header["x5c"], context), "virksomhetssertifikat"
+        return _certificate_key(client, header["x5c"], context), CERTIFICATE_AMR
     if kid is not None:
         raise refuse.unknown_kid()
     raise refuse.invalid_x5c()
@@ -148,8 +156,9 @@ def _certificate_key(client: ClientRecord, x5c: object, context: GrantContext) -
         key = certificate_public_key(leaf)
     except UntrustedCertificateError:
         raise refuse.invalid_certificate() from None
-    if certificate_orgno(leaf) != client.client_orgno:
-        raise refuse.certificate_org_mismatch()
+    orgno = certificate_orgno(leaf)
+    if orgno != client.client_orgno:
+        raise refuse.certificate_org_mismatch(client.client_orgno, orgno)
     return key
 
 

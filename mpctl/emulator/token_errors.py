@@ -48,17 +48,25 @@ def expired_key() -> TokenError:
     return TokenError("invalid_grant", f"{_AUTH_FAILED} Expired key.", "MP-121")
 
 
-def certificate_org_mismatch() -> TokenError:
-    text = "Invalid JWT. Invalid organization number for client. Does not match certificate orgno"
+def certificate_org_mismatch(client_orgno: str, certificate_orgno: str | None) -> TokenError:
+    """MP-122 as seed 000 words it, with both organisation numbers."""
+    text = f"Client orgno {client_orgno} does not match certificate orgno {certificate_orgno}"
     return TokenError("invalid_grant", text, "MP-122")
 
 
 def invalid_x5c() -> TokenError:
-    return TokenError("invalid_grant", "Invalid JWT header x5c", "MP-123")
+    """MP-123 as seed 000 words it (x5c missing, not an array, or not a certificate)."""
+    return TokenError("invalid_grant", "Failed to extract certificate from jwt", "MP-123")
 
 
 def invalid_signature() -> TokenError:
+    """MP-124 for a registered key (`kid`): the text of real Maskinporten bodies."""
     return TokenError("invalid_grant", f"{_AUTH_FAILED} Invalid JWT signature.", "MP-124")
+
+
+def invalid_certificate_signature() -> TokenError:
+    """MP-124 for a business certificate (`x5c`), as seed 000 words it."""
+    return TokenError("invalid_grant", "Could not validate JWT Signature", "MP-124")
 
 
 def jwt_expired() -> TokenError:
@@ -95,7 +103,8 @@ def invalid_scopes(scopes: list[str]) -> TokenError:
 
 
 def scopes_not_allowed() -> TokenError:
-    text = "Token request contains scopes not allowed for maskinporten"
+    """MP-201 as seed 000 words it."""
+    text = "Token request contains scopes with integration types only allowed for user login"
     return TokenError("invalid_scope", text, "MP-201")
 
 

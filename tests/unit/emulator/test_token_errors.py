@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from mpctl.emulator import Switches, issue_business_certificate
 from mpctl.emulator.keys import KeySource
+from mpctl.verify.catalogue import explain
 
 from .conftest import JWT_BEARER, EmulatorFactory, Harness
 from .worlds import ACME, BRREG, CUSTOMER, DELEGATED, STRANGER, TT02, base_world
@@ -121,9 +122,8 @@ async def test_certificate_of_another_org_is_mp_122(
 ) -> None:
     x5c, key = certificate_files(cert_emu, key_source, orgno=BRREG)
     description = refusal(await cert_grant(cert_emu, x5c, key), "MP-122")
-    assert description == (
-        "Invalid JWT. Invalid organization number for client. Does not match certificate orgno"
-    )
+    assert description == f"Client orgno {ACME} does not match certificate orgno {BRREG}"
+    assert [entry.id for entry in explain(description)][:1] == ["MP-122"]
 
 
 @pytest.mark.parametrize("x5c", ["not-an-array", ["%%%not-base64%%%"], [], [42]])
@@ -133,14 +133,26 @@ async def test_malformed_x5c_is_mp_123(
     _, key = certificate_files(cert_emu, key_source)
     if x5c == "not-an-array":
         x5c = certificate_files(cert_emu, key_source)[0][0]
-    assert refusal(await cert_grant(cert_emu, x5c, key), "MP-123") == "Invalid JWT header x5c"
+    description = refusal(await cert_grant(cert_emu, x5c, key), "MP-123")
+    assert description == "Failed to extract certificate from jwt"
+    assert [entry.id for entry in explain(description)][:1] == ["MP-123"]
 
 
 async def test_certificate_signature_must_match_the_key(
     cert_emu: Harness, key_source: KeySource, other_key: rsa.RSAPrivateKey
 ) -> None:
     x5c, _ = certificate_files(cert_emu, key_source)
-    refusal(await cert_grant(cert_emu, x5c, other_key), "MP-124")
+    description = refusal(await cert_grant(cert_emu, x5c, other_key), "MP-124")
+    assert description == "Could not validate JWT Signature"
+    assert [entry.id for entry in explain(description)][:1] == ["MP-124"]
+
+
+async def test_registered_key_signature_keeps_the_real_body_text(
+    emu: Harness, client_key: rsa.RSAPrivateKey, other_key: rsa.RSAPrivateKey
+) -> None:
+    client_id = await client_with_key(emu, client_key)
+    response = await emu.token(emu.grant(client_id, "altinn:instances.read", other_key, kid="k1"))
+    assert refusal(response, "MP-124") == f"{AUTH_FAILED} Invalid JWT signature."
 
 
 async def test_neither_kid_nor_x5c_is_mp_123(emu: Harness, client_key: rsa.RSAPrivateKey) -> None:
@@ -284,9 +296,11 @@ async def test_scope_not_allowed_for_maskinporten_is_mp_201(
                          "jwks": [{"kid": "k1", **_members(client_key)}]}]  # fmt: skip
     emu = await make_emulator(world)
     response = await emu.token(emu.grant("legacy", "brreg:users", client_key, kid="k1"))
-    assert (
-        refusal(response, "MP-201") == "Token request contains scopes not allowed for maskinporten"
+    description = refusal(response, "MP-201")
+    assert description == (
+        "Token request contains scopes with integration types only allowed for user login"
     )
+    assert [entry.id for entry in explain(description)][:1] == ["MP-201"]
 
 
 def _members(key: rsa.RSAPrivateKey) -> dict[str, str]:
