@@ -7,14 +7,15 @@ control surface under `/_emulator/` only when enabled. It must not contain handl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import ASGIApp
+from starlette.routing import BaseRoute, Match, Mount, Route, Router
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mpctl.emulator.access_api import AccessApi
 from mpctl.emulator.clients_api import ClientsApi
@@ -54,9 +55,11 @@ def create_app(
     """The emulator as one ASGI app (self-service API + Maskinporten + optional control)."""
     emulator = Emulator(settings, clock=clock, key_source=key_source)
     handlers = _ErrorHandlers(emulator)
-    return EmulatorApp(
+    routes = _routes(emulator)
+    _without_slash_redirects(routes)
+    app = EmulatorApp(
         emulator,
-        routes=_routes(emulator),
+        routes=routes,
         exception_handlers={
             ApiError: handlers.api_error,
             TokenError: handlers.token_error,
@@ -64,6 +67,51 @@ def create_app(
         },
         max_body_size=MAX_BODY_BYTES,
     )
+    app.router.redirect_slashes = False
+    if emulator.switches.trailing_slash == "same_as_without":
+        app.add_middleware(_SlashInsensitive, routes=routes)
+    return app
+
+
+def _without_slash_redirects(routes: list[BaseRoute]) -> None:
+    """Digdir answers `/api/v1/clients/` itself; Starlette would redirect it (307) instead."""
+    for route in routes:
+        if isinstance(route, Mount) and isinstance(route.app, Router):
+            route.app.redirect_slashes = False
+            _without_slash_redirects(list(route.app.routes))
+
+
+class _SlashInsensitive:
+    """The `same_as_without` switch: an unrouted path ending in '/' is served as without it."""
+
+    def __init__(self, app: ASGIApp, routes: list[BaseRoute]) -> None:
+        self.app = app
+        self.router = Router(routes=routes, redirect_slashes=False)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._slash_only_mismatch(scope):
+            scope = {**scope, "path": scope["path"].rstrip("/") or "/"}
+        await self.app(scope, receive, send)
+
+    def _slash_only_mismatch(self, scope: Scope) -> bool:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path == "/" or not path.endswith("/"):
+            return False
+        return not _resolves(self.router.routes, scope)
+
+
+def _resolves(routes: Sequence[BaseRoute], scope: Scope) -> bool:
+    """True when some endpoint (inside mounts too) takes this path, whatever the method."""
+    for route in routes:
+        match, child = route.matches(scope)
+        if match == Match.NONE:
+            continue
+        if isinstance(route, Mount) and isinstance(route.app, Router):
+            if _resolves(route.app.routes, {**scope, **child}):
+                return True
+            continue
+        return True
+    return False
 
 
 def _routes(emulator: Emulator) -> list[BaseRoute]:

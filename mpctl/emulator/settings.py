@@ -34,6 +34,12 @@ class Switches(BaseModel):
     aud_accepts_single_element_array: bool = False
     scopes_write_accepts_dcr_write: bool = False
     error_text_leading_separator: bool = True
+    trailing_slash: Literal["not_found", "same_as_without"] = Field(
+        default="not_found",
+        description="A path with a trailing slash the API does not list (`/api/v1/clients/`): "
+        "404 as any unknown path (Spring 6's default, and the 2025-05-22 API dropped the "
+        "slash), or answered as the path without it. Never a redirect.",
+    )
 
 
 class EmulatorSettings(BaseModel):
