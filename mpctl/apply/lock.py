@@ -12,7 +12,7 @@ workflow's concurrency group serialises runs on different machines; this file se
 sharing a checkout (a merge apply and a scheduled run on one runner). Must not print: the
 caller is told about a takeover through `on_takeover`.
 
-Also owns what every backend shares: the `Lock` protocol (`mpctl.apply.lock_s3` is the other
+Also owns what every backend shares: the `Lock` base (`mpctl.apply.lock_s3` is the other
 backend), the `LockInfo` a holder records, and the `LockedError` messages naming the holder, its
 id, its start and the exact `mpctl apply --force-unlock ID` command.
 """
@@ -25,12 +25,12 @@ import json
 import os
 import socket
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 
 from mpctl.errors import LockedError
 from mpctl.secrets import ensure_private_directory
@@ -73,16 +73,30 @@ class LockInfo:
 UNREADABLE = LockInfo(id="unreadable", pid=0, host="?", created="?", command="?")
 
 
-class Lock(Protocol):
-    """One environment's lock, whatever holds it (a local file, an S3 object)."""
+class Lock(ABC):
+    """One environment's lock, whatever holds it (a local file, an S3 object): a backend says
+    how to take, give back and break it; holding it for a block is the same for all."""
 
-    def held(self, command: str) -> AbstractContextManager[LockInfo]:
-        """Hold the lock while the block runs; `LockedError` when another run holds it."""
-        ...
+    @abstractmethod
+    def acquire(self, command: str) -> LockInfo:
+        """Take the lock for `command`; `LockedError` when another run holds it."""
 
+    @abstractmethod
+    def release(self, info: LockInfo) -> None:
+        """Give back the lock `info` took, never one someone else holds now."""
+
+    @abstractmethod
     def force_unlock(self, lock_id: str) -> None:
         """Break the lock, only when `lock_id` is the id of the lock held."""
-        ...
+
+    @contextmanager
+    def held(self, command: str) -> Iterator[LockInfo]:
+        """Hold the lock while the block runs; `LockedError` when another run holds it."""
+        info = self.acquire(command)
+        try:
+            yield info
+        finally:
+            self.release(info)
 
 
 def new_lock_info(command: str) -> LockInfo:
@@ -126,20 +140,12 @@ def wrong_id_error(lock_id: str, holder: LockInfo) -> LockedError:
     )
 
 
-class EnvironmentLock:
+class EnvironmentLock(Lock):
     """The lock file for one environment."""
 
     def __init__(self, path: Path, *, on_takeover: Callable[[LockInfo], None] | None = None):
         self.path = path
         self.on_takeover = on_takeover
-
-    @contextmanager
-    def held(self, command: str) -> Iterator[LockInfo]:
-        info = self.acquire(command)
-        try:
-            yield info
-        finally:
-            self.release(info)
 
     def acquire(self, command: str) -> LockInfo:
         """Take the lock, or take it over from a provably dead holder; else `LockedError`."""

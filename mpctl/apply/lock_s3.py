@@ -13,12 +13,11 @@ credentials or request headers in errors or logs (botocore's loggers are kept at
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from mpctl.apply.lock import (
+    Lock,
     LockInfo,
     held_error,
     new_lock_info,
@@ -51,7 +50,7 @@ class _Record:
     etag: str
 
 
-class S3EnvironmentLock:
+class S3EnvironmentLock(Lock):
     """The lock object `s3://<bucket>/<key>` of one environment."""
 
     def __init__(self, client: Any, bucket: str, key: str) -> None:
@@ -63,14 +62,6 @@ class S3EnvironmentLock:
     @property
     def where(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
-
-    @contextmanager
-    def held(self, command: str) -> Iterator[LockInfo]:
-        info = self.acquire(command)
-        try:
-            yield info
-        finally:
-            self.release(info)
 
     def acquire(self, command: str) -> LockInfo:
         """Create the lock object if there is none; else `LockedError` naming its holder."""
