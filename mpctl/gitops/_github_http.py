@@ -32,9 +32,9 @@ import httpx
 import stamina
 
 from mpctl import __version__
-from mpctl.errors import ConfigError, MpctlError
+from mpctl.errors import ConfigError
 from mpctl.redaction import redact_text
-from mpctl.remote import parse_retry_after
+from mpctl.remote import RemoteCallError, parse_retry_after
 
 API_VERSION = "2022-11-28"
 MEDIA_TYPE = "application/vnd.github+json"
@@ -57,12 +57,14 @@ _MESSAGE_LIMIT = 300
 _log = logging.getLogger("mpctl.gitops")
 
 
-class GitHubError(MpctlError):
-    """A GitHub REST call failed. `status` is the HTTP status (None: no answer, or refused
-    before sending); `github_message` is GitHub's own `message` (and validation errors),
-    redacted. Never holds the token, a request body or a signed URL's query."""
+class GitHubError(RemoteCallError):
+    """A GitHub REST call failed: a failed call as any remote's (`RemoteCallError`), plus
+    `github_message`, GitHub's own `message` (and validation errors), redacted. Never holds the
+    token, a request body or a signed URL's query."""
 
     code = "GITHUB"
+    service = "GitHub"
+    shown = ("method", "path", "status", "github_message")
 
     def __init__(
         self,
@@ -74,19 +76,8 @@ class GitHubError(MpctlError):
         github_message: str | None = None,
         hint: str | None = None,
     ) -> None:
-        self.method = method
-        self.path = path
-        self.status = status
         self.github_message = github_message
-        self.summary = summary
-        where = f"GitHub {method} {path}" + (f" → {status}" if status is not None else "")
-        super().__init__(f"{where}: {summary}", hint=hint)
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(method={self.method!r}, path={self.path!r}, "
-            f"status={self.status!r}, github_message={self.github_message!r})"
-        )
+        super().__init__(summary, method=method, path=path, status=status, hint=hint)
 
 
 class BodyTooLongError(GitHubError):

@@ -26,6 +26,10 @@ class RemoteCallError(RemoteError):
 
     code = "REMOTE_CALL"
     default_hint: ClassVar[str | None] = None
+    service: ClassVar[str] = ""
+    """Names the remote in the message when it is not Digdir ("GitHub POST /repos/… → 422")."""
+    shown: ClassVar[tuple[str, ...]] = ("method", "path", "status", "correlation_id", "summary")
+    """The attributes `repr` shows: none of them can hold a secret."""
 
     def __init__(
         self,
@@ -45,17 +49,14 @@ class RemoteCallError(RemoteError):
         self.body_excerpt = body_excerpt
         self.summary = summary
         where = f"{method} {path}" + (f" → {status}" if status is not None else "")
-        message = f"{where}: {summary}"
+        message = f"{self.service} {where}: {summary}".lstrip()
         if correlation_id:
             message += f" (correlation id {correlation_id})"
         super().__init__(message, hint=hint or self.default_hint)
 
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(method={self.method!r}, path={self.path!r}, "
-            f"status={self.status!r}, correlation_id={self.correlation_id!r}, "
-            f"summary={self.summary!r})"
-        )
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.shown)
+        return f"{type(self).__name__}({fields})"
 
 
 class HttpStatusError(RemoteCallError):
