@@ -4,7 +4,8 @@ Owns the record models (published as schemas/audit-record.schema.json), where a 
 comes from (GitHub Actions' variables, else `git rev-parse HEAD` and the local user), and
 `AuditLog`, which observes one apply through three seams: the engine's `ApplyObserver`
 (steps), the remote layer's `CallEvent` hook (Digdir's correlation ids and Maskinporten's
-trace ids, credited to the step in flight), and `AuditedSink` (the kids and public-key
+trace ids, credited to the step whose task made the call: `STEP_IN_FLIGHT`, so steps running
+concurrently each keep their own), and `AuditedSink` (the kids and public-key
 thumbprints a step read or changed). Each record is one `write(2)` on an `O_APPEND` file and
 then `fsync(2)`, so a crash leaves only whole lines behind.
 
@@ -31,6 +32,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
 
 from mpctl import __version__
+from mpctl.apply.context import STEP_IN_FLIGHT
 from mpctl.apply.report import ApplyReport, Status, StepOutcome
 from mpctl.files import PRIVATE_MODE
 from mpctl.model import KeySlot, SinkState
@@ -370,7 +372,7 @@ class AuditLog:
         self, file: AppendOnlyFile, identity: RunIdentity, *, now: Callable[[], datetime]
     ) -> None:
         self._file, self.identity, self._now = file, identity, now
-        self._step: _StepNotes | None = None
+        self._steps: dict[str, _StepNotes] = {}
         self._outside: list[CorrelationSeen] = []
         self.failure: str | None = None
 
@@ -437,18 +439,27 @@ class AuditLog:
             path=event.path,
             status=event.status,
         )
-        (self._step.calls if self._step is not None else self._outside).append(seen)
+        notes = self._in_flight()
+        (notes.calls if notes is not None else self._outside).append(seen)
 
     def key_seen(self, seen: KeySeen) -> None:
-        if self._step is not None:
-            self._step.key(seen)
+        notes = self._in_flight()
+        if notes is not None:
+            notes.key(seen)
+
+    def _in_flight(self) -> _StepNotes | None:
+        """The notes of the step whose task made this call (`STEP_IN_FLIGHT`: steps may run
+        concurrently); from outside any step's task, the one step in flight, if only one is."""
+        address = STEP_IN_FLIGHT.get()
+        if address is not None:
+            return self._steps.get(address)
+        return next(iter(self._steps.values())) if len(self._steps) == 1 else None
 
     def step_started(self, step: Step) -> None:
-        self._step = _StepNotes(str(step.address), self._now())
+        self._steps[str(step.address)] = _StepNotes(str(step.address), self._now())
 
     def step_finished(self, step: Step, outcome: StepOutcome) -> None:
-        notes = self._step if self._step and self._step.address == str(step.address) else None
-        self._step = None
+        notes = self._steps.pop(str(step.address), None)
         self._write(
             StepRecord(
                 **self._common(),

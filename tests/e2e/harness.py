@@ -582,6 +582,8 @@ class WorldTransport(httpx.AsyncBaseTransport):
         response = await self.inner.handle_async_request(request)
         await response.aread()
         world.calls += 1
+        for listener in world.wire_listeners:
+            listener(request, response)
         if request.url.path == "/token":
             world.checker.token_answered(request, response)
         world.checker.check()
@@ -800,6 +802,8 @@ class World:
         self.writes: list[WriteEvent] = []
         self.timeline: list[str] = []
         """Writes and key tests at /token ("token KID STATUS"), in order."""
+        self.wire_listeners: list[Callable[[httpx.Request, httpx.Response], None]] = []
+        """Called with every request and its answer, in the task that made the call."""
         self.calls = 0
         self.crash: CrashPoint | None = None
         self.queued: list[CrashPoint] = []
