@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ConfigDict, ValidationError
 
 from mpctl.errors import SecretSinkError
 from mpctl.model import AzureKeyVaultSink, KeySlot, SinkSpec, SinkState
@@ -130,21 +130,13 @@ class SecretNames:
         return names
 
 
-class _Pointer(BaseModel):
+class _Pointer(KeySlot):
     """One label: the public view of a key and the exact secret version that holds it."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kid: str
-    thumbprint: str
-    algorithm: str
-    created_at: datetime
-    promoted_at: datetime | None = None
     secret: str
     version: str
-
-    def slot(self) -> KeySlot:
-        return KeySlot.model_validate(self.model_dump(exclude={"secret", "version"}))
 
 
 class _Labels(Labels[_Pointer]):

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_serializer
+from pydantic import ConfigDict, SecretStr, ValidationError, field_serializer
 
 from mpctl.errors import SecretSinkError
 from mpctl.model import (
@@ -47,16 +47,11 @@ _RESTORE_HINT = (
 )
 
 
-class _StoredKey(BaseModel):
+class _StoredKey(KeySlot):
     """One slot on disk: the public view plus the private key as PKCS#8 PEM."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kid: str
-    thumbprint: str
-    algorithm: str
-    created_at: datetime
-    promoted_at: datetime | None = None
     private_key_pem: SecretStr
 
     @field_serializer("private_key_pem", when_used="json")
@@ -66,9 +61,6 @@ class _StoredKey(BaseModel):
     @classmethod
     def of(cls, key: PrivateKey) -> _StoredKey:
         return cls(**key.slot().model_dump(), private_key_pem=SecretStr(to_pem(key)))
-
-    def slot(self) -> KeySlot:
-        return KeySlot.model_validate(self.model_dump(exclude={"private_key_pem"}))
 
 
 class _Document(Labels[_StoredKey]):

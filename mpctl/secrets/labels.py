@@ -93,6 +93,6 @@ def _kid(slot: BaseModel) -> str:
 
 def public(slot: BaseModel | None) -> KeySlot | None:
     """A slot's public view: the `KeySlot` fields it carries, nothing else."""
-    if slot is None or isinstance(slot, KeySlot):
+    if slot is None or type(slot) is KeySlot:
         return slot
     return KeySlot.model_validate(slot.model_dump(include=_PUBLIC))

@@ -115,20 +115,12 @@ class VaultWriteConflictError(SecretSinkError):
     code = "SINK_CONFLICT"
 
 
-class _Pointer(BaseModel):
+class _Pointer(KeySlot):
     """One label: the public view of a key and the version (of `P` or `P-pending`) holding it."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kid: str
-    thumbprint: str
-    algorithm: str
-    created_at: datetime
-    promoted_at: datetime | None = None
     version: int
-
-    def slot(self) -> KeySlot:
-        return KeySlot.model_validate(self.model_dump(exclude={"version"}))
 
 
 class _Labels(Labels[_Pointer]):
