@@ -124,8 +124,11 @@ def emulator_settings(workspace: Workspace, embedded: EmbeddedEmulator) -> Emula
     )
 
 
-def ensure_admin_certificate(workspace: Workspace, settings: EmulatorSettings) -> None:
-    """Issue the admin's test business certificate from the emulator's CA if it is missing."""
+def ensure_admin_certificate(
+    workspace: Workspace, settings: EmulatorSettings, *, reissue: bool = False
+) -> None:
+    """Issue the admin's test business certificate from the emulator's CA if it is missing
+    (or always, with `reissue`: `mpctl emulator reset`)."""
     admin = workspace.environment.admin
     if admin is None or admin.certificate is None:
         return
@@ -136,7 +139,7 @@ def ensure_admin_certificate(workspace: Workspace, settings: EmulatorSettings) -
         )
     certificate = workspace.directory / admin.certificate.file
     key = workspace.directory / admin.private_key.file
-    if certificate.is_file() and key.is_file():
+    if certificate.is_file() and key.is_file() and not reissue:
         return
     ensure_private_directory(certificate.parent)
     ensure_private_directory(key.parent)
