@@ -18,8 +18,9 @@ from mpctl.plan.types import (
     ScopeStep,
     Step,
 )
-from mpctl.render import build_document, render_dot, render_mermaid, step_graph
+from mpctl.render import build_document
 from mpctl.render.document import safe_text
+from mpctl.render.graph import render_dot, render_mermaid, step_graph
 from tests.unit.plan import scenario
 
 _ID = r"s[0-9a-f]{12}"
