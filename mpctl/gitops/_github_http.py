@@ -21,7 +21,6 @@ errors carry the method, the path and GitHub's own message, redacted.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import random
 from collections.abc import Callable, Iterator, Mapping
@@ -33,6 +32,7 @@ import stamina
 
 from mpctl import __version__
 from mpctl.errors import ConfigError
+from mpctl.model import is_loopback_host
 from mpctl.redaction import redact_text
 from mpctl.remote import RemoteCallError, parse_retry_after
 
@@ -406,22 +406,15 @@ def _hint(status: int | None, *, rate_limited: bool = False) -> str:
 def checked_api_url(api_url: str) -> str:
     """https, or http only to this machine (a token never crosses a network in clear)."""
     url = httpx.URL(api_url.strip())
-    if (url.scheme == "https" and url.host) or (url.scheme == "http" and is_loopback(url.host)):
+    if (url.scheme == "https" and url.host) or (
+        url.scheme == "http" and is_loopback_host(url.host)
+    ):
         return str(url).rstrip("/")
     raise ConfigError(
         f"GitHub API URL {url.scheme}://{url.host} is not https",
         hint="GITHUB_API_URL is https://api.github.com, or https://HOST/api/v3 for GitHub "
         "Enterprise Server",
     )
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _shown_path(url: httpx.URL, authorized: bool) -> str:

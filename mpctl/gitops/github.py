@@ -48,8 +48,8 @@ from mpctl.gitops._github_http import (
     GitHubError,
     GitHubRetry,
     error_for,
-    is_loopback,
 )
+from mpctl.model import is_loopback_host
 
 __all__ = [
     "API_VERSION",
@@ -398,7 +398,7 @@ class GitHubRepo:
         location = redirect.headers.get("location", "")
         signed = httpx.URL(location)
         if redirect.status_code != 302 or not (
-            signed.scheme == "https" or is_loopback(signed.host)
+            signed.scheme == "https" or is_loopback_host(signed.host)
         ):
             raise GitHubError(
                 f"expected a redirect to an https archive URL, got {redirect.status_code}",

@@ -21,7 +21,6 @@ from mpctl.model.config import (
     ProjectConfig,
     S3Lock,
     endpoint_variable,
-    is_loopback_host,
 )
 from mpctl.model.identifiers import (
     KID_PATTERN,
@@ -35,6 +34,7 @@ from mpctl.model.identifiers import (
     orgno_problem,
 )
 from mpctl.model.keys import KeySlot, SinkState, jwk_thumbprint, rsa_thumbprint
+from mpctl.model.loopback import is_loopback_host, is_loopback_url
 from mpctl.model.registrations import (
     ClientRegistration,
     ObservedAccess,
@@ -153,6 +153,7 @@ __all__ = [
     "endpoint_variable",
     "format_duration",
     "is_loopback_host",
+    "is_loopback_url",
     "jwk_thumbprint",
     "model_schemas",
     "orgno_problem",

@@ -7,7 +7,6 @@ environment variables: credentials are references (`SecretSource`).
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import string
 from typing import Annotated, Any, Literal
@@ -52,17 +51,6 @@ def endpoint_variable(env_name: str, field: str) -> str:
     `MPCTL_TEST_API_BASE_URL`. The only way to send an environment elsewhere: never a
     manifest field."""
     return f"MPCTL_{re.sub(r'[^A-Za-z0-9]', '_', env_name).upper()}_{field.upper()}"
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for `localhost`, `*.localhost` and loopback addresses (127.0.0.0/8, ::1)."""
-    host = host.strip("[]").lower().rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class Organisation(SpecModel):

@@ -13,7 +13,6 @@ import re
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     BeforeValidator,
@@ -27,6 +26,7 @@ from pydantic import (
 )
 
 from mpctl.model.base import SpecModel
+from mpctl.model.loopback import is_loopback_url
 
 _INLINE_SECRET_HINT = (
     "secrets are never written inline: use {file: PATH} or {env: VARIABLE_NAME} instead"
@@ -122,11 +122,7 @@ class FileSink(SpecModel):
 def loopback_endpoint(url: str | None, *, vpc_variable: str) -> str | None:
     """`url` when it is None or a loopback address (a local test server); otherwise refused:
     a manifest must not send signed AWS requests (or keys) to a host it chooses."""
-    try:
-        host = urlsplit(url).hostname if url else None
-    except ValueError:
-        host = ""
-    if url is not None and host not in _LOOPBACK_HOSTS:
+    if url is not None and not is_loopback_url(url):
         raise ValueError(
             f"endpoint_url {url!r} is not a loopback address: use http://127.0.0.1:PORT for a "
             f"local test server, and {vpc_variable} (not the manifests) for a VPC endpoint"
@@ -272,7 +268,9 @@ class GitHubEnvironmentSink(SpecModel):
 
     @model_validator(mode="after")
     def _checked_names_and_url(self) -> GitHubEnvironmentSink:
-        if self.api_url.rstrip("/") != "https://api.github.com" and not _is_loopback(self.api_url):
+        if self.api_url.rstrip("/") != "https://api.github.com" and not is_loopback_url(
+            self.api_url
+        ):
             raise ValueError(
                 f"api_url {self.api_url!r} is neither https://api.github.com nor a loopback URL "
                 "(http://127.0.0.1:PORT, for tests): the token is only ever sent to GitHub"
@@ -291,11 +289,6 @@ _VAULT_PATH_SEGMENT = r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$"
 _DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 _DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?"
 _GITHUB_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_LOOPBACK_URL = re.compile(r"^https?://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]{1,5})?(/.*)?$")
-
-
-def _is_loopback(url: str) -> bool:
-    return bool(_LOOPBACK_URL.match(url))
 
 
 class VercelSink(SpecModel):
@@ -341,24 +334,11 @@ class VercelSink(SpecModel):
 
 
 _VERCEL_API = "https://api.vercel.com"
-_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def _is_vercel_api(url: str) -> bool:
     """Vercel's own API host, or a loopback host (with any port) for a local test server."""
-    if url.rstrip("/") == _VERCEL_API:
-        return True
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 (raises ValueError on a port that is not a number)
-    except ValueError:
-        return False
-    return (
-        parts.scheme in ("http", "https")
-        and parts.hostname in _LOOPBACK_HOSTS
-        and parts.username is None
-        and not parts.query
-    )
+    return url.rstrip("/") == _VERCEL_API or is_loopback_url(url)
 
 
 class VaultTokenAuth(SpecModel):
@@ -418,7 +398,7 @@ class VaultKvSink(SpecModel):
 
     @model_validator(mode="after")
     def _checked_address_and_path(self) -> VaultKvSink:
-        if not (self.address.startswith("https://") or _is_loopback(self.address)):
+        if not (self.address.startswith("https://") or is_loopback_url(self.address)):
             raise ValueError(
                 f"address {self.address!r} is not https: tokens and private keys would travel "
                 "in clear; use https://, or http://127.0.0.1:PORT for a local dev server"

@@ -15,7 +15,6 @@ reads `os.environ` itself, never puts a value of the private key in a reason.
 from __future__ import annotations
 
 import base64
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,7 +23,7 @@ from urllib.parse import urlsplit
 
 import jwt
 
-from mpctl.model import KID_PATTERN, SinkVariables
+from mpctl.model import KID_PATTERN, SinkVariables, is_loopback_host
 from mpctl.secrets import (
     MAX_KEY_SIZE,
     MIN_KEY_SIZE,
@@ -187,7 +186,7 @@ def url_problem(value: str, *, allow_http: bool) -> str | None:
         return "not an absolute http(s) URL"
     if parts.username is not None or parts.password is not None:
         return "must not hold a user name or password"
-    if parts.scheme == "http" and not (allow_http or _is_loopback(host)):
+    if parts.scheme == "http" and not (allow_http or is_loopback_host(host)):
         return "https is required"
     return None
 
@@ -200,15 +199,6 @@ def _checked_issuer(
         findings.fail(name, "must end with '/' (the grant's aud is the issuer exactly)")
         return None
     return issuer
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _checked_key(
