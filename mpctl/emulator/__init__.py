@@ -10,8 +10,10 @@ from mpctl.emulator.business_certificate import issue_business_certificate
 from mpctl.emulator.clock import Clock, FrozenClock, SystemClock
 from mpctl.emulator.fault_rules import FaultRule
 from mpctl.emulator.faults import DroppedConnection
-from mpctl.emulator.server import DEFAULT_PORT, build_server, serve
+from mpctl.emulator.reset import reset_state
+from mpctl.emulator.server import DEFAULT_PORT, build_server, listen, serve
 from mpctl.emulator.settings import EmulatorSettings, Switches
+from mpctl.emulator.tls import TlsFiles, ensure_tls_files
 from mpctl.emulator.world import World, WorldError, load_world
 
 __all__ = [
@@ -23,11 +25,15 @@ __all__ = [
     "FrozenClock",
     "Switches",
     "SystemClock",
+    "TlsFiles",
     "World",
     "WorldError",
     "build_server",
     "create_app",
+    "ensure_tls_files",
     "issue_business_certificate",
+    "listen",
     "load_world",
+    "reset_state",
     "serve",
 ]

@@ -13,7 +13,7 @@ from mpctl.emulator.seeding import seed_state
 from mpctl.emulator.settings import EmulatorSettings, Switches
 from mpctl.emulator.state import EmulatorState
 from mpctl.emulator.store import FileStateStore, MemoryStateStore, StateStore
-from mpctl.emulator.world import World, load_world
+from mpctl.emulator.world import World, load_world, warn_if_world_changed, world_digest
 
 
 class Emulator:
@@ -28,6 +28,7 @@ class Emulator:
     ) -> None:
         self.settings = settings
         self.world = load_world(settings.world) if settings.world is not None else World()
+        self.world_sha256 = world_digest(settings.world) if settings.world is not None else None
         self.switches = settings.switches or self.world.switches or Switches()
         self.clock = clock or SystemClock()
         self.key_source = key_source or generate_rsa_key
@@ -43,15 +44,21 @@ class Emulator:
 
     def fresh_state(self, keep_from: EmulatorState | None = None) -> EmulatorState:
         """The world's initial state (on reset, key material carries over from `keep_from`)."""
-        return seed_state(
+        state = seed_state(
             self.world,
             environment=self.settings.environment,
             seed=self.settings.seed,
             now=self.clock.now() if self.settings.seed_time is None else self.settings.seed_time,
             keep_from=keep_from,
         )
+        state.world_sha256 = self.world_sha256
+        return state
 
     def _open_store(self) -> StateStore:
         if self.settings.state_path is None:
             return MemoryStateStore(self.fresh_state)
-        return FileStateStore(self.settings.state_path, self.fresh_state)
+        return FileStateStore(self.settings.state_path, self.fresh_state, on_load=self._check_world)
+
+    def _check_world(self, state: EmulatorState) -> None:
+        if self.settings.world is not None:
+            warn_if_world_changed(self.settings.world, state.world_sha256, self.world_sha256)

@@ -163,6 +163,9 @@ class SigningKey(_Record):
 
 class EmulatorState(_Record):
     format: Literal[1] = 1
+    world_sha256: str | None = Field(
+        default=None, description="SHA-256 of the world file this state was seeded from"
+    )
     id_counter: int = 0
     clock_offset: float = 0.0
     organisations: dict[str, Organisation] = Field(default_factory=dict)

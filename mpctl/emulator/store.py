@@ -67,13 +67,22 @@ class MemoryStateStore:
                 raise
 
 
+class UnreadableStateError(UserError):
+    """The state file exists but is not a valid emulator state."""
+
+    code = "EMULATOR_STATE"
+
+
 class FileStateStore:
     """State in a JSON file (0600) that several processes may use in turn or at once."""
 
-    def __init__(self, path: Path, seeder: Seeder) -> None:
+    def __init__(
+        self, path: Path, seeder: Seeder, *, on_load: Callable[[EmulatorState], None] | None = None
+    ) -> None:
         self._path = path
         self._lock_path = path.with_name(path.name + ".lock")
         self._seeder = seeder
+        self._on_load = on_load
         self._cached: EmulatorState | None = None
         self._signature: _Signature | None = None
         self._thread_lock = threading.Lock()
@@ -92,6 +101,11 @@ class FileStateStore:
             working = current.working_copy()
             yield working
             self._commit(working, lock_fd)
+
+    def replace(self, state: EmulatorState) -> None:
+        """Make `state` the whole state file (atomically), whatever it held before."""
+        with self._thread_lock, self._file_lock(fcntl.LOCK_EX) as lock_fd:
+            self._commit(state, lock_fd)
 
     def _create_if_missing(self) -> None:
         if self._path.exists():
@@ -120,12 +134,15 @@ class FileStateStore:
     def _load(self) -> EmulatorState:
         try:
             raw = json.loads(self._path.read_bytes())
-            return EmulatorState.model_validate(raw)
+            state = EmulatorState.model_validate(raw)
         except (ValueError, OSError) as error:
-            raise UserError(
+            raise UnreadableStateError(
                 f"emulator state file {self._path} is unreadable: {type(error).__name__}",
-                hint="delete it to start from the world file again",
+                hint="run `mpctl emulator reset` to start from the world file again",
             ) from None
+        if self._on_load is not None:
+            self._on_load(state)
+        return state
 
     def _commit(self, state: EmulatorState, lock_fd: int) -> None:
         body = json.dumps(state.persistable(), sort_keys=True, indent=2).encode() + b"\n"

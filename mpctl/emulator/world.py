@@ -1,12 +1,15 @@
 """The world file: a YAML description of organisations, clients, scopes, grants and delegations.
 
 Owns the world file's schema (unknown keys are errors), its safe YAML loading and its
-cross-reference checks (known organisations, owned prefixes, existing scopes). It must not
+cross-reference checks (known organisations, owned prefixes, existing scopes), and the file's
+digest with the one warning when a state was seeded from another version of it. It must not
 build emulator state; `seeding` turns a valid `World` into state.
 """
 
 from __future__ import annotations
 
+import hashlib
+import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -263,6 +266,37 @@ def _unknown_orgs(orgnos: Sequence[str | None], known: set[str], label: str) -> 
     return [
         f"{label}: unknown organisation {o}" for o in orgnos if o is not None and o not in known
     ]
+
+
+def world_digest(path: Path) -> str | None:
+    """SHA-256 (hex) of the world file's bytes, or None when it cannot be read."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+WORLD_CHANGED = (
+    "{name} changed after the emulator state was made; "
+    "run `mpctl emulator reset` to start over from it"
+)
+_warned: set[tuple[str, str]] = set()
+
+
+def warn_if_world_changed(path: Path, recorded: str | None, current: str | None) -> bool:
+    """Warn once per process and world file version (stderr) when a state was seeded from
+    another version of the world file. Not an error: the state stays usable. True if warned.
+
+    A state without a recorded digest (made before digests were kept) is not judged.
+    """
+    if recorded is None or current is None or recorded == current:
+        return False
+    key = (str(path.resolve()), recorded)
+    if key in _warned:
+        return False
+    _warned.add(key)
+    print(f"warning: {WORLD_CHANGED.format(name=path.name)}", file=sys.stderr)
+    return True
 
 
 def load_world(path: Path) -> World:

@@ -17,10 +17,11 @@ from mpctl.errors import UserError
 def served(monkeypatch: pytest.MonkeyPatch) -> list[tuple[EmulatorSettings, str, int]]:
     calls: list[tuple[EmulatorSettings, str, int]] = []
 
-    def fake_serve(settings: EmulatorSettings, host: str, port: int) -> None:
+    def fake_serve(settings: EmulatorSettings, host: str, port: int, **_: object) -> None:
         calls.append((settings, host, port))
 
     monkeypatch.setattr(command, "serve", fake_serve)
+    monkeypatch.setattr(command, "listen", lambda host, port: None)  # no real port taken
     return calls
 
 
