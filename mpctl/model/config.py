@@ -233,6 +233,13 @@ class Environment(SpecModel):
         description="Admin client with read scopes only, used by plan, drift and import",
     )
     emulator: EmbeddedEmulator | None = None
+    ca_bundle: str | None = Field(
+        default=None,
+        min_length=1,
+        description="PEM file of the CAs (relative to mpctl.yaml) that mpctl trusts, instead "
+        "of the system's, for this environment's https endpoints: the CA `mpctl emulator "
+        "serve --tls` prints. Loopback environments only; Digdir's use the system trust store",
+    )
     protected: bool = Field(
         default=False, description="Refuse deletes and replacements unless explicitly allowed"
     )
