@@ -8,15 +8,19 @@ prints; the CLI renders results and events.
 
 from mpctl.verify.catalogue import CATALOGUE, Diagnosis, Entry, diagnose, explain
 from mpctl.verify.claims import (
+    ClaimCheck,
     ClaimFailure,
     ExpectedClaims,
+    IssuerKeys,
     check_token,
     claim_failures,
     fetch_issuer_keys,
     verify_token,
+    verify_token_checks,
 )
 from mpctl.verify.errors import EnvironmentConfigError, VerifyError
 from mpctl.verify.events import JsonLinesEventLog, RecordingObserver
+from mpctl.verify.keycache import current_key
 from mpctl.verify.readiness import (
     EnvCredentials,
     Readiness,
@@ -24,16 +28,27 @@ from mpctl.verify.readiness import (
     credentials_from_env,
     probe,
 )
+from mpctl.verify.report import (
+    CheckReport,
+    ClaimReport,
+    VerifyReport,
+    build_report,
+    verify_report_schema,
+)
 from mpctl.verify.tokens import TokenError, TokenResult, request_token, signing_key
 
 __all__ = [
     "CATALOGUE",
+    "CheckReport",
+    "ClaimCheck",
     "ClaimFailure",
+    "ClaimReport",
     "Diagnosis",
     "Entry",
     "EnvCredentials",
     "EnvironmentConfigError",
     "ExpectedClaims",
+    "IssuerKeys",
     "JsonLinesEventLog",
     "Readiness",
     "ReadinessFailure",
@@ -41,14 +56,19 @@ __all__ = [
     "TokenError",
     "TokenResult",
     "VerifyError",
+    "VerifyReport",
+    "build_report",
     "check_token",
     "claim_failures",
     "credentials_from_env",
+    "current_key",
     "diagnose",
     "explain",
     "fetch_issuer_keys",
     "probe",
     "request_token",
     "signing_key",
+    "verify_report_schema",
     "verify_token",
+    "verify_token_checks",
 ]

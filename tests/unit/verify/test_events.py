@@ -65,12 +65,16 @@ def test_export_list_is_pinned_and_resolves(package: object) -> None:
 def test_verify_exports() -> None:
     assert set(mpctl.verify.__all__) == {
         "CATALOGUE",
+        "CheckReport",
+        "ClaimCheck",
         "ClaimFailure",
+        "ClaimReport",
         "Diagnosis",
         "Entry",
         "EnvCredentials",
         "EnvironmentConfigError",
         "ExpectedClaims",
+        "IssuerKeys",
         "JsonLinesEventLog",
         "Readiness",
         "ReadinessFailure",
@@ -78,16 +82,21 @@ def test_verify_exports() -> None:
         "TokenError",
         "TokenResult",
         "VerifyError",
+        "VerifyReport",
+        "build_report",
         "check_token",
         "claim_failures",
         "credentials_from_env",
+        "current_key",
         "diagnose",
         "explain",
         "fetch_issuer_keys",
         "probe",
         "request_token",
         "signing_key",
+        "verify_report_schema",
         "verify_token",
+        "verify_token_checks",
     }
 
 
