@@ -31,7 +31,7 @@ from mpctl.errors import ConfigError, UserError
 from mpctl.manifests import LoadResult, Project, load
 from mpctl.model import Access, DesiredState, EmbeddedEmulator, Environment, SinkSpec
 from mpctl.plan import managed_sinks
-from mpctl.remote import HttpRemote, effective_environment, open_remote
+from mpctl.remote import HttpRemote, effective_environment, network_transport, open_remote
 from mpctl.secrets import SecretSink, ensure_private_directory
 from mpctl.state import open_sinks
 
@@ -96,14 +96,15 @@ def _pinned(desired: DesiredState, env_name: str) -> DesiredState:
 def transport_for(
     workspace: Workspace, *, writable: bool = False
 ) -> httpx.AsyncBaseTransport | None:
-    """The in-process emulator for an `emulator:` environment, else None (real HTTP).
+    """The in-process emulator for an `emulator:` environment, else real HTTP: a transport
+    trusting the environment's `ca_bundle` when it has one, else None (httpx's default).
 
     Only `writable` (apply) uses the state file under `.mpctl/` and issues the admin
     certificate there; reading commands get a throwaway copy and write nothing.
     """
     embedded = workspace.environment.emulator
     if embedded is None:
-        return None
+        return network_transport(workspace.environment, workspace.directory)
     if not writable:
         return YieldingTransport(_throwaway(workspace, embedded))
     settings = emulator_settings(workspace, embedded)

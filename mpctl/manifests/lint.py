@@ -279,6 +279,12 @@ def _pinned_host_problems(name: str, environment: Environment) -> Iterator[tuple
             "a Digdir environment cannot also run the embedded emulator",
             ("remove 'emulator:' (or 'digdir:' for a local environment)"),
         )
+    if environment.digdir is not None and environment.ca_bundle is not None:
+        yield (
+            "ca_bundle",
+            "a Digdir environment cannot name a ca_bundle",
+            "remove 'ca_bundle:'; Digdir's endpoints are checked against the system's CAs",
+        )
     for field in ENDPOINT_FIELDS:
         url = str(getattr(environment, field))
         override = endpoint_variable(name, field)

@@ -17,7 +17,12 @@ from mpctl.remote.auth import (
 )
 from mpctl.remote.call_events import CallEvent, CallObserver, watch_calls
 from mpctl.remote.client import DEFAULT_CONCURRENCY, HttpRemote
-from mpctl.remote.connect import effective_environment, open_http, open_remote
+from mpctl.remote.connect import (
+    effective_environment,
+    network_transport,
+    open_http,
+    open_remote,
+)
 from mpctl.remote.errors import (
     AdminCredentialError,
     AdminTokenError,
@@ -119,6 +124,7 @@ __all__ = [
     "fresh_grants",
     "grant_claims",
     "load_admin_credential",
+    "network_transport",
     "new_jti",
     "null_observer",
     "open_http",

@@ -9,11 +9,14 @@ or an in-process transport otherwise, or what `MPCTL_<ENV>_API_BASE_URL` / `_ISS
 `_TOKEN_ENDPOINT` say, never another host named by a manifest, and the remote's one shared
 `Throttle` (the environment's `max_requests_per_second`). `open_http` gives the same kind
 of client without admin auth, for the plain token endpoint (verify mints tokens for managed
-clients through it). Must not import the emulator.
+clients through it). Also what https is verified against (`tls_trust`): the system's CAs, or
+a loopback environment's `ca_bundle` (`mpctl emulator serve --tls`), which a
+`NetworkTransport` carries to clients built elsewhere. Must not import the emulator.
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -40,19 +43,58 @@ from mpctl.remote.throttle import Throttle
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
+class NetworkTransport(httpx.AsyncHTTPTransport):
+    """Real network HTTP(S) trusting an environment's `ca_bundle`: unlike an in-process
+    transport (the embedded emulator), it does not lift the loopback check on endpoints."""
+
+
+def tls_trust(environment: Environment, base_dir: Path) -> ssl.SSLContext | bool:
+    """What https is verified against: the environment's `ca_bundle` (relative to `base_dir`)
+    alone, or True for httpx's default (the usual CA store)."""
+    if environment.ca_bundle is None:
+        return True
+    if environment.digdir is not None:
+        raise ConfigError(
+            "a Digdir environment cannot name a ca_bundle",
+            hint="remove 'ca_bundle:'; Digdir's endpoints are checked against the system's CAs",
+        )
+    path = base_dir / environment.ca_bundle
+    try:
+        return ssl.create_default_context(cafile=str(path))
+    except (OSError, ssl.SSLError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else "not PEM"
+        raise ConfigError(
+            f"cannot load the ca_bundle {path}: {reason}",
+            hint="point ca_bundle at the CA file `mpctl emulator serve --tls` printed",
+        ) from None
+
+
+def network_transport(environment: Environment, base_dir: Path) -> NetworkTransport | None:
+    """A transport trusting the environment's `ca_bundle`, or None when it has none."""
+    if environment.ca_bundle is None:
+        return None
+    return NetworkTransport(verify=tls_trust(environment, base_dir))
+
+
 @asynccontextmanager
 async def open_http(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    verify: ssl.SSLContext | bool = True,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """One pooled async client (no auth, no redirects), sized for `concurrency` callers."""
+    """One pooled async client (no auth, no redirects), sized for `concurrency` callers;
+    `verify` applies when no `transport` is given (a transport brings its own)."""
     limits = httpx.Limits(
         max_connections=concurrency + 4, max_keepalive_connections=concurrency + 4
     )
     async with httpx.AsyncClient(
-        transport=transport, timeout=timeout, limits=limits, follow_redirects=False
+        transport=transport,
+        timeout=timeout,
+        limits=limits,
+        follow_redirects=False,
+        verify=verify,
     ) as http:
         yield http
 
@@ -80,13 +122,17 @@ async def open_remote(
     workers of the remote share one pause after a rate limit and the environment's
     `max_requests_per_second` ceiling, if any.
     """
+    in_process = transport is not None and not isinstance(transport, NetworkTransport)
     environment = effective_environment(
-        environment, env_name=env_name, environ=environ, in_process=transport is not None
+        environment, env_name=env_name, environ=environ, in_process=in_process
     )
     credential = admin_credential_for(environment, access)
     key = load_admin_credential(credential, base_dir, environ, scopes=credential.scopes_for(access))
     policy = retry or RetryPolicy()
-    async with open_http(transport=transport, concurrency=concurrency, timeout=timeout) as http:
+    verify = tls_trust(environment, base_dir) if transport is None else True
+    async with open_http(
+        transport=transport, concurrency=concurrency, timeout=timeout, verify=verify
+    ) as http:
         tokens = AdminTokenSource(
             key,
             issuer=environment.issuer,

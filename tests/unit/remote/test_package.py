@@ -36,6 +36,7 @@ def test_exported_names() -> None:
             "admin_grants",
             "fresh_grants",
             "grant_claims",
+            "network_transport",
             "new_jti",
             "null_observer",
             "outcome_of",
