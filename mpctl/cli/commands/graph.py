@@ -38,7 +38,7 @@ def graph(
     plan_file: Annotated[
         Path | None,
         typer.Argument(
-            metavar="[PLANFILE]",
+            metavar="PLANFILE",
             help="A plan saved by `mpctl plan --out`; without it, plan now (as `mpctl plan`).",
             show_default=False,
         ),
@@ -62,7 +62,8 @@ def graph(
 
     One node per step (its address and action; a held-back step is dashed), an arrow A → B when
     B depends on A, so A runs first. To show it in a pull request, put the Mermaid text in a
-    comment between a ```mermaid line and a ``` line; render DOT with `dot -Tsvg`.
+    comment between a ```mermaid line and a ``` line; render DOT with `dot -Tsvg`. With
+    PLANFILE nothing else is read (the planning flags are refused).
     """
     from mpctl.render import build_document  # noqa: PLC0415 - fast --help
     from mpctl.render.graph import render_dot, render_mermaid  # noqa: PLC0415 - fast --help

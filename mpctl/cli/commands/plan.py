@@ -45,7 +45,12 @@ OutputFormat = Literal["text", "markdown", "json"]
 def plan(
     manifests: ManifestsOption = DEFAULT_MANIFESTS,
     env: EnvOption = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Save the plan for apply.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Save the plan for apply (not saved if apply would refuse it anyway)."
+        ),
+    ] = None,
     output: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = "text",
     detailed_exitcode: Annotated[
         bool, typer.Option("--detailed-exitcode", help="Exit 2 when there are changes.")
