@@ -18,11 +18,16 @@ from typer import _click
 from typer.core import TyperCommand, TyperGroup
 
 from mpctl import __version__
+from mpctl.cli.help_format import EXAMPLES, teach
+
+_WHOLE = 1_000
+"""A summary is listed whole (wrapped), never cut short with "..."."""
 
 _SETTINGS: dict[str, Any] = {
     "add_completion": False,
     "pretty_exceptions_enable": False,
     "rich_markup_mode": None,
+    "context_settings": {"help_option_names": ["-h", "--help"]},
 }
 
 
@@ -147,7 +152,7 @@ def build_command(entry: LazyCommand) -> _click.Command:
     holder.callback()(_nothing)
     entry.register(holder)
     group = cast(TyperGroup, typer.main.get_command(holder))
-    return group.commands[entry.name]
+    return teach(group.commands[entry.name], entry.name)
 
 
 def _nothing() -> None:
@@ -222,8 +227,7 @@ class LazyGroup(TyperGroup):
         shown = [(name, command) for name, command in listed if not command.hidden]
         if not shown:
             return
-        limit = formatter.width - 6 - max(len(name) for name, _ in shown)
-        rows = [(name, command.get_short_help_str(limit)) for name, command in shown]
+        rows = [(name, command.get_short_help_str(limit=_WHOLE)) for name, command in shown]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
@@ -238,9 +242,10 @@ class LazyGroup(TyperGroup):
 app = typer.Typer(
     name="mpctl",
     help="Declarative Maskinporten: manifests → plan → apply → verify.",
+    epilog=EXAMPLES[""],
     no_args_is_help=True,
     cls=LazyGroup,
-    **_SETTINGS,
+    **{**_SETTINGS, "add_completion": True},
 )
 
 
