@@ -65,6 +65,7 @@ def build_inventory(desired: DesiredState, snapshot: Snapshot) -> Inventory:
             env_name=desired.env_name,
             declared=name in desired.clients,
             ambiguous=ownership.ambiguous.get(name, ()),
+            adopt=desired.clients[name].adopt if name in desired.clients else None,
         )
         for name in names
     )
@@ -90,6 +91,7 @@ def _client_view(
     env_name: str,
     declared: bool,
     ambiguous: tuple[str, ...],
+    adopt: str | None,
 ) -> ClientView:
     labels = sink or SinkState()
     jwks = observed.jwks.get(remote.client_id) if remote else None
@@ -104,7 +106,7 @@ def _client_view(
         sink=None
         if spec is None
         else SinkView(type=spec.type, location=sink_location(spec, env_name, name)),
-        notes=_client_notes(remote, labels, ambiguous),
+        notes=_client_notes(remote, labels, ambiguous, adopt=adopt),
     )
 
 
@@ -142,7 +144,11 @@ def _slots(labels: SinkState) -> dict[str, tuple[KeyLabel, KeySlot]]:
 
 
 def _client_notes(
-    remote: ObservedClient | None, labels: SinkState, ambiguous: tuple[str, ...]
+    remote: ObservedClient | None,
+    labels: SinkState,
+    ambiguous: tuple[str, ...],
+    *,
+    adopt: str | None,
 ) -> tuple[str, ...]:
     notes = []
     if ambiguous:
@@ -150,6 +156,8 @@ def _client_notes(
             f"{len(ambiguous)} remote clients carry this client's marker ({', '.join(ambiguous)}):"
             " mpctl leaves them alone until one is removed"
         )
+    elif remote is None and adopt is not None:
+        notes.append(f"not adopted yet: the next apply takes over client_id {adopt}")
     elif remote is None:
         notes.append("not in Digdir: run `mpctl plan` and `mpctl apply`")
     if remote is not None and labels.client_id not in (None, remote.client_id):

@@ -116,7 +116,10 @@ def _identity(view: ClientView, *, keys_managed: bool, wanted_key: bool) -> tupl
     from mpctl.errors import UserError  # noqa: PLC0415 - fast --help
 
     if view.client_id is None:
-        raise UserError(f"client {view.name!r} is not in Digdir", hint="run `mpctl apply`")
+        raise UserError(
+            f"client {view.name!r} has no client in Digdir that this project manages yet",
+            hint="run `mpctl plan` and `mpctl apply` (they create or adopt it)",
+        )
     if not keys_managed:
         if wanted_key:
             raise UserError(

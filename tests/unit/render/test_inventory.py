@@ -49,11 +49,13 @@ def _world() -> tuple[Snapshot, DesiredState]:
             client("billing", keys=KeyPolicy()),
             client("ledger", keys=None),
             client("new", keys=KeyPolicy()),
+            client("imported", keys=None, adopt="id-stranger"),
         ],
         scopes=[scope("acme:invoices.read", consumers=(CONSUMER_A,))],
     )
     observed = converged(state)
-    clients = {k: v for k, v in observed.clients.items() if k != client_id("new")}
+    gone = (client_id("new"), client_id("imported"))
+    clients = {k: v for k, v in observed.clients.items() if k not in gone}
     stranger = ObservedClient(client_id="id-stranger", description="Made in the portal")
     clients["id-stranger"] = stranger
     access = {
@@ -86,10 +88,11 @@ def test_each_managed_client_gets_its_remote_id_and_labelled_kids() -> None:
 
     assert [c.address for c in inventory.clients] == [
         "client/billing",
+        "client/imported",
         "client/ledger",
         "client/new",
     ]
-    billing, ledger, new = inventory.clients
+    billing, imported, ledger, new = inventory.clients
     assert billing.client_id == client_id("billing")
     assert [(k.kid, k.label, k.registered) for k in billing.keys] == [
         ("billing-1", "current", True),
@@ -104,7 +107,8 @@ def test_each_managed_client_gets_its_remote_id_and_labelled_kids() -> None:
     assert ledger.keys == ()
     assert new.client_id is None
     assert new.notes == ("not in Digdir: run `mpctl plan` and `mpctl apply`",)
-    assert inventory.unmanaged_clients == 1
+    assert imported.notes == ("not adopted yet: the next apply takes over client_id id-stranger",)
+    assert inventory.unmanaged_clients == 1  # id-stranger, until the apply adopts it
     (read,) = inventory.scopes
     assert read.consumers == (CONSUMER_A,)  # the denied record grants nothing
 
@@ -117,7 +121,7 @@ def test_text_lists_every_resource_and_only_counts_what_is_not_ours() -> None:
     assert "\nclient/billing\n  client_id: id-billing\n" in text
     assert "  key billing-2  pending  not registered at Digdir  created " in text
     assert "  keys: not managed by mpctl (keys: null)" in text
-    assert "id-stranger" not in text
+    assert text.count("id-stranger") == 1  # in the adoption note only, not listed
     assert "1 remote client is not managed by this project" in text
     assert "mpctl import" in text
     assert render_view(inventory.clients[0]) in text
