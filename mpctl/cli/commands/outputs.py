@@ -81,17 +81,14 @@ async def workload_values(
 ) -> WorkloadValues:
     """What Digdir and the client's sink say a workload of `name` needs; the private key
     only when `with_private_key`."""
-    from mpctl.cli.environment import connect  # noqa: PLC0415 - fast --help
+    from mpctl.cli.commands.state import read_workspace_inventory  # noqa: PLC0415 - fast --help
     from mpctl.plan import managed_sinks  # noqa: PLC0415 - fast --help
     from mpctl.render.inventory import ClientView, WorkloadValues  # noqa: PLC0415 - fast --help
     from mpctl.secrets import to_pem  # noqa: PLC0415 - fast --help
-    from mpctl.state.inventory import read_inventory  # noqa: PLC0415 - fast --help
 
     specs = {n: s for n, s in managed_sinks(workspace.desired).items() if n == name}
     sinks = workspace.open_sinks(specs)
-    async with connect(workspace) as (remote, _):
-        with console.progress(f"Reading {name} from Digdir and its sink"):
-            inventory = await read_inventory(remote, workspace.desired, sinks)
+    inventory = await read_workspace_inventory(workspace, sinks)
     view = inventory.find(f"client/{name}")
     assert isinstance(view, ClientView)  # every client of the manifests has a view
     client_id, kid = _identity(view, keys_managed=name in specs, wanted_key=with_private_key)

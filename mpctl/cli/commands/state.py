@@ -19,8 +19,11 @@ from mpctl.cli import console
 from mpctl.cli.options import DEFAULT_MANIFESTS, EnvOption, ManifestsOption
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from mpctl.cli.environment import Workspace
     from mpctl.render.inventory import Inventory
+    from mpctl.secrets import SecretSink
 
 OutputFormat = Literal["text", "json", "yaml"]
 OutputOption = Annotated[OutputFormat, typer.Option("--output", "-o", help="Output format.")]
@@ -38,7 +41,12 @@ def list_(
     env: EnvOption = None,
     output: OutputOption = "text",
 ) -> None:
-    """Every managed client (client_id, scopes, kids and their sink labels) and scope."""
+    """Every managed client and scope.
+
+    Clients with their client_id, scopes, kids (Digdir's expiry, the sink's label) and sink;
+    scopes with their consumers and delegation source; remote clients this project does not
+    manage only as a count.
+    """
     from mpctl.render.inventory import render_data, render_inventory  # noqa: PLC0415 - fast --help
 
     inventory = load_inventory(manifests, env)
@@ -77,14 +85,18 @@ def load_inventory(manifests: Path, env: str | None) -> Inventory:
     return asyncio.run(read_workspace_inventory(workspace))
 
 
-async def read_workspace_inventory(workspace: Workspace) -> Inventory:
-    """The inventory of the workspace's environment, over a read-only admin connection."""
+async def read_workspace_inventory(
+    workspace: Workspace, sinks: Mapping[str, SecretSink] | None = None
+) -> Inventory:
+    """The inventory of the workspace's environment, over a read-only admin connection, with
+    the labels of `sinks` (default: every managed client's)."""
     from mpctl.cli.environment import connect  # noqa: PLC0415 - fast --help
     from mpctl.state.inventory import read_inventory  # noqa: PLC0415 - fast --help
 
+    labelled = workspace.open_sinks() if sinks is None else sinks
     async with connect(workspace) as (remote, _):
         with console.progress(f"Reading {workspace.env_name} from Digdir"):
-            return await read_inventory(remote, workspace.desired, workspace.open_sinks())
+            return await read_inventory(remote, workspace.desired, labelled)
 
 
 def _write(text: str) -> None:
