@@ -261,6 +261,7 @@ def _reorder(node: CommentedMap, wanted: list[Any]) -> None:
         return
     column = _key_column(node)
     above = dict.fromkeys(keys, "")
+    above[keys[0]] = _cut_from_head(node)
     trailing = ""
     for index, key in enumerate(keys):
         lines_after = _cut_lines_after(node, key, column)
@@ -360,6 +361,20 @@ def _append_lines_after(node: CommentedMap, key: Any, lines: str) -> None:
         slots[index] = CommentToken(lines.lstrip(" "), CommentMark(_indent(lines)))
     else:
         slots[index] = CommentToken("\n" + lines, CommentMark(0))
+
+
+def _cut_from_head(node: CommentedMap) -> str:
+    """The comment lines above the first key after the head's last blank line: they are about
+    that key and move with it (a head without a blank line stays: it is about the block)."""
+    head = node.ca.comment[1] if node.ca.comment and len(node.ca.comment) > 1 else None
+    if not head:
+        return ""
+    blank = [i for i, token in enumerate(head) if token.value.endswith("\n\n")]
+    if not blank or blank[-1] + 1 == len(head):
+        return ""
+    moved = head[blank[-1] + 1 :]
+    del head[blank[-1] + 1 :]
+    return "".join(" " * token.column + token.value for token in moved)
 
 
 def _append_to_head(node: CommentedMap, lines: str) -> None:

@@ -184,6 +184,17 @@ def test_comments_and_blank_lines_move_with_the_key_they_stand_above() -> None:
     )
 
 
+def test_the_head_keeps_its_file_comments_and_gives_the_first_key_its_own() -> None:
+    text = "# the file\n\n# about the name\nname: x\nkind: Client\ndescription: d\n"
+    assert canonical_text(text) == (
+        "# the file\n\nkind: Client\n# about the name\nname: x\ndescription: d\n"
+    )
+    without_blank_line = "# the file, or the name?\nname: x\nkind: Client\ndescription: d\n"
+    assert canonical_text(without_blank_line) == (
+        "# the file, or the name?\nkind: Client\nname: x\ndescription: d\n"
+    )
+
+
 def test_a_comment_after_a_block_scalar_moves_with_the_next_key() -> None:
     text = "kind: Scope\ndescription: |\n  two\n  lines\n# the name\nname: acme:x\n"
     assert canonical_text(text) == (
