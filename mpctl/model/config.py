@@ -68,6 +68,11 @@ class AdminCredential(SpecModel):
 
     client_id: str = Field(min_length=1)
     private_key: SecretSource
+    passphrase: SecretSource | None = Field(
+        default=None,
+        description="Passphrase of an encrypted PEM private key (PKCS#8 or Proc-Type "
+        "4,ENCRYPTED); a reference like private_key, never inline",
+    )
     certificate: SecretSource | None = Field(
         default=None, description="Business certificate chain (PEM); sent as x5c"
     )

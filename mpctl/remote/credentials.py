@@ -2,13 +2,17 @@
 
 Owns `AdminKey` (the loaded material, with a repr that shows no key) and
 `load_admin_credential`, which resolves `SecretSource` references (a file relative to the
-manifests directory, or an environment variable) and parses them. Errors name the source (path
-or variable name), never its content. Must not send anything anywhere and must not log.
+manifests directory, or an environment variable) and parses them, decrypting an encrypted PEM
+key with the credential's `passphrase` reference. `unset_variables` lists every `{env: NAME}`
+reference of a credential that is unset, so one error names them all. Errors name the source
+(path or variable name), never its content; a value that looks like a path where PEM was
+expected gets the hint to use `{file: …}`. Must not send anything anywhere and must not log.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,6 +22,12 @@ from cryptography.hazmat.primitives.serialization import Encoding, load_pem_priv
 
 from mpctl.model import AdminCredential, SecretSource
 from mpctl.remote.errors import AdminCredentialError
+
+_PATH_LIKE = re.compile(r"^(~|\.{1,2})?[/\\]|^[A-Za-z]:[/\\]|\.(pem|key|crt|cer|p8)$", re.I)
+_NOT_PEM = {
+    "admin private key": "a PEM private key",
+    "admin certificate": "a PEM certificate chain",
+}
 
 
 class AdminKey:
@@ -66,14 +76,15 @@ def load_admin_credential(
     """Read and parse the admin credential's private key and certificate chain (or kid).
 
     `scopes` are the ones the grant asks for (default: all the credential's scopes); reading
-    commands pass `cred.scopes_for("read")`.
+    commands pass `cred.scopes_for("read")`. Every unset variable is named in one error.
     """
+    _refuse_unset(cred, environ)
     key_pem = _read_source(cred.private_key, base_dir, environ, what="admin private key")
-    private_key = _parse_private_key(key_pem, _describe(cred.private_key))
+    private_key = _parse_private_key(key_pem, cred, _passphrase(cred, base_dir, environ))
     x5c: tuple[str, ...] = ()
     if cred.certificate is not None:
         cert_pem = _read_source(cred.certificate, base_dir, environ, what="admin certificate")
-        certificates = _parse_certificate_chain(cert_pem, _describe(cred.certificate))
+        certificates = _parse_certificate_chain(cert_pem, cred.certificate)
         _check_pair(certificates[0], private_key, _describe(cred.certificate))
         x5c = tuple(base64.b64encode(c.public_bytes(Encoding.DER)).decode() for c in certificates)
     return AdminKey(
@@ -83,6 +94,45 @@ def load_admin_credential(
         x5c=x5c,
         kid=cred.kid,
     )
+
+
+def credential_sources(cred: AdminCredential) -> dict[str, SecretSource]:
+    """The credential's references by field name, those it has."""
+    named = {
+        "private_key": cred.private_key,
+        "certificate": cred.certificate,
+        "passphrase": cred.passphrase,
+    }
+    return {field: source for field, source in named.items() if source is not None}
+
+
+def unset_variables(cred: AdminCredential, environ: Mapping[str, str]) -> dict[str, str]:
+    """Every `{env: NAME}` reference of `cred` whose variable is unset or empty: field name
+    to variable name."""
+    return {
+        field: source.env
+        for field, source in credential_sources(cred).items()
+        if source.env is not None and not environ.get(source.env, "").strip()
+    }
+
+
+def _refuse_unset(cred: AdminCredential, environ: Mapping[str, str]) -> None:
+    unset = unset_variables(cred, environ)
+    if unset:
+        listed = "; ".join(
+            f"{variable} is not set (for {field})" for field, variable in unset.items()
+        )
+        raise AdminCredentialError(f"admin credential {cred.client_id}: {listed}", hint=UNSET_HINT)
+
+
+UNSET_HINT = "set them all (in CI: as the job's secrets), or use {file: PATH} references"
+
+
+def _passphrase(cred: AdminCredential, base_dir: Path, environ: Mapping[str, str]) -> bytes | None:
+    if cred.passphrase is None:
+        return None
+    value = _read_source(cred.passphrase, base_dir, environ, what="admin key passphrase")
+    return value.rstrip(b"\r\n")
 
 
 def _read_source(
@@ -109,26 +159,66 @@ def _unescape_newlines(value: str) -> str:
     return value
 
 
-def _parse_private_key(pem: bytes, source: str) -> RSAPrivateKey:
-    try:
-        key = load_pem_private_key(pem, password=None)
-    except (ValueError, TypeError) as exc:
+def looks_like_path(value: bytes) -> bool:
+    """True for a short one-line value such as `/path/key.pem`, `./x.pem` or `key.pem`: a
+    path given where PEM content was expected."""
+    text = value.strip()
+    if b"-----BEGIN" in text or b"\n" in text or not 0 < len(text) <= 4096:
+        return False
+    return bool(_PATH_LIKE.search(text.decode("utf-8", "replace")))
+
+
+def _not_pem(content: bytes, what: str, source: SecretSource) -> AdminCredentialError:
+    """The error for content that holds no PEM, with the `{file: …}` hint for a path."""
+    if source.env is not None and looks_like_path(content):
+        return AdminCredentialError(
+            f"{what} from environment variable {source.env} holds a file path, not PEM content",
+            hint=f"to read that file, write {{file: PATH}} instead of {{env: {source.env}}} "
+            "(or put the PEM itself in the variable)",
+        )
+    return AdminCredentialError(f"{what} from {_describe(source)} is not {_NOT_PEM[what]}")
+
+
+def _is_encrypted(pem: bytes) -> bool:
+    """PKCS#8 `ENCRYPTED PRIVATE KEY`, or a traditional PEM with `Proc-Type: 4,ENCRYPTED`."""
+    return b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in pem or b"Proc-Type: 4,ENCRYPTED" in pem
+
+
+def _parse_private_key(
+    pem: bytes, cred: AdminCredential, passphrase: bytes | None
+) -> RSAPrivateKey:
+    source = _describe(cred.private_key)
+    if b"-----BEGIN" not in pem:
+        raise _not_pem(pem, "admin private key", cred.private_key)
+    encrypted = _is_encrypted(pem)
+    if encrypted and passphrase is None:
         raise AdminCredentialError(
-            f"admin private key from {source} is not an unencrypted PEM private key"
-        ) from exc
+            f"admin private key from {source} is encrypted and the credential has no passphrase",
+            hint="add `passphrase: {env: NAME}` (or {file: PATH}) next to private_key",
+        )
+    try:
+        key = load_pem_private_key(pem, password=passphrase if encrypted else None)
+    except (ValueError, TypeError):
+        if encrypted and cred.passphrase is not None:
+            raise AdminCredentialError(
+                f"the passphrase from {_describe(cred.passphrase)} does not decrypt the admin "
+                f"private key from {source}",
+                hint="check that the passphrase and the key belong together",
+            ) from None
+        raise AdminCredentialError(
+            f"admin private key from {source} is not a PEM private key"
+        ) from None
     if not isinstance(key, RSAPrivateKey):
         raise AdminCredentialError(f"admin private key from {source} is not an RSA key")
     return key
 
 
-def _parse_certificate_chain(pem: bytes, source: str) -> list[x509.Certificate]:
+def _parse_certificate_chain(pem: bytes, source: SecretSource) -> list[x509.Certificate]:
     """The chain, leaf first, as the file holds it (x5c keeps that order)."""
     try:
         return x509.load_pem_x509_certificates(pem)
-    except ValueError as exc:
-        raise AdminCredentialError(
-            f"admin certificate from {source} is not a PEM certificate chain"
-        ) from exc
+    except ValueError:
+        raise _not_pem(pem, "admin certificate", source) from None
 
 
 def _check_pair(leaf: x509.Certificate, private_key: RSAPrivateKey, source: str) -> None:

@@ -60,7 +60,7 @@ def test_certificate_of_another_key_is_refused(
     [
         ({}, "ADMIN_KEY is not set"),
         ({"ADMIN_KEY": ""}, "ADMIN_KEY is not set"),
-        ({"ADMIN_KEY": "not a pem"}, "not an unencrypted PEM private key"),
+        ({"ADMIN_KEY": "not a pem"}, "is not a PEM private key"),
     ],
 )
 def test_env_problems_name_the_variable(environ: dict[str, str], match: str) -> None:
