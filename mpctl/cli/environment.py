@@ -3,7 +3,9 @@
 Owns the decision "embedded emulator or real Digdir": an environment with `emulator:` in
 `mpctl.yaml` runs Digdir's API in-process (httpx ASGITransport) with its state in a file, and
 gets a test business certificate issued by the emulator on first use, the local stand-in for
-buying one. Everything else goes over HTTPS to the configured URLs. Must not plan or apply.
+buying one. Everything else goes over HTTPS to the configured URLs. Also what a run says when
+a credential variable is unset (all of them at once) or Digdir's host cannot be reached (one
+line, `cannot reach HOST: reason`), and the -v request log's hook. Must not plan or apply.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from mpctl.cli import console
+from mpctl.cli import console, logs
 from mpctl.cli.sink_checks import with_sink_findings
 from mpctl.cli.throwaway import (
     ThrowawayEmulator,
@@ -27,11 +29,15 @@ from mpctl.cli.throwaway import (
 )
 from mpctl.cli.yielding import YieldingTransport
 from mpctl.emulator import EmulatorSettings, create_app, issue_business_certificate
-from mpctl.errors import ConfigError, UserError
+from mpctl.errors import ConfigError, RemoteError, UserError
 from mpctl.manifests import LoadResult, Project, load
 from mpctl.model import Access, DesiredState, EmbeddedEmulator, Environment, SinkSpec
+from mpctl.model.config import endpoint_variable
 from mpctl.plan import managed_sinks
 from mpctl.remote import HttpRemote, effective_environment, network_transport, open_remote
+from mpctl.remote.connect import admin_credential_for
+from mpctl.remote.credentials import UNSET_HINT, unset_variables
+from mpctl.remote.errors import AdminCredentialError, TransportError
 from mpctl.secrets import SecretSink, ensure_private_directory
 from mpctl.state import open_sinks
 
@@ -173,6 +179,7 @@ async def connect(
         environment = with_admin_certificate(workspace.desired, workspace.directory, emulator)
         transport = YieldingTransport(emulator)
     else:
+        check_credential_variables(workspace, access)
         transport = transport_for(workspace, writable=access == "write")
     async with open_remote(
         environment,
@@ -183,4 +190,87 @@ async def connect(
         transport=transport,
         concurrency=concurrency,
     ) as remote:
-        yield remote, transport
+        if logs.requests_logged():
+            remote.watch(logs.log_call)
+        try:
+            yield remote, transport
+        except RemoteError as exc:
+            unreachable = unreachable_error(exc, environment, workspace.env_name)
+            if unreachable is None:
+                raise
+            raise unreachable from None
+
+
+def check_credential_variables(workspace: Workspace, access: Access) -> None:
+    """Refuse, naming them all at once, the `{env: NAME}` references of the admin credential
+    this command uses whose variables are unset: each with its field and environment."""
+    environment = workspace.environment
+    credential = admin_credential_for(environment, access)
+    block = "admin_readonly" if credential is environment.admin_readonly else "admin"
+    unset = unset_variables(credential, os.environ)
+    if unset:
+        listed = "; ".join(
+            f"{variable} is not set (environments.{workspace.env_name}.{block}.{field})"
+            for field, variable in unset.items()
+        )
+        raise AdminCredentialError(
+            f"{workspace.env_name}'s admin credential: {listed}", hint=UNSET_HINT
+        )
+
+
+class UnreachableError(RemoteError):
+    """Digdir's API or token endpoint could not be reached: nothing was sent."""
+
+    code = "REMOTE_UNREACHABLE"
+
+
+_DNS_FAILURES = (
+    "name or service not known",
+    "nodename nor servname",
+    "name resolution",
+    "getaddrinfo failed",
+    "no address associated",
+)
+
+
+def unreachable_error(
+    exc: BaseException, environment: Environment, env_name: str
+) -> UnreachableError | None:
+    """`cannot reach HOST: reason` for a call that never left (DNS, refused, connect
+    timeout), found in `exc` or what it was raised from; None for any other failure."""
+    failure = _never_sent(exc)
+    if failure is None:
+        return None
+    token_url = httpx.URL(str(environment.token_endpoint))
+    api_url = httpx.URL(str(environment.api_base_url))
+    url = token_url if failure.path.split("?")[0] == token_url.path else api_url
+    variables = " / ".join(
+        endpoint_variable(env_name, field) for field in ("api_base_url", "token_endpoint")
+    )
+    return UnreachableError(
+        f"cannot reach {url.netloc.decode('ascii')}: {_reason(failure.summary)}",
+        hint=f"check the network and any proxy (HTTPS_PROXY); to use other endpoints for "
+        f"{env_name}, set {variables}",
+    )
+
+
+def _never_sent(exc: BaseException | None) -> TransportError | None:
+    """The first `TransportError` with `sent=False` in the chain of causes, if any."""
+    for _ in range(4):
+        if exc is None:
+            return None
+        if isinstance(exc, TransportError):
+            return None if exc.sent else exc
+        exc = exc.__cause__
+    return None
+
+
+def _reason(summary: str) -> str:
+    lowered = summary.lower()
+    if any(marker in lowered for marker in _DNS_FAILURES):
+        return "the host name does not resolve (DNS)"
+    if "connection refused" in lowered or "all connection attempts failed" in lowered:
+        return "connection refused"
+    if "timeout" in lowered:
+        return "no connection within the timeout"
+    return summary
