@@ -63,8 +63,12 @@ def _usable(files: TlsFiles) -> bool:
         ca = x509.load_pem_x509_certificate(files.ca.read_bytes())
         server = x509.load_pem_x509_certificate(files.certificate.read_bytes())
         server.verify_directly_issued_by(ca)
+        key = serialization.load_pem_private_key(files.key.read_bytes(), password=None)
     except (ValueError, TypeError, OSError):
         return False
+    if key.public_key() != server.public_key():
+        return False
+    files.key.chmod(PRIVATE_MODE)
     return server.not_valid_after_utc - _RENEW_BEFORE > datetime.now(UTC)
 
 

@@ -173,9 +173,15 @@ def reset_command(
     with open_lock(workspace, None).held(f"mpctl emulator reset -e {workspace.env_name}"):
         reset_state(settings)
         ensure_admin_certificate(workspace, settings, reissue=True)
+    admin = workspace.environment.admin
+    certificate = (
+        "the admin certificate was issued again"
+        if admin is not None and admin.certificate is not None
+        else "no admin certificate to issue"
+    )
     console.success(
         f"Reset the {workspace.env_name} emulator from {embedded.world}; "
-        "the admin certificate was issued again, the secret sink left as it was."
+        f"{certificate}; the secret sink is as it was."
     )
 
 

@@ -36,13 +36,17 @@ def test_the_server_certificate_is_for_loopback_and_issued_by_the_ca(tmp_path: P
     assert names.get_values_for_type(x509.DNSName) == ["localhost"]
 
 
-def test_a_broken_file_makes_all_three_again(tmp_path: Path) -> None:
+@pytest.mark.parametrize("broken", ["certificate", "key"])
+def test_a_broken_file_makes_all_three_again(tmp_path: Path, broken: str) -> None:
     files = ensure_tls_files(tmp_path)
     ca = files.ca.read_bytes()
-    files.certificate.write_text("not a certificate")
+    other = ensure_tls_files(tmp_path / "other")
+    replacement = {"certificate": "not a certificate", "key": other.key.read_text()}
+    getattr(files, broken).write_text(replacement[broken])
     ensure_tls_files(tmp_path)
     assert files.ca.read_bytes() != ca
-    x509.load_pem_x509_certificate(files.certificate.read_bytes())
+    server = x509.load_pem_x509_certificate(files.certificate.read_bytes())
+    server.verify_directly_issued_by(x509.load_pem_x509_certificate(files.ca.read_bytes()))
 
 
 def test_a_port_in_use_is_a_user_error() -> None:
