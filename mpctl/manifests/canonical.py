@@ -272,6 +272,7 @@ def _reorder(node: CommentedMap, wanted: list[Any]) -> None:
     for key in wanted:
         node.move_to_end(key)
     _append_to_head(node, above[wanted[0]])
+    _drop_leading_blank_lines(node, wanted[0])
     for index, key in enumerate(wanted):
         after = above[wanted[index + 1]] if index + 1 < len(wanted) else trailing
         _append_lines_after(node, key, after)
@@ -380,6 +381,8 @@ def _cut_from_head(node: CommentedMap) -> str:
 def _append_to_head(node: CommentedMap, lines: str) -> None:
     """Comment lines that stood above a key now first in its block: below the block's head (a
     document's head comments stay at the top of the document)."""
+    if not node.ca.comment or not node.ca.comment[1]:
+        lines = _without_leading_blank_lines(lines)  # a block does not start with one
     if not lines:
         return
     token = CommentToken(lines.lstrip(" "), CommentMark(_indent(lines)))
@@ -388,6 +391,24 @@ def _append_to_head(node: CommentedMap, lines: str) -> None:
     if node.ca.comment[1] is None:
         node.ca.comment[1] = []
     node.ca.comment[1].append(token)
+
+
+def _drop_leading_blank_lines(node: CommentedMap, first: Any) -> None:
+    """Blank lines kept before the key now first (after a flow collection ruamel keeps them
+    with the next key) would open the block: dropped when nothing stands above them."""
+    if node.ca.comment and node.ca.comment[1]:
+        return
+    before = node.ca.items.get(first)
+    tokens = before[1] if before and len(before) > 1 and isinstance(before[1], list) else None
+    while tokens and not tokens[0].value.strip():
+        tokens.pop(0)
+
+
+def _without_leading_blank_lines(lines: str) -> str:
+    kept = lines.splitlines(keepends=True)
+    while kept and not kept[0].strip():
+        kept.pop(0)
+    return "".join(kept)
 
 
 def _forget(value: Any, token: CommentToken) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mpctl.manifests import load
 from tests.conftest import EXAMPLE_MANIFESTS, REPO
 
 _MESSY = (
@@ -106,7 +107,7 @@ def test_check_lists_diff_shows_and_fmt_rewrites_keeping_the_mode(workdir: Path)
     assert messy.stat().st_mode & 0o777 == 0o640
     assert not list(messy.parent.glob(".*.tmp"))
     assert mpctl(workdir, "fmt", "--check").returncode == 0
-    assert mpctl(workdir, "validate").returncode == 0
+    assert not load(workdir / "manifests").errors
 
 
 def test_a_file_that_does_not_parse_is_reported_and_left_while_the_others_are_formatted(

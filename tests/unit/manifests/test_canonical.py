@@ -326,6 +326,19 @@ _CLIENT_FIELDS: dict[str, st.SearchStrategy[Any]] = {
         max_size=1,
     ),
     "environments": st.lists(st.sampled_from(["test", "prod"]), unique=True, max_size=2),
+    "overrides": st.fixed_dictionaries(
+        {},
+        optional={
+            "prod": st.fixed_dictionaries(
+                {},
+                optional={
+                    "scopes": _SCOPES,
+                    "access_token_lifetime": st.integers(1, 600),
+                    "description": _TEXT,
+                },
+            )
+        },
+    ),
 }
 _SCOPE_FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "description": _TEXT,
@@ -373,6 +386,8 @@ def _documents(draw: st.DrawFn) -> tuple[str, type[Client] | type[Scope]]:
     block = draw(st.booleans())
     lines = []
     for key in keys:
+        if draw(st.booleans()):
+            lines.append("")
         if draw(st.booleans()):
             lines.append(f"# about {key}")
         comment = f"  # {key} at the end" if draw(st.booleans()) else ""
