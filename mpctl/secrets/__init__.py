@@ -11,6 +11,7 @@ from mpctl.secrets.directories import (
     check_private_file,
     ensure_private_directory,
 )
+from mpctl.secrets.dotenv import render_env_file, workload_variables
 from mpctl.secrets.file import FileSecretSink
 from mpctl.secrets.keys import (
     ALGORITHMS,
@@ -78,7 +79,9 @@ __all__ = [
     "private_jwk",
     "public_jwk",
     "quiet_loggers",
+    "render_env_file",
     "to_pem",
     "to_private_jwk_base64",
+    "workload_variables",
     "write_private_file",
 ]

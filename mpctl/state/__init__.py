@@ -4,6 +4,13 @@ Public API of the package. Reading only: nothing here writes to Digdir or to a s
 nothing here decides what to change.
 """
 
+from mpctl.state.inventory import build_inventory, read_inventory
 from mpctl.state.snapshot import Snapshot, observe, open_sinks
 
-__all__ = ["Snapshot", "observe", "open_sinks"]
+__all__ = [
+    "Snapshot",
+    "build_inventory",
+    "observe",
+    "open_sinks",
+    "read_inventory",
+]

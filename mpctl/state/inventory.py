@@ -23,10 +23,9 @@ from mpctl.model import (
     SinkSpec,
     SinkState,
 )
-from mpctl.plan import Address, managed_sinks
-from mpctl.plan.ownership import Owner, classify_clients, classify_scopes
+from mpctl.plan import Address, Owner, classify_clients, classify_scopes, managed_sinks
 from mpctl.remote import RemoteApi
-from mpctl.render.inventory import (
+from mpctl.render import (
     LABEL_ORDER,
     ClientView,
     Inventory,

@@ -65,8 +65,11 @@ def graph(
     comment between a ```mermaid line and a ``` line; render DOT with `dot -Tsvg`. With
     PLANFILE nothing else is read (the planning flags are refused).
     """
-    from mpctl.render import build_document  # noqa: PLC0415 - fast --help
-    from mpctl.render.graph import render_dot, render_mermaid  # noqa: PLC0415 - fast --help
+    from mpctl.render import (  # noqa: PLC0415 - fast --help
+        build_document,
+        render_dot,
+        render_mermaid,
+    )
 
     if plan_file is not None:
         flags = _planning_flags(target, rotate, allow_delete, allow_replace, allow_protected)

@@ -21,7 +21,7 @@ from mpctl.cli.options import DEFAULT_MANIFESTS, EnvOption, ManifestsOption
 if TYPE_CHECKING:
     from mpctl.cli.environment import Workspace
     from mpctl.model import SinkVariables
-    from mpctl.render.inventory import ClientView, WorkloadValues
+    from mpctl.render import ClientView, WorkloadValues
 
 OutputFormat = Literal["text", "json", "env"]
 
@@ -83,7 +83,7 @@ async def workload_values(
     only when `with_private_key`."""
     from mpctl.cli.commands.state import read_workspace_inventory  # noqa: PLC0415 - fast --help
     from mpctl.plan import managed_sinks  # noqa: PLC0415 - fast --help
-    from mpctl.render.inventory import ClientView, WorkloadValues  # noqa: PLC0415 - fast --help
+    from mpctl.render import ClientView, WorkloadValues  # noqa: PLC0415 - fast --help
     from mpctl.secrets import to_pem  # noqa: PLC0415 - fast --help
 
     specs = {n: s for n, s in managed_sinks(workspace.desired).items() if n == name}
@@ -136,7 +136,7 @@ def _identity(view: ClientView, *, keys_managed: bool, wanted_key: bool) -> tupl
 
 
 def _render(workspace: Workspace, name: str, values: WorkloadValues, fmt: OutputFormat) -> str:
-    from mpctl.render.inventory import render_data, render_workload  # noqa: PLC0415 - fast --help
+    from mpctl.render import render_data, render_workload  # noqa: PLC0415 - fast --help
 
     if fmt == "text":
         return render_workload(values)
@@ -147,7 +147,7 @@ def _render(workspace: Workspace, name: str, values: WorkloadValues, fmt: Output
 
 def _env_file(workspace: Workspace, name: str, values: WorkloadValues) -> str:
     """Seed 002's `.env` under the names the client's sink writes (PEM key, double-quoted)."""
-    from mpctl.secrets.dotenv import render_env_file  # noqa: PLC0415 - fast --help
+    from mpctl.secrets import render_env_file  # noqa: PLC0415 - fast --help
 
     header = f"mpctl output {name} (environment {workspace.env_name})"
     variables = _sink_variables(workspace, name)
@@ -157,7 +157,7 @@ def _env_file(workspace: Workspace, name: str, values: WorkloadValues) -> str:
 def _env_values(values: WorkloadValues, variables: SinkVariables) -> dict[str, str]:
     """`workload_variables` (the sinks' own naming) without what was not asked for or is
     not known: the key unless shown, the kid when mpctl manages no key."""
-    from mpctl.secrets.dotenv import workload_variables  # noqa: PLC0415 - fast --help
+    from mpctl.secrets import workload_variables  # noqa: PLC0415 - fast --help
 
     found = workload_variables(
         variables,

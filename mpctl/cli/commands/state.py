@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from mpctl.cli.environment import Workspace
-    from mpctl.render.inventory import Inventory
+    from mpctl.render import Inventory
     from mpctl.secrets import SecretSink
 
 OutputFormat = Literal["text", "json", "yaml"]
@@ -47,7 +47,7 @@ def list_(
     scopes with their consumers and delegation source; remote clients this project does not
     manage only as a count.
     """
-    from mpctl.render.inventory import render_data, render_inventory  # noqa: PLC0415 - fast --help
+    from mpctl.render import render_data, render_inventory  # noqa: PLC0415 - fast --help
 
     inventory = load_inventory(manifests, env)
     _write(render_inventory(inventory) if output == "text" else render_data(inventory, output))
@@ -63,7 +63,7 @@ def show(
     output: OutputOption = "text",
 ) -> None:
     """One managed client or scope, as Digdir and its sink hold it."""
-    from mpctl.render.inventory import render_data, render_view  # noqa: PLC0415 - fast --help
+    from mpctl.render import render_data, render_view  # noqa: PLC0415 - fast --help
 
     inventory = load_inventory(manifests, env)
     view = inventory.find(address)
@@ -91,7 +91,7 @@ async def read_workspace_inventory(
     """The inventory of the workspace's environment, over a read-only admin connection, with
     the labels of `sinks` (default: every managed client's)."""
     from mpctl.cli.environment import connect  # noqa: PLC0415 - fast --help
-    from mpctl.state.inventory import read_inventory  # noqa: PLC0415 - fast --help
+    from mpctl.state import read_inventory  # noqa: PLC0415 - fast --help
 
     labelled = workspace.open_sinks() if sinks is None else sinks
     async with connect(workspace) as (remote, _):
