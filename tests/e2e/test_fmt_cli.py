@@ -139,6 +139,18 @@ def test_templates_are_skipped_and_listed_with_verbose(workdir: Path) -> None:
     assert template.read_bytes() == before
 
 
+def test_a_symlink_out_of_the_folder_is_never_written_through(
+    workdir: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "elsewhere.yaml"
+    outside.write_text(_MESSY)
+    (workdir / "manifests" / "resources" / "linked.yaml").symlink_to(outside)
+    result = mpctl(workdir, "-v", "fmt")
+    assert result.returncode == 0, result.stderr
+    assert "skipped manifests/resources/linked.yaml: a symlink to a file outside" in result.stderr
+    assert outside.read_text() == _MESSY
+
+
 def test_the_pre_commit_hook_runs_fmt_check_on_yaml_changes(workdir: Path) -> None:
     hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
     hook = next(hook for hook in hooks if hook["id"] == "mpctl-fmt")

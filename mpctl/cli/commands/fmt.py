@@ -90,10 +90,20 @@ def _targets(roots: list[Path]) -> list[Path]:
 
 
 def _yaml_files(folder: Path) -> list[Path]:
+    """YAML files under `folder`, not in hidden folders; a symlink to a file outside it is
+    skipped (the loader refuses it too), so a walk never writes outside the folder."""
+    base = folder.resolve()
     files: list[Path] = []
     for directory, folders, names in os.walk(folder):
         folders[:] = sorted(name for name in folders if not name.startswith("."))
-        files.extend(Path(directory, name) for name in names if name.endswith(_YAML_SUFFIXES))
+        for name in names:
+            path = Path(directory, name)
+            if not name.endswith(_YAML_SUFFIXES):
+                continue
+            if path.resolve().is_relative_to(base):
+                files.append(path)
+            else:
+                _LOGGER.info("skipped %s: a symlink to a file outside %s", path, folder)
     return sorted(files)
 
 

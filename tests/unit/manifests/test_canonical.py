@@ -15,8 +15,11 @@ from ruamel.yaml import YAML
 from mpctl.manifests import load
 from mpctl.manifests.canonical import (
     CLIENT_ORDER,
+    GENERIC,
     SCOPE_ORDER,
     CanonicalFormError,
+    _check_comments_kept,
+    _check_same_meaning,
     canonical_text,
 )
 from mpctl.manifests.yaml import load_documents
@@ -253,6 +256,15 @@ def test_text_that_does_not_parse_is_refused_with_its_line() -> None:
         canonical_text("kind: Client\nname: a\nname: b\n")
     assert duplicate.value.line == 3
     assert "duplicate key" in duplicate.value.message
+
+
+def test_a_result_that_lost_a_comment_or_changed_a_value_is_refused() -> None:
+    _check_comments_kept("a: 1  # kept\n# also\n", "# also\na: 1  # kept\n")
+    with pytest.raises(CanonicalFormError, match="lose or repeat a comment"):
+        _check_comments_kept("a: 1  # kept\n# also\n", "a: 1  # kept\n")
+    _check_same_meaning([{"a": 1}], [GENERIC], "a: 1\n")
+    with pytest.raises(CanonicalFormError, match="change what the file means"):
+        _check_same_meaning([{"a": 1}], [GENERIC], "a: '1'\n")
 
 
 def _example_files() -> list[Path]:
