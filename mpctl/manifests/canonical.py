@@ -114,8 +114,8 @@ def canonical_text(text: str, *, project_file: bool = False) -> str:
     canonical form could not keep its meaning or its comments.
     """
     before = _plain_documents(text)
-    if not text.strip():
-        return text
+    if not before:
+        return text  # blank, or comments only: nothing to lay out
     documents = _round_trip_load(text)
     layouts = [_layout(document, project_file=project_file) for document in documents]
     for document, layout in zip(documents, layouts, strict=True):
@@ -128,12 +128,30 @@ def canonical_text(text: str, *, project_file: bool = False) -> str:
     return result
 
 
-def _plain_documents(text: str) -> list[Any]:
+def _plain_documents(text: str) -> list[dict[str, Any]]:
+    """What mpctl's loader reads from `text`: mappings only, as every manifest document is."""
     documents, problems = load_documents(text)
     if problems:
         first = min(problems, key=lambda problem: problem.line)
         raise CanonicalFormError(first.line, first.message)
+    for document in documents:
+        if document.data is None:
+            raise CanonicalFormError(
+                _marker_line(text, document.line), "an empty document: remove this `---`"
+            )
+        if not isinstance(document.data, dict):
+            kind = "a list" if isinstance(document.data, list) else "a single value"
+            raise CanonicalFormError(
+                document.line, f"a document that is {kind}, not a mapping (not a manifest)"
+            )
     return [document.data for document in documents]
+
+
+def _marker_line(text: str, line: int) -> int:
+    """The line of the last `---` at or before `line` (an empty document starts there)."""
+    lines = text.splitlines()[:line]
+    starts = [number for number, content in enumerate(lines, 1) if content.startswith("---")]
+    return starts[-1] if starts else min(line, max(len(lines), 1))
 
 
 def _yaml() -> YAML:
@@ -423,7 +441,7 @@ def _ends_with_line_break(value: Any) -> bool:
     return isinstance(value, LiteralScalarString | FoldedScalarString)
 
 
-def _check_same_meaning(before: list[Any], layouts: list[Layout], result: str) -> None:
+def _check_same_meaning(before: list[dict[str, Any]], layouts: list[Layout], result: str) -> None:
     expected = [_as_models_read(data, layout) for data, layout in zip(before, layouts, strict=True)]
     try:
         after = _plain_documents(result)

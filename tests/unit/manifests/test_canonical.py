@@ -258,6 +258,15 @@ def test_text_that_does_not_parse_is_refused_with_its_line() -> None:
     assert "duplicate key" in duplicate.value.message
 
 
+def test_documents_that_are_not_mappings_are_refused_and_comment_only_files_kept() -> None:
+    with pytest.raises(CanonicalFormError) as empty:
+        canonical_text("kind: Client\nname: c\n---\n# nothing here\n")
+    assert (empty.value.line, empty.value.message) == (3, "an empty document: remove this `---`")
+    with pytest.raises(CanonicalFormError, match="a list, not a mapping"):
+        canonical_text("- kind: Client\n")
+    assert canonical_text("# to be written\n\n") == "# to be written\n\n"
+
+
 def test_a_result_that_lost_a_comment_or_changed_a_value_is_refused() -> None:
     _check_comments_kept("a: 1  # kept\n# also\n", "# also\na: 1  # kept\n")
     with pytest.raises(CanonicalFormError, match="lose or repeat a comment"):
