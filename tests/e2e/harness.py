@@ -35,6 +35,7 @@ import base64
 import hashlib
 import json
 import shutil
+import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -1152,3 +1153,17 @@ def copy_world(template: World, target: Path) -> World:
     with template.emulator.store.read() as state:
         clock = VirtualClock(template.clock.now())
         return World(target, clock=clock, state=state)
+
+
+def checks_one_at_a_time(world: World) -> None:
+    """The checker compares each observation with the one before, which assumes one check at a
+    time; with steps in flight, sink writes of different clients check from their worker
+    threads while the event loop checks after each call, so checks take a lock (each still
+    reads the whole state fresh)."""
+    check, lock = world.checker.check, threading.RLock()
+
+    def one_at_a_time() -> None:
+        with lock:
+            check()
+
+    world.checker.check = one_at_a_time  # type: ignore[method-assign]

@@ -31,8 +31,7 @@ from mpctl.plan import Step
 from mpctl.plan.ownership import parse_marker
 from mpctl.remote.client import HttpRemote
 from tests.e2e.conftest import Templates
-from tests.e2e.harness import World
-from tests.e2e.test_engine_concurrency import checks_one_at_a_time
+from tests.e2e.harness import World, checks_one_at_a_time
 from tests.e2e.test_executors_clients import edited_world
 
 pytestmark = pytest.mark.usefixtures("fast_crypto")

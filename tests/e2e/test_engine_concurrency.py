@@ -16,7 +16,6 @@ invariants of the harness are checked after every call, as in the crash matrix.
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from mpctl.cli.main import main
 from mpctl.emulator import FaultRule
 from mpctl.plan import Action, ClientStep, Plan, PlanOptions, Step
 from tests.e2e.conftest import Templates
-from tests.e2e.harness import DEFAULT_CLIENTS, World, build_project
+from tests.e2e.harness import DEFAULT_CLIENTS, World, build_project, checks_one_at_a_time
 from tests.e2e.test_executors_clients import (
     assert_plan_is_empty,
     drop_document,
@@ -70,20 +69,6 @@ def bulk_world(worlds: Templates, target: Path) -> World:
         state.faults = [LATENCY, LISTINGS]
     checks_one_at_a_time(world)
     return world
-
-
-def checks_one_at_a_time(world: World) -> None:
-    """The harness's invariant checker compares each observation with the one before, which
-    assumes one check at a time; with steps in flight, sink writes of different clients check
-    from their worker threads while the event loop checks after each call, so checks take a
-    lock (each still reads the whole state fresh)."""
-    check, lock = world.checker.check, threading.RLock()
-
-    def one_at_a_time() -> None:
-        with lock:
-            check()
-
-    world.checker.check = one_at_a_time  # type: ignore[method-assign]
 
 
 @dataclass
