@@ -371,9 +371,11 @@ class Soak:
 
     # applies
 
-    async def apply(self, options: PlanOptions, *, delay: float = 0.0) -> None:
-        """One `mpctl apply` process: take the lock, observe, plan, apply at `parallelism`."""
-        await asyncio.sleep(delay)
+    async def apply(self, options: PlanOptions, *, second_after: float | None = None) -> None:
+        """One `mpctl apply` process: take the lock, observe, plan, apply at `parallelism`; a
+        second one starts `second_after` seconds after the first (its outcomes say "second")."""
+        if second_after is not None:
+            await asyncio.sleep(second_after)
         self.result.applies += 1
         try:
             with self.lock.held("apply"):
@@ -382,7 +384,7 @@ class Soak:
             outcome = "refused by the lock"
         except MpctlError as exc:
             outcome = f"stopped: {type(exc).__name__}"
-        self.result.outcomes[outcome] += 1
+        self.result.outcomes[outcome if second_after is None else f"second: {outcome}"] += 1
 
     async def _plan_and_apply(self, options: PlanOptions) -> str:
         world = self.world
@@ -406,7 +408,7 @@ class Soak:
             if self.rng.random() < self.config.second_apply:
                 later = self.rng.choice(SECOND_APPLY_DELAYS)
                 self.result.actions["with a second apply"] += 1
-                await asyncio.gather(self.apply(options), self.apply(options, delay=later))
+                await asyncio.gather(self.apply(options), self.apply(options, second_after=later))
             else:
                 await self.apply(options)
         finally:
