@@ -116,7 +116,7 @@ def canonical_text(text: str, *, project_file: bool = False) -> str:
     before = _plain_documents(text)
     if not before:
         return text  # blank, or comments only: nothing to lay out
-    documents = _round_trip_load(text)
+    documents = _round_trip_load(text.replace("\r\n", "\n"))  # YAML reads both as one break
     layouts = [_layout(document, project_file=project_file) for document in documents]
     for document, layout in zip(documents, layouts, strict=True):
         widened: dict[int, int] = {}

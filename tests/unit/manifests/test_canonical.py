@@ -243,6 +243,11 @@ def test_indentation_nulls_document_markers_and_the_final_newline_are_normalised
     )
 
 
+def test_windows_line_endings_become_unix_ones_in_comments_too() -> None:
+    text = "name: x  # eol\r\n# about kind\r\nkind: Client\r\n"
+    assert canonical_text(text) == "# about kind\nkind: Client\nname: x  # eol\n"
+
+
 def test_a_document_of_no_known_kind_keeps_its_order() -> None:
     text = "zeta: 1\nalpha: [1, 2]\norgno: 313367002\n"
     assert canonical_text(text) == text
