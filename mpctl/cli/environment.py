@@ -224,6 +224,7 @@ class UnreachableError(RemoteError):
     code = "REMOTE_UNREACHABLE"
 
 
+_TLS_UNTRUSTED = "certificate_verify_failed"
 _DNS_FAILURES = (
     "name or service not known",
     "nodename nor servname",
@@ -247,6 +248,13 @@ def unreachable_error(
     variables = " / ".join(
         endpoint_variable(env_name, field) for field in ("api_base_url", "token_endpoint")
     )
+    if _TLS_UNTRUSTED in failure.summary.lower():
+        return UnreachableError(
+            f"cannot reach {url.netloc.decode('ascii')}: its TLS certificate is not trusted "
+            "(CERTIFICATE_VERIFY_FAILED)",
+            hint=f"for `mpctl emulator serve --tls`, set {env_name}'s ca_bundle in mpctl.yaml "
+            "to the CA file the server printed",
+        )
     return UnreachableError(
         f"cannot reach {url.netloc.decode('ascii')}: {_reason(failure.summary)}",
         hint=f"check the network and any proxy (HTTPS_PROXY); to use other endpoints for "

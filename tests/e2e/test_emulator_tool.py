@@ -215,7 +215,10 @@ def test_an_https_environment_trusts_the_served_ca(project: Path, served: int) -
     manifests = ("--manifests", str(project), "-e", "served")
     untrusted = mpctl("plan", *manifests)
     assert untrusted.returncode != 0
-    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr, untrusted.stderr
+    assert f"cannot reach 127.0.0.1:{served}: its TLS certificate is not trusted" in (
+        untrusted.stderr
+    ), untrusted.stderr
+    assert "set served's ca_bundle in mpctl.yaml" in untrusted.stderr
     assert "Traceback" not in untrusted.stderr
 
     _with_environment(project, _tls_environment(served, ca_bundle=True), replace=True)
