@@ -10,12 +10,15 @@ included (they are the requests verify makes), and counts requests by path.
 
 What is timed is what `mpctl verify` does after loading the manifests: `collect_checks` (read
 each sink, load its current key) and `run_checks` (mint each client's token, fetch the issuer's
-keys, check the claims). `--runs 2` repeats both in the same process, which shows what a
-process pays again (keys parsed, JWKS fetched). Printed per run: wall time of each part,
-requests the emulator served by path, CPU seconds in this process and in the emulator's, and
-the 1-minute load average. Prints, never asserts beyond "every check passed".
+keys, check the claims), with `--parallelism` tokens in flight at once (as `mpctl verify
+--parallelism`; 1 is the only choice before that option existed). `--runs 2` repeats both in
+the same process, which shows what a process pays again (keys parsed, JWKS fetched). Printed
+per run: wall time of each part, requests the emulator served by path, CPU seconds in this
+process and in the emulator's, and the 1-minute load average. Prints, never asserts beyond
+"every check passed".
 
     .venv/bin/python benchmarks/verify_scale.py [--sizes 100] [--latency-ms 50] [--runs 2]
+        [--parallelism 1,16]
 
 Run it against another checkout's mpctl (e.g. before a change) with
 `PYTHONPATH=/path/to/checkout .venv/bin/python benchmarks/verify_scale.py`.
@@ -189,6 +192,7 @@ def wait_until_serving(server: Server, process: subprocess.Popen[bytes]) -> None
 @dataclass(frozen=True)
 class Row:
     size: int
+    parallelism: int
     run: int
     checks: int
     collect: float
@@ -201,13 +205,18 @@ class Row:
         return self.collect + self.verify
 
 
-async def collect_and_run(workspace: Workspace) -> tuple[float, float, float, int]:
+async def collect_and_run(
+    workspace: Workspace, parallelism: int
+) -> tuple[float, float, float, int]:
     """`collect_checks` then `run_checks`, as `mpctl verify` runs them: (collect s, verify s,
     CPU s, checks); stops when a check failed."""
     cpu, started = time.process_time(), time.perf_counter()
     checks, missing = await collect_checks(workspace)
     collected = time.perf_counter()
-    results = await run_checks(workspace, checks)
+    if parallelism == 1:  # the only call a checkout from before --parallelism understands
+        results = await run_checks(workspace, checks)
+    else:
+        results = await run_checks(workspace, checks, parallelism=parallelism)
     verified = time.perf_counter()
     failed = [r for r in results if not r.ok]
     if missing or failed or not checks:
@@ -216,24 +225,24 @@ async def collect_and_run(workspace: Workspace) -> tuple[float, float, float, in
     return collected - started, verified - collected, time.process_time() - cpu, len(checks)
 
 
-def measure(server: Server, workspace: Workspace, size: int, run: int) -> Row:
+def measure(server: Server, workspace: Workspace, size: int, parallelism: int, run: int) -> Row:
     before = server.counts()
-    collect, verify, cpu, checks = asyncio.run(collect_and_run(workspace))
-    return Row(size, run, checks, collect, verify, cpu, server.counts() - before)
+    collect, verify, cpu, checks = asyncio.run(collect_and_run(workspace, parallelism))
+    return Row(size, parallelism, run, checks, collect, verify, cpu, server.counts() - before)
 
 
 def show(row: Row) -> None:
     paths = row.server.by_path
     print(
-        f"{row.size:>5} {row.run:>4} {row.checks:>6} {row.collect:>9.2f} {row.verify:>8.2f} "
-        f"{row.wall:>7.2f} {paths['POST /token']:>6} {paths['GET /jwk']:>5} "
+        f"{row.size:>5} {row.parallelism:>4} {row.run:>4} {row.checks:>6} {row.collect:>9.2f} "
+        f"{row.verify:>8.2f} {row.wall:>7.2f} {paths['POST /token']:>6} {paths['GET /jwk']:>5} "
         f"{sum(paths.values()):>8} {row.cpu:>11.2f} {row.server.cpu_seconds:>14.2f} "
         f"{os.getloadavg()[0]:>5.2f}",
         flush=True,
     )
 
 
-def run(sizes: Sequence[int], latency_ms: int, runs: int) -> None:
+def run(sizes: Sequence[int], parallelisms: Sequence[int], latency_ms: int, runs: int) -> None:
     print(
         f"emulator on 127.0.0.1 (uvicorn, child process), +{latency_ms} ms per request (/token "
         f"and /jwk included); N clients, 3072-bit keys in file sinks; collect = collect_checks "
@@ -242,9 +251,9 @@ def run(sizes: Sequence[int], latency_ms: int, runs: int) -> None:
         flush=True,
     )
     print(
-        f"{'N':>5} {'run':>4} {'checks':>6} {'collect s':>9} {'verify s':>8} {'wall s':>7} "
-        f"{'/token':>6} {'/jwk':>5} {'requests':>8} {'cpu mpctl s':>11} {'cpu emulator s':>14} "
-        f"{'load':>5}",
+        f"{'N':>5} {'par':>4} {'run':>4} {'checks':>6} {'collect s':>9} {'verify s':>8} "
+        f"{'wall s':>7} {'/token':>6} {'/jwk':>5} {'requests':>8} {'cpu mpctl s':>11} "
+        f"{'cpu emulator s':>14} {'load':>5}",
         flush=True,
     )
     for size in sizes:
@@ -254,10 +263,11 @@ def run(sizes: Sequence[int], latency_ms: int, runs: int) -> None:
             project = build_project(Path(folder), port, size, 0, "asgi")
             os.environ["SSL_CERT_FILE"] = str(project.tls_ca)
             workspace = open_workspace(project.directory, ENV)
-            life = 600 + runs * size * 4 * latency_ms / 1000
+            life = 600 + len(parallelisms) * runs * size * 4 * latency_ms / 1000
             with emulator_process(listener, project, latency_ms, life) as server:
-                for index in range(1, runs + 1):
-                    show(measure(server, workspace, size, index))
+                for parallelism in parallelisms:
+                    for index in range(1, runs + 1):
+                        show(measure(server, workspace, size, parallelism, index))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -265,6 +275,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--sizes", type=numbers, default=[100], help="e.g. 100,1000")
     parser.add_argument("--latency-ms", type=int, default=50, help="added per request")
     parser.add_argument("--runs", type=int, default=2, help="runs per size in one process")
+    parser.add_argument("--parallelism", type=numbers, default=[1], help="e.g. 1,16")
     hidden = argparse.SUPPRESS
     parser.add_argument("--serve-fd", type=int, help=hidden)
     parser.add_argument("--serve-world", type=Path, help=hidden)
@@ -280,7 +291,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if arguments.serve_fd is not None:
         serve_child(arguments)
         return
-    run(arguments.sizes, arguments.latency_ms, arguments.runs)
+    run(arguments.sizes, arguments.parallelism, arguments.latency_ms, arguments.runs)
 
 
 if __name__ == "__main__":

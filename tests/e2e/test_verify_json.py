@@ -51,6 +51,11 @@ def expected_addresses(project: Path) -> set[str]:
     return addresses
 
 
+def expected_clients(project: Path) -> list[str]:
+    """Client names in the order verify checks them (the manifests' order)."""
+    return list(open_workspace(project, None).desired.clients)
+
+
 def checks_by_address(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {check["address"]: check for check in report["checks"]}
 
@@ -62,7 +67,8 @@ def test_verify_json_passes_then_names_each_failure_with_its_fix(applied: Path) 
 
 
 def every_check_passes_and_the_jwks_is_fetched_once(applied: Path) -> None:
-    done = mpctl(applied, "verify", "--format", "json")
+    """Tokens minted 4 at a time: still one JWKS request, the progress in check order."""
+    done = mpctl(applied, "verify", "--format", "json", "--parallelism", "4")
     assert done.returncode == 0, done.stderr
     report = report_of(done)
     checks = checks_by_address(report)
@@ -80,6 +86,9 @@ def every_check_passes_and_the_jwks_is_fetched_once(applied: Path) -> None:
     claims = {claim["name"]: claim for claim in delegated["claims"]}
     assert claims["consumer.ID"]["actual"] == f"0192:{delegated['consumer_org']}"
     assert "All" in done.stderr
+    progress = [line.split()[1].rstrip(":") for line in done.stderr.splitlines() if "✓" in line]
+    assert progress == [name for name in expected_clients(applied) if name in progress]
+    assert set(progress) == {check["client"] for check in checks.values()}
     assert "BEGIN" not in done.stdout + done.stderr
     assert "eyJ" not in done.stdout + done.stderr
 
