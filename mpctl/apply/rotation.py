@@ -12,7 +12,9 @@ with `--allow-delete` (S4, through DELETE, the only way Digdir removes it); it c
 sink's pending label before the JWKS write (a revoked pending key is never registered again)
 and its previous label after it. A key is generated in a worker thread (RSA generation releases
 the GIL, so it overlaps other clients' network waits) and is parsed from its sink at most once
-per run (`ApplyContext.private_key`): register, test and promote use the same object. Must not
+per run (`ApplyContext.private_key`): register, test and promote use the same object. Each phase is
+announced as it begins (`mpctl.apply.events.phase_started`), and a promote that replaces a
+current key announces the grace that now holds the replaced key (`grace until <time>`). Must not
 decide *whether* to rotate or revoke: that is the planner's job (`mpctl.plan.keys`).
 """
 
@@ -22,9 +24,11 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 from mpctl.apply.context import ApplyContext, ApplyError, Verdict
+from mpctl.apply.events import Phase, phase_started
 from mpctl.model import MAX_KEYS_PER_CLIENT, KeyPolicy, ObservedJwks, jwk_thumbprint
 from mpctl.plan import Action, KeyChange, KeyPhase, KeyStep
 from mpctl.remote import AmbiguousWriteError
@@ -42,6 +46,7 @@ class _Rotation:
     action: Action
     kid: str | None
     environment: str
+    step: KeyStep
 
     @property
     def policy(self) -> KeyPolicy:
@@ -55,10 +60,11 @@ async def run_key_step(step: KeyStep, ctx: ApplyContext) -> int:
     sink = ctx.sink(change.client)
     await sink.set_client_id(change.client, client_id)
     rotation = _Rotation(
-        change.client, client_id, sink, change, step.action, change.kid, ctx.env_name
+        change.client, client_id, sink, change, step.action, change.kid, ctx.env_name, step
     )
     writes = 0
     for phase in change.phases:
+        phase_started(step, Phase.of(phase))
         writes += await _PHASES[phase](rotation, ctx)
     return writes
 
@@ -165,7 +171,12 @@ async def _promote(rotation: _Rotation, ctx: ApplyContext) -> int:
         return 0
     if not _holds(await ctx.api.get_jwks(rotation.client_id), key):  # S5(a)
         raise ApplyError(f"{rotation.name}: {key.kid} is not registered; it is not promoted")
-    await rotation.sink.promote(rotation.name, key.kid, ctx.now())
+    promoted_at = ctx.now()
+    await rotation.sink.promote(rotation.name, key.kid, promoted_at)
+    if state.current is not None:
+        until = (promoted_at + rotation.policy.grace).astimezone(UTC)
+        detail = f"until {until:%Y-%m-%d %H:%M} UTC: {state.current.kid} stays registered"
+        phase_started(rotation.step, Phase.GRACE, detail)
     return 1
 
 
