@@ -1,8 +1,12 @@
 """`mpctl apply`: run a saved plan (or plan now), under the environment lock.
 
-Asks for confirmation on a terminal unless --auto-approve; refuses a stale or foreign plan
-with zero writes. Exit 0 when every step succeeded, 1 otherwise (with "safe to re-run" when it
-is). Every run that takes the lock leaves an audit trail (`mpctl.apply.audit`, JSON Lines in
+Shows the plan (a saved one too, when it asks), then asks for confirmation on the terminal
+(stderr and stdin, never stdout) unless --auto-approve; refuses a stale or foreign plan with
+zero writes. While it runs, each key phase and each finished step is shown as it happens
+(`mpctl.cli.progress`: a bar on a terminal, plain lines in CI); `--format json` prints one
+document at the end instead (`mpctl.apply.run_report`), everything else going to stderr.
+Exit 0 when every step succeeded, 1 otherwise (with "safe to re-run" when it is). Every run
+that takes the lock leaves an audit trail (`mpctl.apply.audit`, JSON Lines in
 `.mpctl/<env>/audit.jsonl` unless --audit-log or --no-audit say otherwise). Keys, tokens and
 grants never reach the output or the trail.
 """
@@ -16,24 +20,24 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import click
+import rich.console
 import typer
 
 from mpctl.apply import (
     ApplyContext,
     ApplyObserver,
-    ApplyReport,
     AuditLog,
     LockInfo,
-    Status,
     StepOutcome,
     apply_plan,
     check_allowed,
     identify_run,
     open_audit_log,
 )
+from mpctl.apply.events import observing_phases
 from mpctl.cli import clock, console
 from mpctl.cli.commands.plan import plan_from, show_plan
 from mpctl.cli.environment import Workspace, connect, open_workspace
@@ -54,18 +58,14 @@ from mpctl.cli.options import (
     TargetOption,
 )
 from mpctl.cli.output import read_plan
+from mpctl.cli.progress import ApplyProgress, display_for, print_interrupted, print_summary
 from mpctl.errors import MpctlError, StalePlanError, UserError
-from mpctl.plan import Address, Plan, PlanOptions, Step, check_identity, project_identity
+from mpctl.plan import Plan, PlanOptions, Step, check_identity, project_identity
 from mpctl.remote import DEFAULT_CONCURRENCY, open_http, watch_calls
+from mpctl.render import build_document
 from mpctl.state import Snapshot, observe
 
-_STATUS_MARK = {
-    Status.DONE: "✓",
-    Status.UNCHANGED: "=",
-    Status.FAILED: "✗",
-    Status.SKIPPED: "-",
-    Status.HELD: "!",
-}
+ApplyFormat = Literal["text", "json"]
 AUDIT_FILE = "audit.jsonl"
 """The audit trail's default name, in `.mpctl/<env>/` beside the environment lock."""
 
@@ -105,6 +105,15 @@ def apply(
             min=1, help="Steps in flight at once; 1 runs them one at a time in plan order."
         ),
     ] = 1,
+    output: Annotated[
+        ApplyFormat,
+        typer.Option(
+            "--format",
+            help="text: the plan, each phase and step as it happens, a summary. json: one "
+            "document on stdout at the end (schemas/apply-report.schema.json), progress on "
+            "stderr; needs --auto-approve.",
+        ),
+    ] = "text",
 ) -> int:
     """Make Digdir match the manifests: the saved plan, or a fresh one."""
     workspace = open_workspace(manifests, env)
@@ -113,6 +122,12 @@ def apply(
         lock.force_unlock(force_unlock)
         console.success(f"Released the {workspace.env_name} lock {force_unlock}.")
         return 0
+    if output == "json" and not auto_approve:
+        raise UserError(
+            "--format json cannot ask for confirmation; nothing was written",
+            hint="review the plan first (`mpctl plan --out FILE`), then "
+            "`mpctl apply --plan FILE --auto-approve --format json`",
+        )
     options = PlanOptions(
         targets=tuple(target or ()),
         rotate=tuple(rotate or ()),
@@ -139,9 +154,10 @@ def apply(
                 auto_approve=auto_approve,
                 audit=trail,
                 parallelism=parallelism,
+                output=output,
             )
         )
-    return _audit_checked(_finish(run), trail)
+    return _audit_checked(_finish(run, output), trail)
 
 
 def default_audit_log(workspace: Workspace) -> Path:
@@ -208,7 +224,7 @@ class ApplyRun:
     """What one apply did: its plan, every step it started and finished, whether it stopped."""
 
     plan: Plan
-    progress: _Progress
+    progress: ApplyProgress
     interrupted: bool = False
     """A signal stopped it (after the step in flight, or abandoning that step)."""
 
@@ -221,19 +237,21 @@ async def run_apply(
     auto_approve: bool,
     audit: AuditLog | None = None,
     parallelism: int = 1,
+    output: ApplyFormat = "text",
 ) -> ApplyRun:
     """Plan (or take the saved plan), confirm, and apply it, with Terraform's interrupt rules.
 
     A failure or an interrupt before the first step started says that nothing was written.
     With `audit`, the run's start, every step and its end are recorded there, failures too.
     """
-    progress = _Progress()
+    progress = ApplyProgress(display_for(_progress_console(output)))
     if audit is not None:
         audit.run_started(saved.options if saved else options, saved=saved is not None)
     try:
-        run = await _run_apply(
-            workspace, saved, options, auto_approve, progress, audit, parallelism
-        )
+        with progress:
+            run = await _run_apply(
+                workspace, saved, options, auto_approve, progress, audit, parallelism, output
+            )
     except BaseException as exc:
         if audit is not None:
             stopped = isinstance(exc, InterruptError | KeyboardInterrupt)
@@ -244,8 +262,13 @@ async def run_apply(
     return run
 
 
+def _progress_console(output: ApplyFormat) -> rich.console.Console:
+    """Where progress and the summary go: stdout, or stderr when stdout holds the document."""
+    return console.stderr() if output == "json" else console.stdout()
+
+
 def _record_end(
-    audit: AuditLog, progress: _Progress, *, interrupted: bool, error: str | None = None
+    audit: AuditLog, progress: ApplyProgress, *, interrupted: bool, error: str | None = None
 ) -> None:
     started = [str(address) for address in progress.started]
     audit.run_finished(
@@ -263,9 +286,10 @@ async def _run_apply(
     saved: Plan | None,
     options: PlanOptions,
     auto_approve: bool,
-    progress: _Progress,
+    progress: ApplyProgress,
     audit: AuditLog | None,
     parallelism: int,
+    output: ApplyFormat,
 ) -> ApplyRun:
     task = asyncio.current_task()
     assert task is not None
@@ -273,7 +297,15 @@ async def _run_apply(
     with interrupts.installed():
         try:
             return await _plan_and_apply(
-                workspace, saved, options, auto_approve, interrupts, progress, audit, parallelism
+                workspace,
+                saved,
+                options,
+                auto_approve,
+                interrupts,
+                progress,
+                audit,
+                parallelism,
+                output,
             )
         except asyncio.CancelledError:
             if not interrupts.cancelled:
@@ -294,9 +326,10 @@ async def _plan_and_apply(
     options: PlanOptions,
     auto_approve: bool,
     interrupts: Interrupts,
-    progress: _Progress,
+    progress: ApplyProgress,
     audit: AuditLog | None,
     parallelism: int,
+    output: ApplyFormat,
 ) -> ApplyRun:
     environment = workspace.environment
     concurrency = max(parallelism, DEFAULT_CONCURRENCY)
@@ -328,16 +361,17 @@ async def _plan_and_apply(
             workspace, await observe(remote, orgno=orgno, sinks=sinks), options
         )
         progress.plan = plan
-        if saved is None:
-            show_plan(plan, "text")
+        _show(plan, output, shown=saved is None or not auto_approve)
         if not plan.has_changes:
             return ApplyRun(plan, progress)
         with interrupts.paused():
             _confirm(plan, auto_approve)
         interrupts.begin_writes()
-        await apply_plan(
-            plan, ctx, observer=progress if audit is None else _Observers(audit, progress)
-        )
+        progress.begin(plan)
+        with observing_phases(progress):
+            await apply_plan(
+                plan, ctx, observer=progress if audit is None else _Observers(audit, progress)
+            )
         return ApplyRun(plan, progress, interrupted=interrupts.stop_requested())
 
 
@@ -347,7 +381,18 @@ def _rederive(workspace: Workspace, saved: Plan) -> Callable[[Snapshot], Plan]:
     return lambda snapshot: plan_from(workspace, snapshot, saved.options)
 
 
+def _show(plan: Plan, output: ApplyFormat, *, shown: bool) -> None:
+    """The plan before anything runs: in full on stdout (a fresh plan, or a saved one that is
+    about to be confirmed); with --format json only its summary line, on stderr."""
+    if output == "json":
+        console.stderr().print(build_document(plan).summary_line)
+    elif shown:
+        show_plan(plan, "text")
+
+
 def _confirm(plan: Plan, auto_approve: bool) -> None:
+    """Ask on the terminal: the question on stderr, the answer from stdin, so stdout (maybe a
+    file) holds only the plan and the results."""
     if auto_approve:
         return
     if not sys.stdin.isatty():
@@ -355,7 +400,7 @@ def _confirm(plan: Plan, auto_approve: bool) -> None:
             "refusing to apply without confirmation", hint="pass --auto-approve in automation"
         )
     try:
-        confirmed = typer.confirm(f"Apply {len(plan.steps)} step(s) to {plan.env_name}?")
+        confirmed = typer.confirm(f"Apply {len(plan.steps)} step(s) to {plan.env_name}?", err=True)
     except (click.exceptions.Abort, typer.Abort):
         raise InterruptError(
             "interrupted at the confirmation prompt; nothing was written"
@@ -395,38 +440,18 @@ class _Observers:
             observer.step_finished(step, outcome)
 
 
-class _Progress:
-    """Prints one line per finished step, and remembers what started and how it ended."""
-
-    def __init__(self) -> None:
-        self.plan: Plan | None = None
-        self.started: list[Address] = []
-        self.outcomes: dict[Address, StepOutcome] = {}
-
-    def step_started(self, step: Step) -> None:
-        self.started.append(step.address)
-
-    def step_finished(self, step: Step, outcome: StepOutcome) -> None:
-        self.outcomes[step.address] = outcome
-        line = f"  {_STATUS_MARK[outcome.status]} {outcome.address}"
-        if outcome.message:
-            line += f": {outcome.message}"
-        console.stdout().print(line)
-
-    def report(self) -> ApplyReport:
-        """The outcomes so far, in plan order."""
-        report = ApplyReport()
-        for outcome in self.outcomes.values():
-            report.add(outcome)
-        return report
-
-    def in_flight(self) -> list[Address]:
-        """Steps that started and never finished (abandoned by a second interrupt)."""
-        return [address for address in self.started if address not in self.outcomes]
+def _finish(run: ApplyRun, output: ApplyFormat) -> int:
+    """Print the summary (and with json the document); the exit code: 0 done, 1 failures,
+    130 interrupted."""
+    code = _summarise(run, _progress_console(output))
+    if output == "json":
+        document = run.progress.run_report(interrupted=run.interrupted, exit_code=code)
+        sys.stdout.write(document.model_dump_json(indent=2) + "\n")
+        sys.stdout.flush()
+    return code
 
 
-def _finish(run: ApplyRun) -> int:
-    """Print the summary; the exit code: 0 done, 1 failures, 130 interrupted."""
+def _summarise(run: ApplyRun, out: rich.console.Console) -> int:
     if not run.plan.has_changes:
         if run.plan.summary.errors:
             console.error(
@@ -434,50 +459,11 @@ def _finish(run: ApplyRun) -> int:
                 "holding changes back: fix them (see the diagnostics above)."
             )
             return 1
+        if run.plan.has_drift:
+            console.warning("Drift: Digdir differs in ways mpctl leaves alone (see the warnings).")
         return 0
     if run.interrupted:
-        _print_interrupted(run)
+        print_interrupted(run.progress, run.plan)
         return EXIT_INTERRUPTED
-    report = run.progress.report()
-    _print_report(report)
-    return 0 if report.ok else 1
-
-
-def _print_interrupted(run: ApplyRun) -> None:
-    progress = run.progress
-    report = progress.report()
-    done = report.count(Status.DONE) + report.count(Status.UNCHANGED)
-    started = set(progress.started)
-    not_started = sum(1 for step in run.plan.steps if step.address not in started)
-    console.error(
-        f"Apply interrupted: {done} done, {len(report.failed)} failed, "
-        f"{not_started} not started; {report.writes} write(s)."
-    )
-    for address in progress.in_flight():
-        console.stderr().print(
-            f"  Abandoned in flight: {address} (the next plan shows how far it got)."
-        )
-    if report.safe_to_rerun:
-        console.stderr().print("  Safe to re-run: `mpctl apply` continues where this stopped.")
-    else:
-        console.stderr().print("  Fix the failures above before running apply again.")
-
-
-def _print_report(report: ApplyReport) -> None:
-    counts = ", ".join(
-        f"{report.count(status)} {status}" for status in Status if report.count(status)
-    )
-    if report.ok:
-        console.success(f"Apply complete: {counts}; {report.writes} write(s).")
-        return
-    console.error(f"Apply incomplete: {counts}; {report.writes} write(s).")
-    if report.held:
-        held = ", ".join(o.address for o in report.held)
-        console.stderr().print(
-            f"  Held back by the plan's errors (everything else ran): {held}. Fix those "
-            "errors (see the diagnostics), then apply again."
-        )
-    if report.safe_to_rerun:
-        console.stderr().print("  Safe to re-run: `mpctl apply` continues where this stopped.")
-    else:
-        console.stderr().print("  Fix the failures above before running apply again.")
+    print_summary(run.progress, out)
+    return 0 if run.progress.report().ok else 1
