@@ -272,7 +272,11 @@ def _applied(outcome: Applied, env: str) -> list[str]:
     summary = f"**{head}:** {spelled or 'no step ran'}" + (
         f", {not_started} not started." if not_started else "."
     )
-    parts = [summary, text(summary_line(plan.summary)), _results(outcome.results)]
+    parts = [
+        summary,
+        text(summary_line(plan.summary, (step.action for step in plan.steps))),
+        _results(outcome.results),
+    ]
     if not outcome.ok:
         parts.append(
             "**What to do:** fix what the failed steps say, then re-run this job: apply plans "

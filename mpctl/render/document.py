@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
@@ -98,6 +100,10 @@ class PlanDocument:
         return self.plan.summary
 
     @property
+    def key_counts(self) -> KeyCounts:
+        return KeyCounts.of(step.action for step in self.plan.steps)
+
+    @property
     def error_verdict(self) -> str | None:
         """What apply does about the plan's errors, for people; None without errors."""
         errors = self.summary.errors
@@ -107,6 +113,11 @@ class PlanDocument:
         if not self.plan.applyable:
             return f"This plan has {errors} {noun}: apply will refuse it."
         held = self.summary.blocked
+        if held == len(self.plan.steps):
+            return (
+                f"This plan has {errors} {noun}: apply holds back every step, so applying it "
+                "changes nothing."
+            )
         return (
             f"This plan has {errors} {noun}: apply holds back the {held} step(s) of the "
             "clients and scopes they name (and what depends on them) and applies the rest."
@@ -121,15 +132,36 @@ def build_document(plan: Plan) -> PlanDocument:
         steps=tuple(_view(step) for step in safe.steps),
         diagnostics=tuple(_safe_strings(d) for d in safe.diagnostics),
         unmanaged=tuple(_safe_strings(u) for u in safe.unmanaged),
-        summary_line=summary_line(safe.summary),
+        summary_line=summary_line(safe.summary, (step.action for step in safe.steps)),
     )
 
 
-def summary_line(summary: PlanSummary) -> str:
-    """'Plan: N to create, M to update, K to delete, R key rotations[, V key revocations].'
-    or 'No changes.'.
+@dataclass(frozen=True)
+class KeyCounts:
+    """A plan's key steps by what they mean to a reader: a first key is not a rotation."""
 
-    A replacement counts as one create and one delete, as in Terraform.
+    new: int = 0
+    """First keys of clients that have none (`create_key`)."""
+    rotations: int = 0
+    """Rotations that start now (`rotate_key`)."""
+    continuing: int = 0
+    """Steps of rotations already under way: register, promote, retire, re-register."""
+    revocations: int = 0
+
+    @classmethod
+    def of(cls, actions: Iterable[Action]) -> KeyCounts:
+        counted = Counter(action for action in actions if action.is_key_action)
+        new, rotations = counted.pop(Action.CREATE_KEY, 0), counted.pop(Action.ROTATE_KEY, 0)
+        revocations = counted.pop(Action.REVOKE_KEY, 0)
+        return cls(new, rotations, sum(counted.values()), revocations)
+
+
+def summary_line(summary: PlanSummary, actions: Iterable[Action] = ()) -> str:
+    """'Plan: N to create, M to update, K to delete, R key rotations[, F new keys][, C key steps
+    of rotations under way][, V key revocations].' or 'No changes.'.
+
+    A replacement counts as one create and one delete, as in Terraform. `actions` are the plan's
+    step actions, which tell a first key from a rotation.
     """
     steps = (
         summary.create
@@ -141,16 +173,27 @@ def summary_line(summary: PlanSummary) -> str:
     )
     if steps == 0:
         return "No changes."
-    rotation_steps = summary.key - summary.revoke
-    rotations = "key rotation" if rotation_steps == 1 else "key rotations"
+    keys = KeyCounts.of(actions)
     adopt = f"{summary.adopt} to adopt, " if summary.adopt else ""
-    revokes = "key revocation" if summary.revoke == 1 else "key revocations"
-    revoked = f", {summary.revoke} {revokes}" if summary.revoke else ""
+    extra = [
+        _counted(keys.new, "new key", "new keys"),
+        _counted(
+            keys.continuing, "key step of a rotation under way", "key steps of rotations under way"
+        ),
+        _counted(keys.revocations, "key revocation", "key revocations"),
+    ]
+    tail = "".join(f", {part}" for part in extra if part)
     return (
         f"Plan: {summary.create + summary.replace} to create, {adopt}{summary.update} to "
-        f"update, {summary.delete + summary.replace} to delete, {rotation_steps} "
-        f"{rotations}{revoked}."
+        f"update, {summary.delete + summary.replace} to delete, "
+        f"{_counted(keys.rotations, 'key rotation', 'key rotations', zero=True)}{tail}."
     )
+
+
+def _counted(count: int, one: str, many: str, *, zero: bool = False) -> str:
+    if count == 0 and not zero:
+        return ""
+    return f"{count} {one if count == 1 else many}"
 
 
 def display_value(value: JsonValue) -> str:

@@ -50,13 +50,17 @@ def _code(text: str) -> str:
 
 def _header(document: PlanDocument) -> str:
     summary = document.summary
+    keys = document.key_counts
     rows = [
         ("create", summary.create),
         ("adopt", summary.adopt),
         ("update", summary.update),
         ("replace", summary.replace),
         ("delete", summary.delete),
-        ("key rotation steps", summary.key),
+        ("new keys", keys.new),
+        ("key rotations", keys.rotations),
+        ("key steps of rotations under way", keys.continuing),
+        ("key revocations", keys.revocations),
         ("unchanged", summary.unchanged),
     ]
     table = "\n".join(f"| {name} | {count} |" for name, count in rows)

@@ -23,20 +23,36 @@ from mpctl.render.document import build_document, display_value, safe_text, summ
 
 
 @pytest.mark.parametrize(
-    ("counts", "line"),
+    ("counts", "actions", "line"),
     [
-        ({}, "No changes."),
-        ({"unchanged": 9}, "No changes."),
+        ({}, (), "No changes."),
+        ({"unchanged": 9}, (), "No changes."),
         (
             {"create": 2, "update": 1, "delete": 1, "key": 2},
-            "Plan: 2 to create, 1 to update, 1 to delete, 2 key rotations.",
+            (Action.CREATE_KEY, Action.CREATE_KEY),
+            "Plan: 2 to create, 1 to update, 1 to delete, 0 key rotations, 2 new keys.",
         ),
-        ({"replace": 1}, "Plan: 1 to create, 0 to update, 1 to delete, 0 key rotations."),
-        ({"key": 1}, "Plan: 0 to create, 0 to update, 0 to delete, 1 key rotation."),
+        (
+            {"replace": 1},
+            (),
+            "Plan: 1 to create, 0 to update, 1 to delete, 0 key rotations.",
+        ),
+        (
+            {"key": 1},
+            (Action.ROTATE_KEY,),
+            "Plan: 0 to create, 0 to update, 0 to delete, 1 key rotation.",
+        ),
+        (
+            {"key": 4, "revoke": 1},
+            (Action.ROTATE_KEY, Action.PROMOTE_KEY, Action.RETIRE_KEY, Action.REVOKE_KEY),
+            "Plan: 0 to create, 0 to update, 0 to delete, 1 key rotation, 2 key steps of "
+            "rotations under way, 1 key revocation.",
+        ),
     ],
 )
-def test_summary_line(counts: dict[str, int], line: str) -> None:
-    assert summary_line(PlanSummary(**counts)) == line
+def test_summary_line(counts: dict[str, int], actions: tuple[Action, ...], line: str) -> None:
+    """A first key is a new key, not a rotation; a rotation's later phases are counted apart."""
+    assert summary_line(PlanSummary(**counts), actions) == line
 
 
 @pytest.mark.parametrize(
