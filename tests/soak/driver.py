@@ -69,8 +69,9 @@ FAULT_PATHS = (
 )
 FAULT_METHODS: tuple[tuple[str, ...], ...] = ((), ("GET",), ("POST", "PUT", "DELETE"))
 FAULT_KINDS = ("5xx", "429", "drop", "lost_write")
-SECOND_APPLY_DELAYS = (0.0, 0.0, 0.005, 0.02, 0.5)
-"""Seconds the second apply starts after the first: at once, mid-way, or (mostly) after it."""
+SECOND_APPLY_STARTS: tuple[float | None, ...] = (0.0, 0.0, 0.005, 0.02, None)
+"""When the second apply starts: seconds after the first (at once, mid-way), or None: once the
+first has ended (then it must run, and find what the first left)."""
 
 
 @dataclass(frozen=True)
@@ -371,20 +372,36 @@ class Soak:
 
     # applies
 
-    async def apply(self, options: PlanOptions, *, second_after: float | None = None) -> None:
-        """One `mpctl apply` process: take the lock, observe, plan, apply at `parallelism`; a
-        second one starts `second_after` seconds after the first (its outcomes say "second")."""
-        if second_after is not None:
-            await asyncio.sleep(second_after)
+    async def apply(self, options: PlanOptions) -> str:
+        """One `mpctl apply` process: take the lock, observe, plan, apply at `parallelism`."""
         self.result.applies += 1
         try:
             with self.lock.held("apply"):
-                outcome = await self._plan_and_apply(options)
+                return await self._plan_and_apply(options)
         except LockedError:
-            outcome = "refused by the lock"
+            return "refused by the lock"
         except MpctlError as exc:
-            outcome = f"stopped: {type(exc).__name__}"
-        self.result.outcomes[outcome if second_after is None else f"second: {outcome}"] += 1
+            return f"stopped: {type(exc).__name__}"
+
+    async def two_applies(self, options: PlanOptions, start: float | None) -> None:
+        """The first apply, and a second started `start` seconds later or after it ended."""
+        first_ended = asyncio.Event()
+
+        async def first() -> None:
+            try:
+                self.result.outcomes[await self.apply(options)] += 1
+            finally:
+                first_ended.set()
+
+        async def second() -> None:
+            if start is None:
+                await first_ended.wait()
+            else:
+                await asyncio.sleep(start)
+            when = "after the first" if start is None else "beside the first"
+            self.result.outcomes[f"second, {when}: {await self.apply(options)}"] += 1
+
+        await asyncio.gather(first(), second())
 
     async def _plan_and_apply(self, options: PlanOptions) -> str:
         world = self.world
@@ -406,11 +423,10 @@ class Soak:
         self.inject(random_faults(self.rng))
         try:
             if self.rng.random() < self.config.second_apply:
-                later = self.rng.choice(SECOND_APPLY_DELAYS)
                 self.result.actions["with a second apply"] += 1
-                await asyncio.gather(self.apply(options), self.apply(options, second_after=later))
+                await self.two_applies(options, self.rng.choice(SECOND_APPLY_STARTS))
             else:
-                await self.apply(options)
+                self.result.outcomes[await self.apply(options)] += 1
         finally:
             self.clear_faults()
 

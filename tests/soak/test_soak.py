@@ -45,8 +45,11 @@ def test_a_few_hundred_random_runs_with_faults_keep_every_invariant(tmp_path: Pa
         kind for kind, count in result.faults.items() if count
     }, figures
     assert min(result.skews) < 0 < max(result.skews), figures
-    assert result.outcomes["second: refused by the lock"] > 0, figures
+    assert result.outcomes["second, beside the first: refused by the lock"] > 0, figures
     assert result.outcomes["refused by the lock"] == 0, figures  # the first apply never is
+    after = [k for k in result.outcomes if k.startswith("second, after the first:")]
+    assert after, figures
+    assert not any(k.endswith("refused by the lock") for k in after), figures
     assert result.outcomes["complete"] > RUNS // 10, figures
     assert result.invariant_checks > result.api_calls > RUNS
 
