@@ -13,21 +13,37 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mpctl.manifests.canonical import CanonicalFormError, canonical_text
 from mpctl.manifests.findings import CODES, FindingSeverity, ManifestFinding, internal_error
 from mpctl.manifests.lint import lint
-from mpctl.manifests.project import PROJECT_FILE, Project, discover, display_path
+from mpctl.manifests.project import (
+    PROJECT_FILE,
+    Project,
+    UnreadableFileError,
+    discover,
+    display_path,
+    read_text,
+)
 from mpctl.manifests.project import load_project as _load_project
 from mpctl.manifests.resolve import LocatedResource, read_sources, resolve, template_variables
+from mpctl.manifests.template import is_template
 from mpctl.model import Client, DesiredState, Scope
 
 __all__ = [
     "CODES",
+    "PROJECT_FILE",
+    "CanonicalFormError",
     "FindingSeverity",
     "LoadResult",
     "ManifestFinding",
     "Project",
+    "UnreadableFileError",
+    "canonical_text",
+    "display_path",
+    "is_template",
     "load",
     "load_project",
+    "read_text",
 ]
 
 

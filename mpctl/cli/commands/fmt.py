@@ -108,14 +108,15 @@ def _yaml_files(folder: Path) -> list[Path]:
 
 
 def _format_one(path: Path) -> _Outcome:
-    from mpctl.manifests.canonical import CanonicalFormError, canonical_text  # noqa: PLC0415
-    from mpctl.manifests.project import (  # noqa: PLC0415 - fast --help
+    from mpctl.manifests import (  # noqa: PLC0415 - fast --help
         PROJECT_FILE,
+        CanonicalFormError,
         UnreadableFileError,
+        canonical_text,
         display_path,
+        is_template,
         read_text,
     )
-    from mpctl.manifests.template import is_template  # noqa: PLC0415 - fast --help
 
     shown = display_path(path)
     try:
