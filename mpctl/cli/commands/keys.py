@@ -3,10 +3,18 @@ makes them, and the revocation of one registered kid.
 
 Owns the local key store (`DIR/NAME/ENV.pem` plus `DIR/NAME/ENV.json` metadata, both 0600 and
 written atomically, in directories created 0700; a key file or folder others could write is
-refused before export) and what may leave it: public JWKS and public PEM freely, the private PEM
-or base64 private JWK (Azure Key Vault, seed 001) only with an explicit `--private`. Key
-material, kids and thumbprints come from `mpctl.secrets`; this module must not print a private
-key unless asked to with `--private`, and never overwrites a key without `--force`.
+refused before export) and what may leave it: public JWKS (or altinn-jwks' bare array) and
+public PEM freely, the private PEM or base64 private JWK (Azure Key Vault, seed 001) only with an
+explicit `--private`. Key material, kids and thumbprints come from `mpctl.secrets`; this module
+must not print a private key unless asked to with `--private`, and never overwrites a key
+without `--force`.
+
+In a project (an `mpctl.yaml` in `--manifests`, unless only `--dir` is given) the store is the
+project's own `.mpctl/keys` beside apply's state, and environments are the project's names
+(`test`, `prod`; case does not matter, `TEST` still works): by default every environment that
+is not the embedded emulator. Files and kids keep altinn-jwks' upper-case spelling
+(`TEST.pem`, `NAME-TEST.YYYY-MM-DD`), so a store made before reads the same. Without a project,
+`--dir` (default `.mpctl/keys`) and any names, `TEST,PROD` by default.
 
 `keys revoke CLIENT KID` owns no engine of its own: it is `mpctl apply --target CLIENT
 --revoke KID` (same plan, guards, confirmation and environment lock).
@@ -44,7 +52,9 @@ from mpctl.secrets import (
 
 DEFAULT_DIRECTORY = Path(".mpctl/keys")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
-_ENVIRONMENT = re.compile(r"^[A-Z0-9][A-Z0-9_]{0,19}$")
+_ENVIRONMENT = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,19}$")
+_STANDALONE_ENVIRONMENTS = ("TEST", "PROD")
+_Format = Literal["jwks", "jwks-array", "pem", "base64"]
 _PRIVATE_HELP = (
     "Private output is secret: pipe it straight into a secret store (e.g. an Azure Key Vault "
     "secret, read from stdin), never into a terminal, a log or a file in the repository."
@@ -57,7 +67,21 @@ app = typer.Typer(
 )
 
 DirectoryOption = Annotated[
-    Path, typer.Option("--dir", help="Key store directory.", file_okay=False)
+    Path | None,
+    typer.Option(
+        "--dir",
+        help="Key store directory (default: the project's .mpctl/keys, else .mpctl/keys).",
+        file_okay=False,
+    ),
+]
+KeysManifestsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--manifests",
+        envvar="MPCTL_MANIFESTS",
+        help="Directory holding mpctl.yaml, whose environment names keys use (default: manifests).",
+        file_okay=False,
+    ),
 ]
 
 
@@ -100,13 +124,67 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class _Store:
+    """Where keys live and which environment names are known: a project's, or standalone."""
+
+    directory: Path
+    environments: tuple[str, ...] | None
+    """The project's environment names in mpctl.yaml order; None without a project."""
+    defaults: tuple[str, ...]
+
+    def slot(self, name: str, environment: str) -> _Slot:
+        return _Slot(self.directory, name, environment)
+
+    def checked(self, names: list[str]) -> list[str]:
+        """`names` (upper case) when the project knows each, case-insensitively."""
+        if self.environments is None:
+            return names
+        known = {env.upper(): env for env in self.environments}
+        unknown = [env for env in names if env not in known]
+        if unknown:
+            raise UserError(
+                f"environment(s) {', '.join(sorted(unknown))} are not in mpctl.yaml",
+                hint=f"the project's environments: {', '.join(self.environments)}",
+            )
+        return names
+
+
+def _open_store(directory: Path | None, manifests: Path | None) -> _Store:
+    """The project's store and names when there is a project to use, else the standalone
+    store (`--dir` alone, or no mpctl.yaml)."""
+    project_dir = manifests if manifests is not None else DEFAULT_MANIFESTS
+    use_project = manifests is not None or directory is None
+    if not (use_project and (project_dir / "mpctl.yaml").is_file()):
+        return _Store(directory or DEFAULT_DIRECTORY, None, _STANDALONE_ENVIRONMENTS)
+    from mpctl.manifests import load_project  # noqa: PLC0415 - fast --help
+
+    project, findings = load_project(project_dir)
+    if project is None:
+        for finding in findings:
+            console.stderr().print(finding.format())
+        raise UserError(f"cannot read {project_dir / 'mpctl.yaml'}", hint="run `mpctl validate`")
+    environments = project.config.environments
+    keyed = tuple(name for name, env in environments.items() if env.emulator is None)
+    return _Store(
+        directory or project_dir / ".mpctl" / "keys",
+        tuple(environments),
+        tuple(name.upper() for name in keyed) or _STANDALONE_ENVIRONMENTS,
+    )
+
+
 @app.command()
 def create(
     name: Annotated[str, typer.Argument(help="Key name; kids become NAME-ENV.YYYY-MM-DD.")],
-    directory: DirectoryOption = DEFAULT_DIRECTORY,
+    directory: DirectoryOption = None,
     environments: Annotated[
-        str, typer.Option("--environments", help="Comma-separated environments.")
-    ] = "TEST,PROD",
+        str | None,
+        typer.Option(
+            "--environments",
+            help="Comma-separated environments (default: the project's, except the emulator's; "
+            "TEST,PROD without a project).",
+        ),
+    ] = None,
     size: Annotated[int, typer.Option("--size", help="RSA key size in bits.")] = DEFAULT_KEY_SIZE,
     algorithm: Annotated[
         Literal["RS256", "RS384", "RS512"], typer.Option("--algorithm", help="JWS algorithm.")
@@ -114,13 +192,20 @@ def create(
     force: Annotated[
         bool, typer.Option("--force", help="Replace existing keys (their kids stop working).")
     ] = False,
+    manifests: KeysManifestsOption = None,
 ) -> None:
     """Create one private key per environment; prints only kids and thumbprints.
 
     Keys are written owner-only (0600) to DIR/NAME/ENV.pem with ENV.json metadata. Upload the
     public half with `mpctl keys export NAME --environment ENV --format jwks`.
     """
-    slots = [_Slot(directory, _checked_name(name), env) for env in _environments(environments)]
+    store = _open_store(directory, manifests)
+    names = (
+        store.checked(_environments(environments))
+        if environments is not None
+        else list(store.defaults)
+    )
+    slots = [store.slot(_checked_name(name), env) for env in names]
     taken = _kids_in_the_way(slots, force=force)
     now = _now()
     made = [
@@ -135,37 +220,65 @@ def create(
     for slot, key in zip(slots, made, strict=True):
         _store(slot, key)
         console.stdout().print(f"Generated key {key.kid}  thumbprint {key.thumbprint}")
-    console.stdout().print(f"private keys in {directory / name} (0600)")
+    console.stdout().print(f"private keys in {store.directory / name} (0600)")
 
 
 @app.command("export", epilog=_PRIVATE_HELP)
 def export_key(
     name: Annotated[str, typer.Argument(help="Key name given to `keys create`.")],
-    directory: DirectoryOption = DEFAULT_DIRECTORY,
+    directory: DirectoryOption = None,
     environment: Annotated[
-        str, typer.Option("--environment", help="Which environment's key.")
-    ] = "TEST",
+        str | None,
+        typer.Option(
+            "--environment",
+            "--env",
+            "-e",
+            help="Which environment's key (default: the project's first one with keys; TEST "
+            "without a project).",
+        ),
+    ] = None,
     output: Annotated[
-        Literal["jwks", "pem", "base64"],
+        _Format,
         typer.Option(
             "--format",
-            help="jwks: public JWKS to upload in Samarbeidsportalen; pem: public PEM (private "
-            "with --private); base64: private JWK for Azure Key Vault (needs --private).",
+            help="jwks: public JWKS to upload in Samarbeidsportalen; jwks-array: the bare JSON "
+            "array of public JWKs on one line, as altinn-jwks prints it; pem: public PEM "
+            "(private with --private); base64: private JWK for Azure Key Vault (needs "
+            "--private).",
         ),
     ] = "jwks",
+    bare: Annotated[
+        bool, typer.Option("--bare", help="With --format jwks: the bare array (jwks-array).")
+    ] = False,
     private: Annotated[
         bool, typer.Option("--private", help="Allow private key output (pem, base64).")
     ] = False,
+    manifests: KeysManifestsOption = None,
 ) -> None:
     """Print a key: the public JWKS (default), a PEM, or the base64 private JWK.
 
     Private output needs --private and is secret: pipe it straight into a secret store.
     """
+    output = _bare_format(output, bare=bare)
     _check_request(output, private=private)
-    key = _load(_Slot(directory, _checked_name(name), _one_environment(environment)))
+    store = _open_store(directory, manifests)
+    chosen = store.checked([_one_environment(environment)]) if environment else store.defaults[:1]
+    key = _load(store.slot(_checked_name(name), chosen[0]))
     if private and _stdout_is_terminal():
         console.warning("warning: private key on a terminal; pipe it into a secret store instead")
     console.stdout().out(_render(key, output, private=private))
+
+
+def _bare_format(output: _Format, *, bare: bool) -> _Format:
+    """`--bare` is `--format jwks-array`; it means nothing with another format."""
+    if not bare:
+        return output
+    if output not in ("jwks", "jwks-array"):
+        raise UserError(
+            f"--bare goes with --format jwks, not {output}",
+            hint="use --format jwks --bare (or --format jwks-array)",
+        )
+    return "jwks-array"
 
 
 @app.command()
@@ -292,9 +405,9 @@ def _check_request(output: str, *, private: bool) -> None:
             "--format base64 prints the private key and needs --private",
             hint=_PRIVATE_HELP,
         )
-    if output == "jwks" and private:
+    if output in ("jwks", "jwks-array") and private:
         raise UserError(
-            "--format jwks is public only; it never holds private members",
+            f"--format {output} is public only; it never holds private members",
             hint="use --format base64 --private for the private JWK (Azure Key Vault)",
         )
 
@@ -302,6 +415,8 @@ def _check_request(output: str, *, private: bool) -> None:
 def _render(key: PrivateKey, output: str, *, private: bool) -> str:
     if output == "jwks":
         return json.dumps(jwks_document([key]), indent=2)
+    if output == "jwks-array":
+        return json.dumps(jwks_document([key])["keys"], separators=(",", ":"), sort_keys=True)
     if output == "base64":
         return to_private_jwk_base64(key)
     if private:

@@ -243,3 +243,81 @@ def test_export_takes_one_environment(run: Run, created: dict[str, PrivateKey]) 
     code, _, err = run("export", "billing", "--environment", "TEST,PROD")
     assert code == 1
     assert "one environment" in err
+
+
+# --- the project's store and environment names, altinn-jwks' bare array ----------------------
+
+
+@pytest.fixture
+def project_keys(
+    example_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str, str]]:
+    """`mpctl keys ARGS --manifests PROJECT` (no --dir): the project's store and names."""
+
+    def run_in_project(*args: str) -> tuple[int, str, str]:
+        extra = ["--size", "2048"] if args[0] == "create" else []
+        code = main(["keys", *args, "--manifests", str(example_copy), *extra])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run_in_project
+
+
+def test_in_a_project_keys_live_beside_applys_state_for_its_environments(
+    project_keys: Run, example_copy: Path
+) -> None:
+    code, out, _ = project_keys("create", "billing")
+    assert code == 0
+    folder = example_copy / ".mpctl" / "keys" / "billing"
+    # every environment of mpctl.yaml except the embedded emulator's `local`
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "PROD.json",
+        "PROD.pem",
+        "TEST.json",
+        "TEST.pem",
+    ]
+    assert "billing-TEST.2026-11-21" in out
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    for spelling in ("test", "TEST", "Test"):
+        code, out, err = project_keys("export", "billing", "-e", spelling)
+        assert code == 0, err
+        assert json.loads(out)["keys"][0]["kid"] == "billing-TEST.2026-11-21"
+    code, out, _ = project_keys("export", "billing")  # the project's first keyed environment
+    assert json.loads(out)["keys"][0]["kid"] == "billing-TEST.2026-11-21"
+
+
+def test_in_a_project_unknown_environments_are_refused_with_the_known_ones(
+    project_keys: Run, example_copy: Path
+) -> None:
+    code, _, err = project_keys("create", "billing", "--environments", "test,staging")
+    assert code == 1
+    assert "STAGING are not in mpctl.yaml" in err
+    assert "local, test, prod" in err
+    assert not (example_copy / ".mpctl" / "keys").exists()
+    assert project_keys("create", "billing", "--environments", "prod")[0] == 0
+    code, _, err = project_keys("export", "billing", "--env", "acc")
+    assert code == 1
+    assert "ACC are not in mpctl.yaml" in err
+
+
+@pytest.mark.parametrize("flags", [["--format", "jwks", "--bare"], ["--format", "jwks-array"]])
+def test_the_bare_array_is_what_altinn_jwks_prints(
+    run: Run, created: dict[str, PrivateKey], flags: list[str]
+) -> None:
+    code, out, _ = run("export", "billing", "--environment", "PROD", *flags)
+    assert code == 0
+    assert out.startswith('[{"alg":"RS256","e":"AQAB",')
+    assert "\n" not in out.strip()
+    assert json.loads(out) == [public_jwk(created["PROD"])]
+    assert not [s for s in secrets_of(created["PROD"]) if s in out]
+
+
+def test_the_bare_array_is_public_only_and_bare_goes_with_jwks(
+    run: Run, created: dict[str, PrivateKey]
+) -> None:
+    code, out, err = run("export", "billing", "--format", "jwks-array", "--private")
+    assert (code, out) == (1, "")
+    assert "public only" in err
+    code, out, err = run("export", "billing", "--format", "pem", "--bare")
+    assert (code, out) == (1, "")
+    assert "--bare goes with --format jwks" in err
