@@ -18,7 +18,12 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.soak.driver import SoakResult
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,10 +53,21 @@ def main(argv: list[str] | None = None) -> int:
     pool = key_pool(config.pool_size)
     print(f"key pool: {len(pool)} keys in {time.perf_counter() - started:.1f} s", flush=True)
     with tempfile.TemporaryDirectory(prefix="mpctl-soak-") as directory:
-        result = run_soak(Path(directory), config, pool)
+        result = run_soak(Path(directory), config, pool, after_world=progress(started))
     for line in result.lines():
         print(line)
     return 0 if result.clean else 1
+
+
+def progress(started: float) -> Callable[[SoakResult], None]:
+    def after_world(result: SoakResult) -> None:
+        print(
+            f"  {result.runs} runs, {len(result.violations)} violations, "
+            f"{time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
+
+    return after_world
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import os
 import random
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -481,10 +481,17 @@ def skewed_world(directory: Path, config: SoakConfig, skew: float) -> World:
     return world
 
 
-def run_soak(directory: Path, config: SoakConfig, pool: Sequence[rsa.RSAPrivateKey]) -> SoakResult:
+def run_soak(
+    directory: Path,
+    config: SoakConfig,
+    pool: Sequence[rsa.RSAPrivateKey],
+    *,
+    after_world: Callable[[SoakResult], None] = lambda result: None,
+) -> SoakResult:
     """`config.runs` runs over fresh worlds of `runs_per_world` runs each, every world with its
     own clock skew (the sign alternating, up to ±8 s); each world converges without faults
-    first. Stops at the first violation or problem."""
+    first; `after_world` hears the result so far after each. Stops at the first violation or
+    problem."""
     rng = random.Random(config.seed)
     result = SoakResult(config)
     started = time.perf_counter()
@@ -499,6 +506,7 @@ def run_soak(directory: Path, config: SoakConfig, pool: Sequence[rsa.RSAPrivateK
             result.skews.append(round(skew, 1))
             driver = Soak(world, config, rng, result)
             asyncio.run(_converged_then_soaked(driver, min(left, config.runs_per_world)))
+            after_world(result)
     result.seconds = time.perf_counter() - started
     return result
 
