@@ -71,7 +71,7 @@ CODES: dict[str, tuple[str, str]] = {
     "MPL104": ("scope name invalid or prefix not owned", "400 on POST /scopes"),
     "MPL105": (
         "scope's allowed integration types exclude the client's type",
-        "MP-201 'Token request contains scopes not allowed for maskinporten'",
+        "MP-201 'Token request contains scopes with integration types only allowed for user login'",
     ),
     "MPL106": ("client without scopes", "400 on POST /clients (a client needs a scope)"),
     "MPL107": ("more than 5 keys could be registered", "400 on POST /jwks (max 5 keys)"),
