@@ -39,7 +39,8 @@ from mpctl.model import Client, ClientOverride, KeyPolicy, Organisation, Project
 
 _ORGNO_TEXT = re.compile(r"^\d{9}$")
 _DIGITS = re.compile(r"^\d+$")
-_COMMENT = re.compile(r"(?:^|\s)(#.*)$")
+_SCALAR_STARTS = frozenset({"", ":", "-", "[", "{", ",", "?"})
+"""After these (or at a line's start) a quote opens a quoted scalar; elsewhere it is text."""
 _WIDTH = 4096
 """Lines are never re-wrapped (ruamel folds long plain scalars at its default width)."""
 
@@ -471,6 +472,32 @@ def _check_comments_kept(before: str, after: str) -> None:
 
 def _comments(text: str) -> Iterable[str]:
     for line in text.splitlines():
-        match = _COMMENT.search(line)
-        if match:
-            yield match.group(1).rstrip()
+        start = _comment_start(line)
+        if start is not None:
+            yield line[start:].rstrip()
+
+
+def _comment_start(line: str) -> int | None:
+    """Where the line's comment starts: a '#' at the start or after a space, outside a quoted
+    scalar (one opens only where a scalar can begin: after ': ', '- ', '[', '{' or ',')."""
+    quote: str | None = None
+    previous = ""
+    index = 0
+    while index < len(line):
+        char = line[index]
+        if quote == '"' and char == "\\":
+            index += 2
+            continue
+        if quote is not None:
+            if char == quote and quote == "'" and line[index + 1 : index + 2] == "'":
+                index += 2
+                continue
+            quote = None if char == quote else quote
+        elif char in "'\"" and previous in _SCALAR_STARTS:
+            quote = char
+        elif char == "#" and (index == 0 or line[index - 1] in " \t"):
+            return index
+        if not char.isspace():
+            previous = char
+        index += 1
+    return None

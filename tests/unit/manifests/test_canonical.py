@@ -442,3 +442,15 @@ def test_generated_manifests_format_to_a_fixed_point_that_means_the_same(
     assert sorted(line for line in once.splitlines() if "# about" in line) == sorted(
         line for line in text.splitlines() if "# about" in line
     )
+
+
+def test_a_hash_inside_a_quoted_value_is_text_not_a_comment() -> None:
+    """Found by the property test: a quoted ' # ' in a flow mapping was taken for a comment,
+    and the formatter refused a file it formats correctly."""
+    text = (
+        "kind: Client\nname: a0\ndescription: d\n"
+        'overrides: {prod: {scopes: [], description: "double # not a comment"}}\n'
+    )
+    formatted = canonical_text(text)
+    assert 'description: "double # not a comment"' in formatted
+    assert canonical_text(formatted) == formatted
