@@ -125,12 +125,37 @@ def test_verbose_shows_each_request_with_status_and_no_secret(example_copy: Path
         assert secret not in result.stderr
 
 
+_HAND_MADE = """
+  - client_id: 0b6e1c2d-0000-4000-8000-00000000000{n}
+    client_orgno: "313367002"
+    client_name: {name}
+    description: Laget for hånd
+    scopes: [altinn:instances.read]
+    created: "2024-03-14T09:12:43.354+01:00"
+"""
+
+
 def test_import_all_unmanaged_writes_out_and_never_overwrites(example_copy: Path) -> None:
+    world = example_copy / "emulator-world.yaml"
+    text = world.read_text(encoding="utf-8")
+    extra = "".join(
+        _HAND_MADE.format(n=n, name=name)
+        for n, name in ((1, "Håndlaget"), (2, "Kjøretøy Ærlig"), (3, "Håndlaget"))
+    )
+    world.write_text(text.replace("\nclients:\n", "\nclients:" + extra, 1), encoding="utf-8")
     out = example_copy / "resources" / "adopted.yaml"
     first = _mpctl(example_copy, "import", "--all-unmanaged", "--out", str(out))
     assert first.returncode == 0, first.stderr
     text = out.read_text(encoding="utf-8")
     assert "name: acme-manuell-testklient\n" in text
+    assert "name: handlaget\n" in text
+    assert "name: kjoretoy-aerlig\n" in text
+    assert "name: handlaget-2\n" in text
+    # the clash goes by client id: the first Håndlaget keeps the plain name
+    assert text.index("adopt: 0b6e1c2d-0000-4000-8000-000000000001") < text.index(
+        "name: handlaget-2"
+    )
+    assert "client_name: Håndlaget\n" in text
     assert "adopt: " in text
     assert "[mpctl:" not in text
     again = _mpctl(example_copy, "import", "--all-unmanaged", "--out", str(out))
@@ -139,4 +164,4 @@ def test_import_all_unmanaged_writes_out_and_never_overwrites(example_copy: Path
     assert out.read_text(encoding="utf-8") == text
     forced = _mpctl(example_copy, "import", "--all-unmanaged", "--out", str(out), "--force")
     assert forced.returncode == 0, forced.stderr
-    assert out.read_text(encoding="utf-8") == text  # the same names, no "-2"
+    assert out.read_text(encoding="utf-8") == text  # its own names are free again: no -3

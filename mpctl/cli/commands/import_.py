@@ -9,8 +9,8 @@ that line.
 
 Names are readable forms of Digdir's client names (`readable_name`: `Håndlaget` →
 `handlaget`, Norwegian letters folded to ASCII, unique with `-2`, `-3`). `--all-unmanaged`
-imports every client that carries no mpctl marker and no manifest adopts yet; `--out` replaces
-an existing file only with `--force`.
+imports every client that carries no mpctl marker, that no manifest adopts yet and that is
+not the environment's own admin client; `--out` replaces an existing file only with `--force`.
 """
 
 from __future__ import annotations
@@ -126,6 +126,7 @@ async def _import(workspace: Workspace, request: _Request) -> list[str]:
         for name, client in workspace.desired.clients.items()
         if client.adopt is not None and name not in replaced
     }
+    skipped = adopted | _admin_client_ids(workspace)
     async with connect(workspace) as (remote, _):
         clients = [await remote.get_client(i) for i in request.ids]
         if request.all_unmanaged:
@@ -134,7 +135,7 @@ async def _import(workspace: Workspace, request: _Request) -> list[str]:
                 client
                 for client in await remote.list_clients()
                 if client.client_id not in named
-                and client.client_id not in adopted
+                and client.client_id not in skipped
                 and parse_marker(client.description) is None
             ]
     if not clients:
@@ -144,6 +145,13 @@ async def _import(workspace: Workspace, request: _Request) -> list[str]:
     documents = [_document(client, taken, workspace.env_name) for client in clients]
     _write_documents(request.target, documents, workspace.env_name, overwrite=request.force)
     return [str(d["name"]) for d in documents]
+
+
+def _admin_client_ids(workspace: Workspace) -> set[str]:
+    """The environment's own admin clients: --all-unmanaged never adopts the client mpctl
+    signs in with."""
+    environment = workspace.environment
+    return {c.client_id for c in (environment.admin, environment.admin_readonly) if c is not None}
 
 
 def _client_names_in(target: Path) -> set[str]:
