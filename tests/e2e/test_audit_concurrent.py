@@ -9,13 +9,17 @@ path, the marker in a create's body): that is the truth the audit log is held ag
 without the `STEP_IN_FLIGHT` context variable the log reads. Every id the steps' calls got is in
 exactly one step record, the record of the step whose task sent it, and the request concerned
 that step's client; no id is in a neighbour's record or left out; every kid a step record names
-is one of that step's client.
+is one of that step's client. Through the CLI too: `mpctl apply --parallelism 16` on a fresh
+example, each key step's record names only its own client's kids.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +47,7 @@ FAULTS = [
     FaultRule(kind="error", path="/api/v1/*", status=503, probability=0.3),
 ]
 TASK_PREFIX = "apply "
+MPCTL = (sys.executable, "-m", "mpctl")
 
 
 @dataclass(frozen=True)
@@ -171,3 +176,29 @@ async def test_at_parallelism_16_each_audit_record_holds_exactly_its_own_steps_c
                 assert names.get(call.about, call.about) == client, (record.address, call)
         if record.keys:
             assert {k.kid for k in record.keys} <= sink_states[client].kids, record
+
+
+def test_mpctl_apply_at_parallelism_16_credits_each_key_to_its_own_step(project: Path) -> None:
+    """Through the CLI (a fresh example, every client's first key at once): the audit log's
+    key steps each name only their own client's kids (the kids are named after the client)."""
+    done = subprocess.run(
+        [*MPCTL, "apply", "--auto-approve", "--parallelism", "16", "--manifests", str(project)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "CI": "true", "NO_COLOR": "1"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = (project / ".mpctl" / "local" / "audit.jsonl").read_text().splitlines()
+    key_steps = [
+        record
+        for record in map(parse_record, lines)
+        if isinstance(record, StepRecord) and record.address.endswith("/key")
+    ]
+    assert len(key_steps) >= 5
+    for record in key_steps:
+        client = record.address.split("/")[1]
+        kids = {key.kid for key in record.keys}
+        assert kids, record
+        assert all(kid.startswith(f"{client}-") for kid in kids), (record.address, kids)
