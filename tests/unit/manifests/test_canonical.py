@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
@@ -25,6 +26,10 @@ from mpctl.manifests.canonical import (
 from mpctl.manifests.yaml import load_documents
 from mpctl.model import Client, Scope
 from tests.conftest import EXAMPLE_MANIFESTS
+from tests.isolation import fuzz_settings
+
+FORMAT_EXAMPLES = int(os.environ.get("MPCTL_FUZZ_EXAMPLES", "40"))
+"""40 fixed examples in the test command; MPCTL_FUZZ_EXAMPLES=1000 for a random long run."""
 
 
 def _keys(text: str) -> list[list[str]]:
@@ -427,7 +432,7 @@ def _models(text: str, model: type[Client] | type[Scope]) -> list[Client | Scope
     return [model.model_validate(document.data) for document in load_documents(text)[0]]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(fuzz_settings(FORMAT_EXAMPLES, derandomize_up_to=40))
 @given(_documents())
 def test_generated_manifests_format_to_a_fixed_point_that_means_the_same(
     generated: tuple[str, type[Client] | type[Scope]],
