@@ -25,6 +25,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.text import Text
 
 from mpctl.apply import ApplyReport, Status, StepOutcome
 from mpctl.apply.events import Phase
@@ -98,10 +99,10 @@ class PlainDisplay:
         del plan
 
     def phase(self, step: Step, phase: Phase, detail: str) -> None:
-        self._target.print(phase_line(step, phase, detail))
+        self._target.print(phase_line(step, phase, detail), markup=False, highlight=False)
 
     def finished(self, outcome: StepOutcome) -> None:
-        self._target.print(outcome_line(outcome))
+        self._target.print(outcome_line(outcome), markup=False, highlight=False)
 
     def end(self) -> None:
         return None
@@ -133,12 +134,15 @@ class LiveDisplay:
         self._bar.start()
 
     def phase(self, step: Step, phase: Phase, detail: str) -> None:
-        self._target.print(phase_line(step, phase, detail))
+        self._target.print(phase_line(step, phase, detail), markup=False, highlight=False)
         if self._bar is not None:
             self._bar.update(self._task, description=f"{step.address}: {phase}")
 
     def finished(self, outcome: StepOutcome) -> None:
-        self._target.print(outcome_line(outcome), style=_MARK_STYLE[outcome.status] or None)
+        # a styled Text, not print(style=...): that style would also paint the bar below
+        self._target.print(
+            Text(outcome_line(outcome), style=_MARK_STYLE[outcome.status]), highlight=False
+        )
         if self._bar is not None:
             self._bar.update(self._task, advance=1, description=outcome.address)
 

@@ -9,6 +9,7 @@ shows the plan, then asks on the terminal, never on stdout.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -16,14 +17,21 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import jsonschema
 import pexpect
 import pytest
+from rich.console import Console
 
+from mpctl.apply import Status, StepOutcome
+from mpctl.apply.events import Phase
 from mpctl.apply.run_report import apply_report_schema
 from mpctl.cli.main import main
+from mpctl.cli.output import read_plan
+from mpctl.cli.progress import BAR_MIN_STEPS, Display, LiveDisplay, PlainDisplay
+from mpctl.plan import KeyStep
 from tests.e2e.processes import SAFETY_TIMEOUT, prepare
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="terminals (pty)")
@@ -33,6 +41,7 @@ KEY_STEP = f"client/{CLIENT}/key"
 ROTATION = ("stage", "register", "test", "promote", "grace")
 QUESTION = "Apply 1 step(s) to local?"
 SAVED = "rotate.plan.json"
+FIRST = "first.plan.json"
 SLOW_UPLOAD_S = 1.0
 """The one key upload of the rotation takes this long: register's line shows while it waits."""
 
@@ -80,13 +89,16 @@ def _mpctl_line(project: Path, *args: str) -> str:
 
 @pytest.fixture(scope="module")
 def converged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """The example project after its first apply (6 first keys) with a saved plan to rotate
-    CLIENT (`SAVED`), and that first apply's stdout. Tests change only copies of it."""
+    """The example project after its first apply (6 first keys) with two saved plans: the
+    first apply's (`FIRST`) and one to rotate CLIENT (`SAVED`); and that first apply's stdout.
+    Tests change only copies of it."""
     from tests.conftest import EXAMPLE_MANIFESTS
 
     project = tmp_path_factory.mktemp("output") / "manifests"
     shutil.copytree(EXAMPLE_MANIFESTS, project, ignore=shutil.ignore_patterns(".mpctl"))
     prepare(project)
+    made = _run(project, "plan", "--out", str(project / FIRST))
+    assert made.returncode == 0, made.stdout + made.stderr
     first = _run(project, "apply", "--auto-approve")
     assert first.returncode == 0, first.stdout + first.stderr
     made = _run(project, "plan", "--rotate", CLIENT, "--out", str(project / SAVED))
@@ -231,3 +243,33 @@ def test_the_question_goes_to_the_terminal_when_stdout_is_a_file(project: Path) 
     assert "Plan: 0 to create, 0 to update, 0 to delete, 1 key rotation." in stdout
     assert _phase_lines(stdout) == list(ROTATION), stdout
     assert f"✓ {KEY_STEP}" in stdout
+
+
+def test_many_steps_get_a_bar_on_a_terminal_and_plain_lines_have_no_codes(
+    converged: tuple[Path, str],
+) -> None:
+    """The displays themselves on a rich console that is (or claims to be) a terminal."""
+    plan = read_plan(converged[0] / FIRST)
+    assert len(plan.steps) >= BAR_MIN_STEPS
+    outcomes = [StepOutcome(str(step.address), Status.DONE, writes=1) for step in plan.steps]
+    key_step = next(step for step in plan.steps if isinstance(step, KeyStep))
+
+    def shown(display_of: Callable[[Console], Display]) -> str:
+        screen = io.StringIO()
+        display = display_of(Console(file=screen, force_terminal=True, width=120))
+        display.begin(plan)
+        display.phase(key_step, Phase.STAGE, "")
+        for outcome in outcomes:
+            display.finished(outcome)
+        display.end()
+        return screen.getvalue()
+
+    live = shown(LiveDisplay)
+    assert f"{len(plan.steps)}/{len(plan.steps)}" in live  # the bar counted every step
+    assert "\x1b[" in live
+    plain = shown(PlainDisplay)
+    assert "\x1b" not in plain
+    assert plain.splitlines() == [
+        f"  → {key_step.address}: stage",
+        *(f"  ✓ {outcome.address}" for outcome in outcomes),
+    ]
