@@ -39,6 +39,7 @@ from mpctl.remote.connect import admin_credential_for
 from mpctl.remote.credentials import UNSET_HINT, unset_variables
 from mpctl.remote.errors import AdminCredentialError, TransportError
 from mpctl.secrets import SecretSink, ensure_private_directory
+from mpctl.secrets.references import env_references, unset_error, unset_references
 from mpctl.state import open_sinks
 
 
@@ -61,9 +62,12 @@ class Workspace:
 
     def open_sinks(self, specs: Mapping[str, SinkSpec] | None = None) -> dict[str, SecretSink]:
         """The sinks `specs` name (a saved plan's), or of every client whose keys the
-        manifests manage, by client name."""
+        manifests manage, by client name. Every unset `{env: NAME}` of those sinks is
+        named in one error before any sink opens."""
+        wanted = managed_sinks(self.desired) if specs is None else specs
+        check_sink_variables(self.env_name, self.environment, wanted)
         return open_sinks(
-            managed_sinks(self.desired) if specs is None else specs,
+            wanted,
             env_name=self.env_name,
             environment=self.environment,
             base_dir=self.directory,
@@ -216,6 +220,24 @@ def check_credential_variables(workspace: Workspace, access: Access) -> None:
         raise AdminCredentialError(
             f"{workspace.env_name}'s admin credential: {listed}", hint=UNSET_HINT
         )
+
+
+def check_sink_variables(
+    env_name: str, environment: Environment, specs: Mapping[str, SinkSpec]
+) -> None:
+    """Refuse, naming them all at once, the sinks' `{env: NAME}` references whose variables
+    are unset: the environment's sink by its field, a client's own sink by the client."""
+    found: list[tuple[str, str]] = []
+    for client, spec in sorted(specs.items()):
+        where = (
+            f"environments.{env_name}.sink"
+            if spec == environment.sink
+            else f"client {client}'s keys.sink"
+        )
+        found += env_references(spec, where)
+    unset = unset_references(found, os.environ)
+    if unset:
+        raise unset_error(f"{env_name}'s secret sinks", unset)
 
 
 class UnreachableError(RemoteError):

@@ -1,19 +1,25 @@
-"""Credential errors that help (issue 14): every unset variable at once, a path where PEM was
-expected, encrypted keys with a passphrase reference, and no network as one clear line."""
+"""Credential errors that help (issue 14): every unset variable at once (the admin
+credential's, the sinks'), a path where PEM was expected, encrypted keys with a passphrase
+reference, and no network as one clear line."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import TypeAdapter
 
-from mpctl.cli.environment import unreachable_error
+from mpctl.cli.environment import check_sink_variables, unreachable_error
+from mpctl.errors import SecretSinkError
+from mpctl.model import SinkSpec
 from mpctl.model.config import AdminCredential, Environment
 from mpctl.remote import AdminTokenError, TransportError
 from mpctl.remote.credentials import load_admin_credential, looks_like_path, unset_variables
 from mpctl.remote.errors import AdminCredentialError
+from mpctl.secrets.references import env_references, unset_references
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -193,3 +199,62 @@ def test_a_request_that_was_sent_is_not_called_unreachable() -> None:
     sent = TransportError("ReadTimeout: timed out", sent=True, method="GET", path="/api/v1/x")
     assert unreachable_error(sent, ENVIRONMENT, "test") is None
     assert unreachable_error(ValueError("x"), ENVIRONMENT, "test") is None
+
+
+# --- the sinks' references, all at once ---------------------------------------------------
+
+
+def _sink(spec: Mapping[str, object]) -> SinkSpec:
+    return TypeAdapter(SinkSpec).validate_python(spec)
+
+
+VAULT = {
+    "type": "vault-kv",
+    "address": "http://127.0.0.1:8200",
+    "auth": {
+        "method": "approle",
+        "role_id": {"env": "ROLE_VAR"},
+        "secret_id": {"env": "SECRET_VAR"},
+    },
+}
+
+
+def test_every_env_reference_of_a_sink_is_found_with_its_field() -> None:
+    found = list(env_references(_sink(VAULT), "environments.test.sink"))
+    assert found == [
+        ("environments.test.sink.auth.role_id", "ROLE_VAR"),
+        ("environments.test.sink.auth.secret_id", "SECRET_VAR"),
+    ]
+    assert unset_references(found, {"ROLE_VAR": "r"}) == {
+        "environments.test.sink.auth.secret_id": "SECRET_VAR"
+    }
+
+
+def test_unset_sink_variables_of_an_environment_are_one_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("ROLE_VAR", "SECRET_VAR", "VERCEL_VAR"):
+        monkeypatch.delenv(name, raising=False)
+    environment = Environment.model_validate(
+        {
+            "api_base_url": "http://127.0.0.1:9/api/v1",
+            "issuer": "http://127.0.0.1:8/",
+            "token_endpoint": "http://127.0.0.1:8/token",
+            "sink": VAULT,
+        }
+    )
+    assert environment.sink is not None
+    vercel = _sink({"type": "vercel", "project": "web", "token": {"env": "VERCEL_VAR"}})
+    specs = {"a": environment.sink, "b": environment.sink, "web": vercel}
+    with pytest.raises(SecretSinkError) as caught:
+        check_sink_variables("test", environment, specs)
+    assert caught.value.message == (
+        "test's secret sinks: "
+        "VERCEL_VAR is not set (client web's keys.sink.token); "
+        "ROLE_VAR is not set (environments.test.sink.auth.role_id); "
+        "SECRET_VAR is not set (environments.test.sink.auth.secret_id)"
+    )
+    monkeypatch.setenv("ROLE_VAR", "r")
+    monkeypatch.setenv("SECRET_VAR", "s")
+    monkeypatch.setenv("VERCEL_VAR", "v")
+    check_sink_variables("test", environment, specs)
