@@ -204,7 +204,7 @@ CATALOGUE: tuple[Entry, ...] = (
     _entry(
         "MP-201",
         "invalid_scope",
-        "Token request contains scopes not allowed for maskinporten",
+        "Token request contains scopes with integration types only allowed for user login",
         "The scope does not allow the client's integration type (for example a scope only "
         "allowed for user login).",
         "Use a client whose integration type the scope allows (a new client may be needed), or "

@@ -16,11 +16,13 @@ def all_schemas() -> dict[str, dict[str, Any]]:
     from mpctl.apply import audit_record_schema  # noqa: PLC0415 - fast --help
     from mpctl.model import model_schemas  # noqa: PLC0415 - fast --help
     from mpctl.plan import plan_json_schema  # noqa: PLC0415 - fast --help
+    from mpctl.verify import verify_report_schema  # noqa: PLC0415 - fast --help
 
     published = {
         **model_schemas(),
         "plan.schema.json": plan_json_schema(),
         "audit-record.schema.json": audit_record_schema(),
+        "verify-report.schema.json": verify_report_schema(),
     }
     return dict(sorted(published.items()))
 

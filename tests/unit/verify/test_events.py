@@ -126,6 +126,8 @@ def test_secrets_exports() -> None:
         "from_pem",
         "from_private_jwk_base64",
         "generate_key",
+        "render_env_file",
+        "workload_variables",
         "jwks_document",
         "label_holding",
         "new_key_for",
