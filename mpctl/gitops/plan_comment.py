@@ -146,7 +146,12 @@ def link(label: str, url: str) -> str:
 def _summary(document: PlanDocument, outcome: ReviewedPlan) -> list[str]:
     plan = outcome.plan
     parts: list[str] = []
-    if not plan.has_changes:
+    if not plan.has_changes and plan.has_drift:
+        parts.append(
+            f"**Nothing to apply,** but Digdir differs from the manifests in "
+            f"{code(plan.env_name)}: see the drift below."
+        )
+    elif not plan.has_changes:
         parts.append(f"**No changes.** Digdir matches the manifests in {code(plan.env_name)}.")
     else:
         parts.append(f"**{text(document.summary_line)}**")
@@ -159,8 +164,6 @@ def _summary(document: PlanDocument, outcome: ReviewedPlan) -> list[str]:
     shown = [d for d in document.diagnostics if not _is_policy(d)]
     if shown:
         parts.append(_diagnostics(shown))
-    if plan.has_drift and not plan.has_changes:
-        parts.append("**Drift:** Digdir differs in ways mpctl leaves alone (see the diagnostics).")
     if document.unmanaged:
         parts.append(_unmanaged(document))
     return parts

@@ -132,8 +132,14 @@ def build_document(plan: Plan) -> PlanDocument:
         steps=tuple(_view(step) for step in safe.steps),
         diagnostics=tuple(_safe_strings(d) for d in safe.diagnostics),
         unmanaged=tuple(_safe_strings(u) for u in safe.unmanaged),
-        summary_line=summary_line(safe.summary, (step.action for step in safe.steps)),
+        summary_line=summary_line(
+            safe.summary, (step.action for step in safe.steps), drift=safe.has_drift
+        ),
     )
+
+
+DRIFT_ONLY = "Nothing to apply, but Digdir differs from the manifests: see the drift above."
+"""The summary of a plan with no step and drift no step undoes (never "No changes.")."""
 
 
 @dataclass(frozen=True)
@@ -156,12 +162,15 @@ class KeyCounts:
         return cls(new, rotations, sum(counted.values()), revocations)
 
 
-def summary_line(summary: PlanSummary, actions: Iterable[Action] = ()) -> str:
+def summary_line(
+    summary: PlanSummary, actions: Iterable[Action] = (), *, drift: bool = False
+) -> str:
     """'Plan: N to create, M to update, K to delete, R key rotations[, F new keys][, C key steps
     of rotations under way][, V key revocations].' or 'No changes.'.
 
     A replacement counts as one create and one delete, as in Terraform. `actions` are the plan's
-    step actions, which tell a first key from a rotation.
+    step actions, which tell a first key from a rotation. With no step but `drift` (remote
+    changes no step undoes; `plan --detailed-exitcode` exits 2) it never says "No changes.".
     """
     steps = (
         summary.create
@@ -172,7 +181,7 @@ def summary_line(summary: PlanSummary, actions: Iterable[Action] = ()) -> str:
         + summary.key
     )
     if steps == 0:
-        return "No changes."
+        return DRIFT_ONLY if drift else "No changes."
     keys = KeyCounts.of(actions)
     adopt = f"{summary.adopt} to adopt, " if summary.adopt else ""
     extra = [

@@ -179,7 +179,9 @@ def test_key_added_by_hand_is_reported_and_never_removed(converged: Run, project
     _remote_edit(project, check)
     code, out = converged("plan")
     assert code == 0, out
-    assert "No changes." in out  # reported as drift, never a step: apply → plan is empty
+    # reported as drift, never a step (apply → plan is empty), and never as "No changes."
+    assert "Nothing to apply, but Digdir differs from the manifests" in out
+    assert "No changes." not in out
     assert "added-by-hand" in out
 
 

@@ -69,8 +69,6 @@ def plan(
         save_plan(out, result, apply_command(out, result, manifests=manifests, env=env))
     if result.summary.errors:
         return 1  # apply would refuse the plan, or hold back what the errors name
-    if result.has_drift and not result.has_changes:
-        console.warning("Drift: Digdir differs in ways mpctl leaves alone (see the warnings).")
     return 2 if detailed_exitcode and (result.has_changes or result.has_drift) else 0
 
 

@@ -112,3 +112,26 @@ def test_diagnostic_text_is_made_safe_to_print() -> None:
     (found,) = _document(message="bad \x1b]0;title\x07 value").diagnostics
     assert found.message == "bad \\u001b]0;title\\u0007 value"
     assert found.severity is Severity.NOTE
+
+
+def test_a_plan_with_only_drift_never_says_no_changes() -> None:
+    """`plan --detailed-exitcode` exits 2 for drift no step undoes: the summary must not say
+    "No changes." (issue 14)."""
+    drift = (
+        Diagnostic(
+            severity=Severity.WARNING,
+            code="key.unknown-kid",
+            message="a kid mpctl did not make is registered",
+        ),
+    )
+    plan = Plan(
+        project="910753614",
+        env_name="test",
+        observed_fingerprint="o",
+        manifests_fingerprint="m",
+        diagnostics=drift,
+        summary=PlanSummary.of((), drift, unchanged=3),
+    )
+    assert plan.has_drift
+    assert build_document(plan).summary_line.startswith("Nothing to apply, but Digdir differs")
+    assert _document().summary_line == "No changes."
