@@ -7,6 +7,9 @@ applied (`access_token_lifetime: 0` means 120, a missing `token_type` means SELF
 `prefix: "nav:"` means "nav"), and the ownership marker is split off into its own pseudo-field.
 Only fields the manifest manages are compared: optional fields (`long_description`,
 `delegation_source`) count when written in the manifest, an explicit null meaning "absent".
+A client's `client_orgno` (supplier mode) is in the essence and the create body only for a
+client registered for another organisation, and compared only when Digdir reported one; it
+cannot change in place (`IMMUTABLE_CLIENT_FIELDS`).
 Must not do I/O or decide actions.
 """
 
@@ -42,7 +45,9 @@ DEFAULT_ACCESS_TOKEN_LIFETIME = 120
 SELF_CONTAINED = "SELF_CONTAINED"
 MARKER_FIELD = "ownership_marker"
 """Pseudo-field of the essence: the ownership marker, compared apart from the text it ends."""
-IMMUTABLE_CLIENT_FIELDS = frozenset({"integration_type"})
+CLIENT_ORGNO = "client_orgno"
+IMMUTABLE_CLIENT_FIELDS = frozenset({"integration_type", CLIENT_ORGNO})
+"""Fields Digdir will not change in place (a client cannot move between organisations)."""
 _GRANT_ALIASES = {"jwt_bearer_token": JWT_BEARER}
 
 
@@ -51,8 +56,9 @@ def default_client_name(client: Client, desired: DesiredState) -> str:
 
 
 def client_essence(client: Client, desired: DesiredState) -> Essence:
-    """What the manifest says a client's managed fields are, description without marker."""
-    return {
+    """What the manifest says a client's managed fields are, description without marker;
+    `client_orgno` only for a client registered for another organisation (supplier mode)."""
+    essence: Essence = {
         "client_name": client.client_name or default_client_name(client, desired),
         "description": client.description,
         "integration_type": client.integration_type,
@@ -63,6 +69,30 @@ def client_essence(client: Client, desired: DesiredState) -> Essence:
         "access_token_lifetime": client.access_token_lifetime,
         MARKER_FIELD: str(Owner.of(desired).marker(client.name)),
     }
+    if desired.is_supplied(client):
+        essence[CLIENT_ORGNO] = desired.client_orgno(client)
+    return essence
+
+
+def compared_client_essences(
+    client: Client, desired: DesiredState, remote: ObservedClient | None
+) -> tuple[Essence | None, Essence]:
+    """(observed, desired) essences of one client as the planner compares them.
+
+    The organisation is compared when either side is another organisation's and Digdir
+    reported the remote one (an old response without `client_orgno` is not judged)."""
+    wanted = client_essence(client, desired)
+    if remote is None:
+        return None, wanted
+    found = observed_client_essence(remote)
+    own = desired.organisation.orgno
+    remote_org = remote.client_orgno
+    if remote_org is not None and (remote_org != own or CLIENT_ORGNO in wanted):
+        wanted[CLIENT_ORGNO] = desired.client_orgno(client)
+        found[CLIENT_ORGNO] = remote_org
+    else:
+        wanted.pop(CLIENT_ORGNO, None)
+    return found, wanted
 
 
 def client_body(client: Client, desired: DesiredState) -> ClientRegistration:

@@ -29,8 +29,7 @@ from mpctl.plan.keys import KeyInputs, KeyRequests, decide_keys
 from mpctl.plan.normalize import (
     IMMUTABLE_CLIENT_FIELDS,
     client_body,
-    client_essence,
-    observed_client_essence,
+    compared_client_essences,
     observed_scope_essence,
     scope_body,
     scope_essence,
@@ -221,8 +220,8 @@ def _client(
     desired: DesiredState, client: Client, remote: ObservedClient | None, *, adopt: bool
 ) -> Planned:
     address = Address.client(client.name)
-    essence = client_essence(client, desired)
-    changes = diff_fields(observed_client_essence(remote) if remote else None, essence)
+    observed_essence, essence = compared_client_essences(client, desired, remote)
+    changes = diff_fields(observed_essence, essence)
     if remote is not None and not changes:
         return _unchanged(address)
     replace = remote is not None and any(_immutable_change(c) for c in changes)
@@ -320,9 +319,10 @@ def _client_reason(
     create: bool, changes: tuple[FieldChange, ...], *, replace: bool, adopt: bool
 ) -> str:
     if replace:
+        fields = sorted({c.path[0] for c in changes if _immutable_change(c)})
         return (
-            "integration_type cannot change in place: the client is deleted and created "
-            "again with a new client_id"
+            f"{' and '.join(fields)} cannot change in place: the client is deleted and "
+            "created again with a new client_id"
         )
     if adopt:
         return "adopt: takes over this existing client (writes mpctl's marker)"
