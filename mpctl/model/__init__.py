@@ -6,6 +6,7 @@ Must not import httpx, files, clocks or printing; must not import any other mpct
 
 from mpctl.model.base import ObservedModel, SpecModel
 from mpctl.model.config import (
+    DCR_SUPPLIER,
     DIGDIR,
     DIGDIR_PROD,
     DIGDIR_TEST,
@@ -86,6 +87,7 @@ from mpctl.model.state import DesiredState
 
 __all__ = [
     "BUILTIN_SINK_SPECS",
+    "DCR_SUPPLIER",
     "DIGDIR",
     "DIGDIR_PROD",
     "DIGDIR_TEST",

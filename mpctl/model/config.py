@@ -41,6 +41,8 @@ DIGDIR: dict[str, dict[str, str]] = {"test": DIGDIR_TEST, "prod": DIGDIR_PROD}
 ENDPOINT_FIELDS = ("api_base_url", "issuer", "token_endpoint")
 READ_SCOPES = ("idporten:dcr.read", "idporten:scopes.read")
 WRITE_SCOPES = frozenset({"idporten:dcr.write", "idporten:dcr.modify", "idporten:scopes.write"})
+DCR_SUPPLIER = "idporten:dcr.supplier"
+"""Supplier mode: create, read, update and delete clients for other organisations."""
 Access = Literal["read", "write"]
 """What a command does at Digdir: reading commands get read-only admin scopes."""
 _VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -77,6 +79,13 @@ class AdminCredential(SpecModel):
         default=None, description="Business certificate chain (PEM); sent as x5c"
     )
     kid: str | None = Field(default=None, description="Registered kid, when not using x5c")
+    supplier: bool = Field(
+        default=False,
+        description="Supplier mode: this admin client holds idporten:dcr.supplier (Digdir "
+        "grants it on request), so mpctl asks for it and may manage clients for other "
+        "organisations (`client_orgno`). Digdir has no read-only supplier scope: with it, a "
+        "read-only admin can also change those clients",
+    )
     scopes: tuple[str, ...] = (
         "idporten:dcr.read",
         "idporten:dcr.write",
@@ -91,11 +100,22 @@ class AdminCredential(SpecModel):
             raise ValueError("give exactly one of 'certificate' (x5c) or 'kid'")
         return self
 
+    @property
+    def holds_supplier(self) -> bool:
+        """Whether this admin client may act for other organisations (idporten:dcr.supplier)."""
+        return self.supplier or DCR_SUPPLIER in self.scopes
+
     def scopes_for(self, access: Access) -> tuple[str, ...]:
-        """The scopes to ask for: all of them to write, the read-only ones to read."""
-        if access == "write":
-            return self.scopes
-        return tuple(s for s in self.scopes if s not in WRITE_SCOPES)
+        """The scopes to ask for: all of them to write, the read-only ones to read; a supplier
+        asks for idporten:dcr.supplier either way (reading customers' clients needs it)."""
+        wanted = (
+            self.scopes
+            if access == "write"
+            else tuple(s for s in self.scopes if s not in WRITE_SCOPES)
+        )
+        if self.holds_supplier and DCR_SUPPLIER not in wanted:
+            wanted = (*wanted, DCR_SUPPLIER)
+        return wanted
 
 
 class ReadOnlyAdminCredential(AdminCredential):

@@ -171,6 +171,13 @@ class _ClientFields(SpecModel):
     )
     keys: KeyPolicy | None = None
     delegations: tuple[Delegation, ...] | None = None
+    client_orgno: OrgNo | None = Field(
+        default=None,
+        description="Supplier mode: the customer organisation the client is registered for "
+        "(Digdir's `client_orgno`); default: the project's own organisation. Another "
+        "organisation needs the environment's admin to hold idporten:dcr.supplier "
+        "(`admin.supplier: true`). It cannot change in place: a change replaces the client",
+    )
     adopt: ClientId | None = Field(
         default=None,
         description="Take over this existing client_id (one without mpctl's marker) instead of "

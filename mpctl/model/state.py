@@ -28,3 +28,19 @@ class DesiredState:
     def __post_init__(self) -> None:
         object.__setattr__(self, "clients", dict(sorted(self.clients.items())))
         object.__setattr__(self, "scopes", dict(sorted(self.scopes.items())))
+
+    def client_orgno(self, client: Client) -> str:
+        """The organisation a client is registered for: its `client_orgno`, else our own."""
+        return client.client_orgno or self.organisation.orgno
+
+    def is_supplied(self, client: Client) -> bool:
+        """Supplier mode: the client is registered for another organisation."""
+        return self.client_orgno(client) != self.organisation.orgno
+
+    def client_orgnos(self) -> dict[str, int]:
+        """How many clients each organisation gets (own included when it has any), sorted."""
+        counts: dict[str, int] = {}
+        for client in self.clients.values():
+            orgno = self.client_orgno(client)
+            counts[orgno] = counts.get(orgno, 0) + 1
+        return dict(sorted(counts.items()))
