@@ -261,7 +261,11 @@ def _root(
         False, "--version", callback=_version, is_eager=True, help="Show the version."
     ),
     verbose: bool = typer.Option(
-        False, "--verbose", "-v", help="Also show each retried request (method, path, wait)."
+        False,
+        "--verbose",
+        "-v",
+        help="Also show each request (method, path, status, duration, correlation id) and each "
+        "retry; never headers or bodies.",
     ),
 ) -> None:
     """Declarative Maskinporten: manifests → plan → apply → verify."""

@@ -27,10 +27,12 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from mpctl.apply import ApplyReport, Status, StepOutcome
-from mpctl.apply.events import Phase
-from mpctl.apply.run_report import (
+from mpctl.apply import (
+    ApplyReport,
     ApplyRunReport,
+    Phase,
+    Status,
+    StepOutcome,
     build_run_report,
     completed_phases,
     is_first_key,

@@ -35,10 +35,10 @@ from mpctl.apply import (
     apply_plan,
     check_allowed,
     identify_run,
+    observing_phases,
     open_audit_log,
 )
-from mpctl.apply.events import observing_phases
-from mpctl.cli import clock, console
+from mpctl.cli import clock, console, logs
 from mpctl.cli.commands.plan import plan_from, show_plan
 from mpctl.cli.environment import Workspace, connect, open_workspace
 from mpctl.cli.interrupts import EXIT_INTERRUPTED, InterruptError, Interrupts
@@ -338,6 +338,8 @@ async def _plan_and_apply(
         open_http(transport=transport) as http,
     ):
         sinks = workspace.open_sinks(saved.sinks if saved is not None else None)
+        if logs.requests_logged():
+            watch_calls(http, logs.log_call)  # -v: the rotation's token tests too
         if audit is not None:
             remote.watch(audit.call_seen)
             watch_calls(http, audit.call_seen)  # the rotation's token tests

@@ -13,7 +13,7 @@ from mpctl.cli import console
 
 def all_schemas() -> dict[str, dict[str, Any]]:
     """Every published schema by file name."""
-    from mpctl.apply import audit_record_schema  # noqa: PLC0415 - fast --help
+    from mpctl.apply import apply_report_schema, audit_record_schema  # noqa: PLC0415 - fast --help
     from mpctl.model import model_schemas  # noqa: PLC0415 - fast --help
     from mpctl.plan import plan_json_schema  # noqa: PLC0415 - fast --help
     from mpctl.verify import verify_report_schema  # noqa: PLC0415 - fast --help
@@ -21,6 +21,7 @@ def all_schemas() -> dict[str, dict[str, Any]]:
     published = {
         **model_schemas(),
         "plan.schema.json": plan_json_schema(),
+        "apply-report.schema.json": apply_report_schema(),
         "audit-record.schema.json": audit_record_schema(),
         "verify-report.schema.json": verify_report_schema(),
     }

@@ -31,7 +31,7 @@ from typing import Annotated, Literal, TextIO
 import httpx
 import typer
 
-from mpctl.cli import console
+from mpctl.cli import console, logs
 from mpctl.cli.environment import Workspace, open_workspace, transport_for
 from mpctl.cli.options import DEFAULT_MANIFESTS, EnvOption, ManifestsOption
 from mpctl.errors import UserError
@@ -327,6 +327,8 @@ async def run_checks(
     async with open_http(transport=transport_for(workspace)) as http:
         if on_call is not None:
             watch_calls(http, on_call)
+        if logs.requests_logged():
+            watch_calls(http, logs.log_call)  # -v: every token request
         issuer_keys = IssuerKeys(http)
         limit = asyncio.Semaphore(parallelism)
 
