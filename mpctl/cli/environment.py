@@ -31,15 +31,33 @@ from mpctl.cli.yielding import YieldingTransport
 from mpctl.emulator import EmulatorSettings, create_app, issue_business_certificate
 from mpctl.errors import ConfigError, RemoteError, UserError
 from mpctl.manifests import LoadResult, Project, load
-from mpctl.model import Access, DesiredState, EmbeddedEmulator, Environment, SinkSpec
-from mpctl.model.config import endpoint_variable
+from mpctl.model import (
+    Access,
+    DesiredState,
+    EmbeddedEmulator,
+    Environment,
+    SinkSpec,
+    endpoint_variable,
+)
 from mpctl.plan import managed_sinks
-from mpctl.remote import HttpRemote, effective_environment, network_transport, open_remote
-from mpctl.remote.connect import admin_credential_for
-from mpctl.remote.credentials import UNSET_HINT, unset_variables
-from mpctl.remote.errors import AdminCredentialError, TransportError
-from mpctl.secrets import SecretSink, ensure_private_directory
-from mpctl.secrets.references import env_references, unset_error, unset_references
+from mpctl.remote import (
+    UNSET_HINT,
+    AdminCredentialError,
+    HttpRemote,
+    TransportError,
+    admin_credential_for,
+    effective_environment,
+    network_transport,
+    open_remote,
+    unset_variables,
+)
+from mpctl.secrets import (
+    SecretSink,
+    ensure_private_directory,
+    env_references,
+    unset_error,
+    unset_references,
+)
 from mpctl.state import open_sinks
 
 

@@ -18,11 +18,13 @@ from mpctl.remote.auth import (
 from mpctl.remote.call_events import CallEvent, CallObserver, watch_calls
 from mpctl.remote.client import DEFAULT_CONCURRENCY, HttpRemote
 from mpctl.remote.connect import (
+    admin_credential_for,
     effective_environment,
     network_transport,
     open_http,
     open_remote,
 )
+from mpctl.remote.credentials import UNSET_HINT, unset_variables
 from mpctl.remote.errors import (
     AdminCredentialError,
     AdminTokenError,
@@ -80,6 +82,7 @@ __all__ = [
     "GRANT_TYPE",
     "TOKEN_REQUEST_TIMEOUT",
     "TOKEN_RETRY",
+    "UNSET_HINT",
     "AdminAuth",
     "AdminCredentialError",
     "AdminKey",
@@ -118,6 +121,7 @@ __all__ = [
     "Unauthorized",
     "UnsafeRequestError",
     "WireBody",
+    "admin_credential_for",
     "admin_grants",
     "effective_environment",
     "fetch",
@@ -133,5 +137,6 @@ __all__ = [
     "parse_retry_after",
     "reason_code",
     "sign_grant",
+    "unset_variables",
     "watch_calls",
 ]

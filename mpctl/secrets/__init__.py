@@ -45,6 +45,7 @@ from mpctl.secrets.protocol import (
     label_holding,
     open_sink,
 )
+from mpctl.secrets.references import env_references, unset_error, unset_references
 from mpctl.secrets.sdk_logs import quiet_loggers
 
 __all__ = [
@@ -69,6 +70,7 @@ __all__ = [
     "choose_kid",
     "dated_kid",
     "ensure_private_directory",
+    "env_references",
     "from_pem",
     "from_private_jwk_base64",
     "generate_key",
@@ -82,6 +84,8 @@ __all__ = [
     "render_env_file",
     "to_pem",
     "to_private_jwk_base64",
+    "unset_error",
+    "unset_references",
     "workload_variables",
     "write_private_file",
 ]

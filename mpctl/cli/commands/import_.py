@@ -31,8 +31,7 @@ from mpctl.cli import console
 from mpctl.cli.options import DEFAULT_MANIFESTS, EnvOption, ManifestsOption
 from mpctl.errors import UserError
 from mpctl.files import write_atomically
-from mpctl.model import ObservedClient
-from mpctl.model.identifiers import RESOURCE_NAME_PATTERN
+from mpctl.model import RESOURCE_NAME_PATTERN, ObservedClient
 
 if TYPE_CHECKING:
     from mpctl.cli.environment import Workspace

@@ -14,6 +14,9 @@ FORBIDDEN = ("mpctl.plan", "mpctl.apply", "mpctl.emulator", "mpctl.cli", "mpctl.
 def test_exported_names() -> None:
     assert sorted(mpctl.remote.__all__) == sorted(
         [
+            "UNSET_HINT",
+            "admin_credential_for",
+            "unset_variables",
             "CallEvent",
             "CallObserver",
             "DEFAULT_CONCURRENCY",
