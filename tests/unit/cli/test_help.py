@@ -1,7 +1,7 @@
-"""`mpctl --help` and every `mpctl <cmd> --help`: the same text as before commands loaded lazily,
-each listed command's summary equal to the loaded command's own, and a bare start that stays light.
+"""`mpctl --help` and every `mpctl <cmd> --help`: the text reviewed in the snapshots, each listed
+command's summary equal to the loaded command's own, and a bare start that stays light.
 
-The snapshots in `help_snapshots.json` were taken from the eagerly wired app; regenerate them only
+The snapshots in `help_snapshots.json` are the help as reviewed; regenerate them only
 on purpose (`MPCTL_UPDATE_HELP=1 pytest tests/unit/cli/test_help.py`) and review the diff.
 """
 
@@ -32,6 +32,14 @@ COMMAND_PATHS = (
     ("explain",),
     ("readiness",),
     ("schemas",),
+    ("init",),
+    ("show",),
+    ("graph",),
+    ("output",),
+    ("fmt",),
+    ("state",),
+    ("state", "list"),
+    ("state", "show"),
     ("keys",),
     ("keys", "create"),
     ("keys", "export"),
@@ -39,6 +47,7 @@ COMMAND_PATHS = (
     ("emulator",),
     ("emulator", "serve"),
     ("emulator", "issue-certificate"),
+    ("emulator", "reset"),
     ("gitops",),
     ("gitops", "plan"),
     ("gitops", "apply"),
