@@ -93,4 +93,12 @@ CODES: dict[str, tuple[str, str]] = {
         "delegation source from another environment",
         "MP-251 (delegations in Altinn production do not apply in TT02)",
     ),
+    "MPL114": (
+        "client_orgno equals the project's own organisation",
+        "nothing (it is the default): the field only misleads readers into supplier mode",
+    ),
+    "MPL115": (
+        "client for another organisation without an admin holding idporten:dcr.supplier",
+        "403 on POST /clients with client_orgno (and customers' clients invisible to plan)",
+    ),
 }

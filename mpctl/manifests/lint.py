@@ -4,7 +4,9 @@ Owns the cross-document rules (each code in `findings.CODES` names the Maskinpor
 prevents): scope prefixes, integration types, empty clients, key counts, issuers, grant
 lifetimes, duplicate names, undeclared own scopes, and every delegation rule that needs only the
 manifests (own organisation as consumer_org, a delegated scope not on the client, a declared
-scope without or with an unknown delegation source). They run in `validate` and before every
+scope without or with an unknown delegation source), and supplier mode (a `client_orgno` that is
+the own organisation; another organisation's without an admin holding idporten:dcr.supplier).
+They run in `validate` and before every
 `plan`/`apply`; the planner (`mpctl.plan.diagnostics`) checks only delegated scopes Digdir owns and
 must not repeat these. Pure: takes resolved resources and the project, returns findings.
 """
@@ -188,6 +190,42 @@ def _delegated_scopes(
             )
 
 
+def _client_organisations(ctx: _Context) -> Iterator[ManifestFinding]:
+    own = ctx.project.config.organisation.orgno
+    for located in ctx.clients:
+        client = located.resource
+        if client.client_orgno == own:
+            yield ctx.diagnostic(
+                located.at("client_orgno"),
+                "MPL114",
+                f"client_orgno {own} is your own organisation",
+                "remove client_orgno: a client is registered for your organisation by default",
+                FindingSeverity.WARNING,
+            )
+    yield from _supplier_admins(ctx, own)
+
+
+def _supplier_admins(ctx: _Context, own: str) -> Iterator[ManifestFinding]:
+    """Clients for other organisations need every admin of the environment to hold
+    idporten:dcr.supplier: apply's to create them, the read-only one's to see them."""
+    foreign = [r for r in ctx.clients if r.resource.client_orgno not in (None, own)]
+    if not foreign:
+        return
+    admins = (("admin", ctx.environment.admin), ("admin_readonly", ctx.environment.admin_readonly))
+    lacking = [name for name, admin in admins if admin is not None and not admin.holds_supplier]
+    for block in lacking:
+        first = foreign[0]
+        yield ctx.diagnostic(
+            first.at("client_orgno"),
+            "MPL115",
+            f"client {first.resource.name!r} is for organisation {first.resource.client_orgno}, "
+            f"but {ctx.env_name}'s {block} does not hold idporten:dcr.supplier"
+            + (f" ({len(foreign)} such clients)" if len(foreign) > 1 else ""),
+            f"ask Digdir to give the {block} client idporten:dcr.supplier, then set "
+            f"'supplier: true' under environments.{ctx.env_name}.{block}",
+        )
+
+
 def _scope_names(ctx: _Context) -> Iterator[ManifestFinding]:
     for located in ctx.scopes.values():
         scope = located.resource
@@ -366,6 +404,7 @@ RULES: tuple[Rule, ...] = (
     _own_scopes_declared,
     _integration_types,
     _delegations,
+    _client_organisations,
     _scope_names,
     _delegation_sources,
     _key_counts,
