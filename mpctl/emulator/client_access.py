@@ -2,7 +2,8 @@
 
 Owns ownership rules for client objects: an organisation's own clients need `dcr.read` (reads),
 `dcr.write` (create, delete, keys) or `dcr.write`/`dcr.modify` (PUT); clients a supplier made for
-other organisations need `dcr.supplier`. Everything else is invisible (404), and Digdir's own
+other organisations need `dcr.supplier` (or, with the `supplier_clients_with_dcr_read` switch,
+`dcr.read` to read them). Everything else is invisible (404), and Digdir's own
 admin clients are never shown. It must not validate bodies.
 """
 
@@ -30,18 +31,31 @@ def _not_found(client_id: str) -> ApiError:
 
 
 def visible_client(
-    state: EmulatorState, caller: Caller, client_id: str, own_scopes: frozenset[str]
+    state: EmulatorState,
+    caller: Caller,
+    client_id: str,
+    own_scopes: frozenset[str],
+    *,
+    reads_supplied: bool = False,
 ) -> ClientRecord:
-    """The client, if the caller may act on it with `own_scopes`; 403/404 otherwise."""
+    """The client, if the caller may act on it with `own_scopes`; 403/404 otherwise.
+    `reads_supplied`: a read with dcr.read reaches the clients the caller supplies too (the
+    `supplier_clients_with_dcr_read` switch)."""
     client = state.clients.get(client_id)
     if client is None or client.admin:
         raise _not_found(client_id)
     if client.client_orgno == caller.orgno:
         require_any(caller, own_scopes)
         return client
-    if client.supplier_orgno == caller.orgno and DCR_SUPPLIER in caller.scopes:
+    if client.supplier_orgno == caller.orgno and _supplier_may(caller, own_scopes, reads_supplied):
         return client
     raise _not_found(client_id)
+
+
+def _supplier_may(caller: Caller, own_scopes: frozenset[str], reads_supplied: bool) -> bool:
+    if DCR_SUPPLIER in caller.scopes:
+        return True
+    return reads_supplied and own_scopes == READ and caller.has_any(READ)
 
 
 def active_client(
@@ -54,10 +68,11 @@ def active_client(
     return client
 
 
-def listed(client: ClientRecord, caller: Caller) -> bool:
-    """Whether `GET /clients` shows the client to the caller."""
+def listed(client: ClientRecord, caller: Caller, reads_supplied: bool = False) -> bool:
+    """Whether `GET /clients` shows the client to the caller (`reads_supplied`: dcr.read
+    shows the clients the caller supplies too)."""
     if client.admin:
         return False
     if client.client_orgno == caller.orgno:
         return caller.has_any(READ)
-    return client.supplier_orgno == caller.orgno and DCR_SUPPLIER in caller.scopes
+    return client.supplier_orgno == caller.orgno and _supplier_may(caller, READ, reads_supplied)

@@ -60,11 +60,12 @@ class ClientsApi(Resource):
             caller = self.caller(request, state)
             require_client_scope(caller, READ)
             include_inactive = query_flag(request, "inactive")
+            reads_supplied = self.emu.switches.supplier_clients_with_dcr_read
             clients = sorted(state.clients.values(), key=lambda c: (c.created, c.client_id))
             shown = [
                 client_view(client)
                 for client in clients
-                if listed(client, caller) and (client.active or include_inactive)
+                if listed(client, caller, reads_supplied) and (client.active or include_inactive)
             ]
         return json_response(shown)
 
@@ -72,7 +73,9 @@ class ClientsApi(Resource):
         with self.emu.store.read() as state:
             caller = self.caller(request, state)
             require_client_scope(caller, READ)
-            client = visible_client(state, caller, request.path_params["client_id"], READ)
+            reads_supplied = self.emu.switches.supplier_clients_with_dcr_read
+            client_id = request.path_params["client_id"]
+            client = visible_client(state, caller, client_id, READ, reads_supplied=reads_supplied)
             return json_response(client_view(client))
 
     async def create_client(self, request: Request) -> Response:
@@ -141,6 +144,10 @@ def _ownership(
     if not is_valid_orgno(client_orgno) or client_orgno not in state.organisations:
         problem = Problem(f"Unknown organization number {client_orgno}", field="client_orgno")
         raise ApiError(400, [problem], object_name=OBJECT)
+    supplier = state.organisations.get(caller.orgno)
+    if supplier is not None and not supplier.may_supply(client_orgno):
+        message = f"Organization {caller.orgno} is not a supplier for {client_orgno}"
+        raise ApiError(403, message, object_name="Authorization")
     return client_orgno, caller.orgno
 
 

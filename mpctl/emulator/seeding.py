@@ -44,7 +44,12 @@ def seed_state(
         state.signing_key = keep_from.signing_key
         state.id_counter = keep_from.id_counter
     state.organisations = {
-        org.orgno: Organisation(orgno=org.orgno, name=org.name, prefixes=list(org.prefixes))
+        org.orgno: Organisation(
+            orgno=org.orgno,
+            name=org.name,
+            prefixes=list(org.prefixes),
+            customers=None if org.customers is None else list(org.customers),
+        )
         for org in world.organisations
     }
     state.delegation_sources = _delegation_sources(world, environment, now)

@@ -34,6 +34,14 @@ class Switches(BaseModel):
     aud_accepts_single_element_array: bool = False
     scopes_write_accepts_dcr_write: bool = False
     error_text_leading_separator: bool = True
+    supplier_clients_with_dcr_read: bool = Field(
+        default=False,
+        description="Whether dcr.read alone shows a supplier the clients it made for other "
+        "organisations (GET /clients and GET /clients/{id}). The reference says dcr.read "
+        "reads the caller's own organisation's clients and dcr.supplier reads, creates, "
+        "changes and deletes customers' ones; it does not say whether dcr.read reaches them "
+        "too. Default: only with dcr.supplier.",
+    )
     trailing_slash: Literal["not_found", "same_as_without"] = Field(
         default="not_found",
         description="A path with a trailing slash the API does not list (`/api/v1/clients/`): "

@@ -38,6 +38,11 @@ class Organisation(_Record):
     orgno: str
     name: str
     prefixes: list[str] = Field(default_factory=list)
+    customers: list[str] | None = None
+    """Supplier mode: whom this organisation may register clients for (None: anyone)."""
+
+    def may_supply(self, orgno: str) -> bool:
+        return self.customers is None or orgno in self.customers
 
 
 class StoredKey(_Record):

@@ -73,6 +73,12 @@ class WorldOrganisation(_Strict):
     orgno: OrgNo
     name: str
     prefixes: list[str] = Field(default_factory=list)
+    customers: list[OrgNo] | None = Field(
+        default=None,
+        description="Supplier mode: the organisations this one may register clients for "
+        "with idporten:dcr.supplier. Left out: any known organisation (the reference names "
+        "no such list).",
+    )
 
 
 class WorldKey(_Strict):
@@ -202,6 +208,10 @@ def _organisation_problems(world: World) -> list[str]:
         for prefix in org.prefixes:
             if prefix_owner.setdefault(prefix, org.orgno) != org.orgno:
                 problems.append(f"prefix {prefix!r} is owned by two organisations")
+    known = {org.orgno for org in world.organisations}
+    for org in world.organisations:
+        label = f"customers of {org.orgno}"
+        problems += _unknown_orgs(org.customers or [], known, label)
     return problems
 
 
