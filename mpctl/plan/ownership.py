@@ -10,7 +10,11 @@ legacy form `[mpctl:<name>]`, which is read as this project's and rewritten on t
   name. Clients without a marker, or with another project's, are listed in `plan.unmanaged` and
   never touched; only an `adopt:` in the manifests (written by `mpctl import`) takes one over.
   Two active clients carrying the same marker are ambiguous: both are left alone and the plan
-  carries an error. Inactive (soft-deleted) clients are ignored.
+  carries an error. Inactive (soft-deleted) clients are ignored. Supplier mode does not change
+  this: names stay unique in a project, whichever organisation a client is registered for
+  (`client_orgno` is an attribute, compared by the planner), so the marker needs no orgno and
+  a customer's client found under another organisation than declared is replaced, not
+  duplicated. Customers' clients are listed only when the admin holds idporten:dcr.supplier.
 * **Scopes.** Scope names are assigned to the organisation by Digdir, so declaring a scope in
   the manifests is the ownership claim: a remote scope that is declared is managed, and mpctl
   writes the marker at the end of its `long_description` (after a blank line). A declared scope
