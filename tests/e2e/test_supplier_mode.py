@@ -1,6 +1,7 @@
 """Supplier mode through the real CLI: one project manages clients for three customer
 organisations and its own, validated, planned, applied and verified in one run against the
-embedded emulator, whose admin client holds idporten:dcr.supplier; without the scope on the
+embedded emulator, whose admin client holds idporten:dcr.supplier, then one client moved to
+another customer (a replacement, with --allow-replace); without the scope on the
 admin, validate and plan stop before any call and name the fix (MPL115).
 """
 
@@ -126,6 +127,24 @@ def test_clients_for_three_customers_and_own_in_one_run(project: Path) -> None:
     }
     expected = {name: f"0192:{orgno}" for name, orgno in {**CUSTOMERS, "own-sync": OWN}.items()}
     assert consumers == expected, verified.stdout + verified.stderr
+    _move_kunde_c(project)
+
+
+def _move_kunde_c(project: Path) -> None:
+    """A client cannot move between organisations: a new client_orgno replaces it."""
+    clients = project / "resources" / "clients.yaml"
+    moved = CUSTOMERS["kunde-b"]
+    clients.write_text(
+        clients.read_text(encoding="utf-8").replace(CUSTOMERS["kunde-c"], moved),
+        encoding="utf-8",
+    )
+    applied = _mpctl(project, "apply", "--auto-approve", "--allow-replace")
+    output = applied.stdout + applied.stderr
+    assert applied.returncode == 0, output
+    assert f'client_orgno = "{CUSTOMERS["kunde-c"]}" → "{moved}"' in output
+    assert "client_orgno cannot change in place" in output
+    settled = _mpctl(project, "plan", "--format", "json", "--detailed-exitcode")
+    assert settled.returncode == 0, settled.stdout + settled.stderr
 
 
 def _claims(check: dict[str, object]) -> list[tuple[str, str]]:
