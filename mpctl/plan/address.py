@@ -48,11 +48,23 @@ class Address(str):
 
     @classmethod
     def client(cls, name: str) -> Address:
+        if name and "/" not in name:  # nothing to parse: the parts are known (planner's hot path)
+            return cls._of_parts(f"client/{name}", "client", name)
         return cls(f"client/{name}")
 
     @classmethod
     def key(cls, client: str, kid: str | None = None) -> Address:
+        if client and "/" not in client and not kid:
+            return cls._of_parts(f"client/{client}/{_KEY}", "client", client, keys=True)
         return cls(f"client/{client}/{_KEY}" + (f"/{kid}" if kid else ""))
+
+    @classmethod
+    def _of_parts(cls, text: str, kind: ResourceKind, name: str, *, keys: bool = False) -> Address:
+        """An address whose parts are known, built without parsing `text` again."""
+        address = super().__new__(cls, text)
+        address.resource_kind, address.name, address.keys = kind, name, keys
+        address.consumer_orgno = address.kid = None
+        return address
 
     @classmethod
     def scope(cls, name: str) -> Address:
@@ -88,10 +100,19 @@ class Address(str):
 
     @property
     def resource(self) -> Address:
-        """The client or scope this address is about ('client/x/key' → 'client/x')."""
-        if self.resource_kind == "client":
-            return Address.client(self.name)
-        return Address.scope(self.name)
+        """The client or scope this address is about ('client/x/key' → 'client/x'); made once."""
+        found: Address | None = self.__dict__.get("_resource")
+        if found is None:
+            if self.keys or self.consumer_orgno is not None:
+                found = (
+                    Address.client(self.name)
+                    if self.resource_kind == "client"
+                    else Address.scope(self.name)
+                )
+            else:
+                found = self
+            self.__dict__["_resource"] = found
+        return found
 
     def spells(self, target: str) -> bool:
         """True when `target` (an address or a bare name, as `--target` takes) names this."""

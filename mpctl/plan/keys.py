@@ -362,6 +362,8 @@ def _step(
             kid=intent.kid,
             phases=KEY_PHASES[intent.action],
             policy=inputs.policy,
+            test_scopes=inputs.test_scopes,
+            test_consumer_org=inputs.test_consumer_org,
         ),
     )
 

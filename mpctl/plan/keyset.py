@@ -73,6 +73,10 @@ class KeyInputs:
     new_client: bool = False
     rotate_requested: bool = False
     requests: KeyRequests = KeyRequests()
+    test_scopes: tuple[str, ...] = ()
+    """What the token test of a new key asks for (the client's scopes), passed through."""
+    test_consumer_org: str | None = None
+    """On whose behalf that test token is minted (a delegation), passed through."""
 
     @property
     def known_kids(self) -> frozenset[str]:

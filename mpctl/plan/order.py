@@ -41,7 +41,7 @@ def order_steps(steps: Sequence[Step]) -> tuple[Step, ...]:
     ordered: list[Step] = []
     while ready:
         address = heapq.heappop(ready)[1]
-        ordered.append(by_address[address].model_copy(update={"depends_on": graph[address]}))
+        ordered.append(_depending_on(by_address[address], graph[address]))
         for dependent in dependents[address]:
             waiting[dependent] -= 1
             if waiting[dependent] == 0:
@@ -59,6 +59,13 @@ def _index(steps: Sequence[Step]) -> dict[Address, Step]:
             raise ValueError(f"two steps share the address {step.address}")
         by_address[step.address] = step
     return by_address
+
+
+def _depending_on(step: Step, dependencies: tuple[Address, ...]) -> Step:
+    """`step` with exactly `dependencies` (copied only when they differ: most already do)."""
+    if step.depends_on == dependencies:
+        return step
+    return step.model_copy(update={"depends_on": dependencies})
 
 
 def _rank(step: Step) -> tuple[bool, Address]:

@@ -280,6 +280,7 @@ def plan_keys(
         new = step is not None and step.action in {Action.CREATE, Action.REPLACE}
         remote = None if new else _remote_client(name, clients, links)
         client_id = remote.client_id if remote else None
+        test_scopes, test_consumer_org = _test_scopes(client)
         decision = decide_keys(
             KeyInputs(
                 client=name,
@@ -291,20 +292,13 @@ def plan_keys(
                 new_client=new,
                 rotate_requested=name in rotate,
                 requests=requests or KeyRequests(),
+                test_scopes=test_scopes,
+                test_consumer_org=test_consumer_org,
             )
         )
-        steps = tuple(_tested_as(step, client) for step in decision.steps)
-        considered = frozenset(s.address for s in steps)
-        parts.append(Planned(steps, decision.diagnostics, considered=considered))
+        considered = frozenset(s.address for s in decision.steps)
+        parts.append(Planned(decision.steps, decision.diagnostics, considered=considered))
     return Planned.merge(parts)
-
-
-def _tested_as(step: KeyStep, client: Client) -> KeyStep:
-    """`step` with what its token test asks for: the key planner decides kids and phases and
-    never sees the client's scopes."""
-    scopes, consumer_org = _test_scopes(client)
-    key = step.key.model_copy(update={"test_scopes": scopes, "test_consumer_org": consumer_org})
-    return step.model_copy(update={"key": key})
 
 
 def _client_action(create: bool, *, replace: bool, adopt: bool) -> Action:
