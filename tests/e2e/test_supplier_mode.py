@@ -119,6 +119,7 @@ def test_clients_for_three_customers_and_own_in_one_run(project: Path) -> None:
     assert "No changes." in settled.stdout
 
     verified = _mpctl(project, "verify", "--format", "json")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
     consumers = {
         check["client"]: actual
         for check in json.loads(verified.stdout)["checks"]

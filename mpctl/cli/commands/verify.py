@@ -35,7 +35,7 @@ from mpctl.cli import console, logs
 from mpctl.cli.environment import Workspace, open_workspace, transport_for
 from mpctl.cli.options import DEFAULT_MANIFESTS, EnvOption, ManifestsOption
 from mpctl.errors import UserError
-from mpctl.model import Client
+from mpctl.model import Client, DesiredState
 from mpctl.plan import managed_sinks
 from mpctl.remote import (
     CallEvent,
@@ -378,7 +378,7 @@ async def _run_one(
     expected = ExpectedClaims(
         issuer=environment.issuer,
         scopes=check.scopes,
-        orgno=workspace.desired.organisation.orgno,
+        orgno=_client_orgno(workspace.desired, check.client),
         client_id=check.client_id,
         consumer_org=check.consumer_org,
         delegation_source=check.delegation_source,
@@ -482,3 +482,9 @@ def _print_progress(result: CheckResult) -> None:
     """`--format json`'s progress on stderr: one line per check, its problems in the report."""
     mark = "✓" if result.ok else "✗"
     console.stderr().print(f"  {mark} {result.check.label}: {result.code}", style=None)
+
+
+def _client_orgno(desired: DesiredState, client: str) -> str:
+    """The organisation a client's tokens name as consumer: a supplied client's customer."""
+    declared = desired.clients.get(client)
+    return desired.client_orgno(declared) if declared else desired.organisation.orgno
