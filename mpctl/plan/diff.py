@@ -17,7 +17,7 @@ additions, then value). Must not decide actions or touch the network.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from typing import Any
 
 from deepdiff import DeepDiff
@@ -36,9 +36,7 @@ def diff_fields(
     """Changes that turn `observed` into `desired`; everything is new when `observed` is None."""
     if observed is None:
         return tuple(
-            FieldChange(path=(key,), new=value)
-            for key, value in sorted(desired.items())
-            if value is not None
+            _created(key, value) for key, value in sorted(desired.items()) if value is not None
         )
     old = {key: observed.get(key) for key in desired}
     if old == desired:
@@ -52,6 +50,36 @@ def diff_fields(
         for change in _changes(level, old, new)
     }
     return tuple(changes[key] for key in sorted(changes))
+
+
+_SCALARS = (str, int, float, bool)
+_SHARED: dict[tuple[str, Hashable], FieldChange] = {}
+_SHARED_MAX = 4096
+
+
+def _created(key: str, value: JsonValue) -> FieldChange:
+    """A create's change of one field. Creates repeat most fields (`application_type`,
+    `grant_types`, the same scopes...), so an equal change is one shared frozen object: a plan
+    of thousands of new clients builds and holds each once. A memo, bounded, not state."""
+    token = _token(value)
+    if token is None:
+        return FieldChange(path=(key,), new=value)
+    found = _SHARED.get((key, token))
+    if found is None:
+        if len(_SHARED) >= _SHARED_MAX:
+            _SHARED.clear()
+        found = _SHARED[(key, token)] = FieldChange(path=(key,), new=value)
+    return found
+
+
+def _token(value: JsonValue) -> Hashable | None:
+    """A hashable stand-in for a scalar or a list of scalars (types kept: 1, 1.0 and True
+    differ), None for anything else."""
+    if isinstance(value, _SCALARS):
+        return (type(value), value)
+    if isinstance(value, list) and all(isinstance(item, _SCALARS) for item in value):
+        return (list, tuple((type(item), item) for item in value))
+    return None
 
 
 def _is_set_like(value: object) -> bool:

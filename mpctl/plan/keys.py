@@ -143,10 +143,14 @@ def _last_key(
     inputs: KeyInputs, retire: _Intent | None, early: frozenset[str], *, adds: bool
 ) -> tuple[Diagnostic, ...]:
     """Removing every registered key (before a new one is in) needs `--allow-delete` (S4)."""
-    registered_early = early & inputs.jwks.kids
+    registered_early = early & inputs.registered_kids
     if not registered_early or inputs.requests.allow_delete:
         return ()
-    left = inputs.jwks.kids - registered_early - ({retire.kid} if retire and retire.kid else set())
+    left = (
+        inputs.registered_kids
+        - registered_early
+        - ({retire.kid} if retire and retire.kid else set())
+    )
     if left:
         return ()
     then = "; a new key is registered only after that" if adds else ""
@@ -259,7 +263,7 @@ def _chain(inputs: KeyInputs, *, retiring: frozenset[str], revoking: frozenset[s
 def _no_current(inputs: KeyInputs, revoking: frozenset[str]) -> _Found:
     """A new client, or one with nothing registered, gets its first key; an existing client
     whose sink lost its keys while Digdir holds kids gets one only on `--rotate`."""
-    held = sorted(inputs.jwks.kids)
+    held = sorted(inputs.registered_kids)
     if inputs.new_client or not held:
         return _Intent(Action.CREATE_KEY, None, "the client has no key yet"), ()
     kids = ", ".join(held)
@@ -332,7 +336,7 @@ def _within_limit(
 ) -> tuple[_Intent | None, _Intent | None, tuple[Diagnostic, ...]]:
     """Drop the steps that add a key when the JWKS would exceed Digdir's five keys (kids
     retired or revoked before the chain step free their slots)."""
-    after = set(inputs.jwks.kids - _freed(retire, early))
+    after = set(inputs.registered_kids - _freed(retire, early))
     if reregister and reregister.kid:
         after.add(reregister.kid)
     if chain and chain.action in _ADDS_A_KEY:

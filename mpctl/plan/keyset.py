@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 
 from mpctl.errors import UserError
 from mpctl.model import (
@@ -62,7 +63,11 @@ class KeyRequests:
 
 @dataclass(frozen=True)
 class KeyInputs:
-    """Everything one client's key decision reads. `jwks` is empty for a client being created."""
+    """Everything one client's key decision reads. `jwks` is empty for a client being created.
+
+    The kid sets derived from it are computed once (`cached_property`): the decision reads
+    them many times, and the inputs never change.
+    """
 
     client: str
     policy: KeyPolicy
@@ -78,12 +83,12 @@ class KeyInputs:
     test_consumer_org: str | None = None
     """On whose behalf that test token is minted (a delegation), passed through."""
 
-    @property
+    @cached_property
     def known_kids(self) -> frozenset[str]:
         """Kids registered at Digdir or labelled in the sink: what a revocation may name."""
-        return self.jwks.kids | self.sink.kids
+        return self.registered_kids | self.sink.kids
 
-    @property
+    @cached_property
     def revoke_requested(self) -> frozenset[str]:
         """This client's kids the operator asked to revoke (`--revoke`, `--revoke-previous`
         on a rotation, `--remove-foreign-kids`), before any guard."""
@@ -98,16 +103,16 @@ class KeyInputs:
     def address(self) -> Address:
         return Address.key(self.client)
 
-    @property
+    @cached_property
     def live_kids(self) -> frozenset[str]:
         """Kids that may never be removed: current, pending and preserved."""
         slots = (self.sink.current, self.sink.pending)
         return frozenset(s.kid for s in slots if s) | frozenset(self.policy.preserve)
 
-    @property
+    @cached_property
     def foreign_kids(self) -> frozenset[str]:
         """Registered kids the sink does not know and the policy does not preserve."""
-        return self.jwks.kids - self.sink.kids - frozenset(self.policy.preserve)
+        return self.registered_kids - self.sink.kids - frozenset(self.policy.preserve)
 
     @property
     def grace_end(self) -> datetime | None:
@@ -117,8 +122,13 @@ class KeyInputs:
             return None
         return utc(current.promoted_at) + self.policy.grace
 
+    @cached_property
+    def registered_kids(self) -> frozenset[str]:
+        """Kids registered at Digdir (the JWKS)."""
+        return self.jwks.kids
+
     def registered(self, slot: KeySlot) -> bool:
-        return slot.kid in self.jwks.kids
+        return slot.kid in self.registered_kids
 
     def jwk(self, kid: str) -> ObservedJwk | None:
         return next((k for k in self.jwks.keys if k.kid == kid), None)
