@@ -23,7 +23,7 @@ from mpctl.errors import UserError
 from mpctl.model import ClientRegistration, KeyPolicy, ScopeRegistration, SinkSpec, SpecModel
 from mpctl.plan.address import Address, AddressField
 
-FORMAT_VERSION: Literal["3"] = "3"
+FORMAT_VERSION: Literal["4"] = "4"
 """Bumped for any change a consumer of the plan file or `--format json` must handle."""
 
 
@@ -133,12 +133,9 @@ class FieldChange(SpecModel):
         return self
 
 
-class KeyChange(SpecModel):
-    """What a key step needs as data. Never private key material: kids and policy only.
-
-    Self-contained: apply runs the key step from this alone (the token test's scopes and
-    `consumer_org` included), never from the manifests again.
-    """
+class KeyChangeBase(SpecModel):
+    """What a key step carries besides its policy (`KeyChange` in memory, an entry of the
+    plan file's step in `mpctl.plan.planfile`)."""
 
     client: str = Field(description="Client name in the manifests (the sink is keyed by it)")
     kid: str | None = Field(
@@ -147,7 +144,6 @@ class KeyChange(SpecModel):
         "new key is staged and its kid is chosen then, per policy.kid_format",
     )
     phases: tuple[KeyPhase, ...] = Field(description="Run in this order")
-    policy: KeyPolicy
     test_scopes: tuple[str, ...] = Field(
         default=(), description="The test phase mints a token for these scopes"
     )
@@ -158,12 +154,27 @@ class KeyChange(SpecModel):
     )
 
 
+class KeyChange(KeyChangeBase):
+    """What a key step needs as data. Never private key material: kids and policy only.
+
+    Self-contained: apply runs the key step from this alone (the token test's scopes and
+    `consumer_org` included), never from the manifests again.
+    """
+
+    policy: KeyPolicy
+
+
 class _StepFields(SpecModel):
     """What every step has, whatever it changes."""
 
     address: AddressField = Field(description="Stable identity, e.g. 'client/billing'")
     action: Action
-    changes: tuple[FieldChange, ...] = Field(default=(), description="Sorted by path")
+    changes: tuple[FieldChange, ...] = Field(
+        default=(),
+        description="Sorted by path. A plan file leaves them out of a client create when they "
+        "are its body's fields, each set (the marker apart from the description): loading "
+        "derives them again",
+    )
     depends_on: tuple[AddressField, ...] = Field(default=(), description="Addresses that run first")
     reason: str = Field(default="", description="For people only; apply must never branch on it")
     blocked: bool = Field(
@@ -243,14 +254,20 @@ class AccessStep(_StepFields):
         return orgno
 
 
-class KeyStep(_StepFields):
-    """Enter the rotation protocol for one client's keys; `key.phases` says what runs."""
+class KeyStepBase(_StepFields):
+    """A key step without its `key` (`KeyStep` in memory, a plan file's entry in
+    `mpctl.plan.planfile`)."""
 
     kind: Literal[StepKind.KEY] = StepKind.KEY
     client_id: str | None = Field(default=None, description="None while it is being created")
-    key: KeyChange
 
     _ACTIONS: ClassVar[frozenset[Action]] = frozenset(KEY_PHASES)
+
+
+class KeyStep(KeyStepBase):
+    """Enter the rotation protocol for one client's keys; `key.phases` says what runs."""
+
+    key: KeyChange
 
 
 Step = Annotated[ClientStep | ScopeStep | AccessStep | KeyStep, Field(discriminator="kind")]
@@ -334,7 +351,7 @@ class PlanSummary(SpecModel):
 
     @classmethod
     def of(
-        cls, steps: Iterable[Step], diagnostics: Iterable[Diagnostic], *, unchanged: int
+        cls, steps: Iterable[_StepFields], diagnostics: Iterable[Diagnostic], *, unchanged: int
     ) -> PlanSummary:
         counts: dict[str, int] = dict.fromkeys(
             ("create", "adopt", "update", "replace", "delete"), 0
@@ -358,12 +375,11 @@ class PlanSummary(SpecModel):
         )
 
 
-class Plan(SpecModel):
-    """A frozen plan for one environment: no timestamps, no connections, and never private key
-    material or tokens (only kids and policy). Remote free text (old values, client names) is
-    kept verbatim; renderers pass everything through `mpctl.render.redact`."""
+class PlanBase(SpecModel):
+    """What a plan holds besides its steps and sinks: the same in memory (`Plan`) and in the
+    plan file (`mpctl.plan.planfile.PlanFile`, which references shared values once)."""
 
-    format_version: Literal["3"] = FORMAT_VERSION
+    format_version: Literal["4"] = FORMAT_VERSION
     project: str = Field(
         description="'<orgno>/<project>' (or '<orgno>' without `project:`): apply refuses a "
         "plan made for another project"
@@ -375,21 +391,36 @@ class Plan(SpecModel):
     )
     manifests_fingerprint: str = Field(description="Computed by the caller from the files")
     options: PlanOptions = PlanOptions()
+    diagnostics: tuple[Diagnostic, ...] = ()
+    unmanaged: tuple[UnmanagedObject, ...] = ()
+    summary: PlanSummary
+
+    def check_summary(self, steps: Iterable[_StepFields]) -> None:
+        """Refuse a summary that does not count `steps` and the diagnostics."""
+        expected = PlanSummary.of(steps, self.diagnostics, unchanged=self.summary.unchanged)
+        if expected != self.summary:
+            raise ValueError("summary does not match the steps and diagnostics")
+
+
+class Plan(PlanBase):
+    """A frozen plan for one environment: no timestamps, no connections, and never private key
+    material or tokens (only kids and policy). Remote free text (old values, client names) is
+    kept verbatim; renderers pass everything through `mpctl.render.redact`.
+
+    In memory each key step holds its policy and each client its sink; the plan file
+    (`to_json`, `from_json`) holds each distinct policy and sink once (`mpctl.plan.planfile`).
+    """
+
     sinks: dict[str, SinkSpec] = Field(
         default_factory=dict,
         description="Every managed client's secret sink, by client name: apply opens these to "
         "observe and to write keys, so it needs no manifests",
     )
     steps: tuple[Step, ...] = Field(default=(), description="In execution order")
-    diagnostics: tuple[Diagnostic, ...] = ()
-    unmanaged: tuple[UnmanagedObject, ...] = ()
-    summary: PlanSummary
 
     @model_validator(mode="after")
     def _summary_matches(self) -> Plan:
-        expected = PlanSummary.of(self.steps, self.diagnostics, unchanged=self.summary.unchanged)
-        if expected != self.summary:
-            raise ValueError("summary does not match the steps and diagnostics")
+        self.check_summary(self.steps)
         return self
 
     @property
@@ -415,12 +446,17 @@ class Plan(SpecModel):
         return not any(d.severity is Severity.ERROR and d.address is None for d in self.diagnostics)
 
     def to_json(self) -> str:
-        """Canonical JSON: sorted keys, two-space indent, trailing newline."""
-        return canonical_json(self.model_dump(mode="json"), indent=2)
+        """The plan file: canonical JSON (sorted keys, two-space indent, trailing newline) of
+        `mpctl.plan.planfile.PlanFile`."""
+        from mpctl.plan.planfile import plan_document  # noqa: PLC0415 - it builds on this module
+
+        return canonical_json(plan_document(self), indent=2)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Plan:
         """Parse a saved plan; one of another format version is refused with that reason."""
+        from mpctl.plan.planfile import PlanFile  # noqa: PLC0415 - it builds on this module
+
         version = _format_version(text)
         if version is not None and version != FORMAT_VERSION:
             raise UserError(
@@ -428,7 +464,7 @@ class Plan(SpecModel):
                 f"{FORMAT_VERSION} only",
                 hint="make a new plan with this mpctl (`mpctl plan --out FILE`)",
             )
-        return cls.model_validate_json(text)
+        return PlanFile.model_validate_json(text).to_plan()
 
 
 def _format_version(text: str | bytes) -> str | None:
@@ -452,7 +488,9 @@ def canonical_json(value: Any, *, indent: int | None = None) -> str:
 
 def plan_json_schema() -> dict[str, Any]:
     """The JSON Schema of a plan file and of `plan --format json` output."""
-    schema = Plan.model_json_schema(mode="serialization")
+    from mpctl.plan.planfile import PlanFile  # noqa: PLC0415 - it builds on this module
+
+    schema = PlanFile.model_json_schema(mode="serialization")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = f"mpctl plan (format_version {FORMAT_VERSION})"
     return schema

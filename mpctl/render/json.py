@@ -1,8 +1,9 @@
 """Canonical machine output of a plan: the redacted plan as JSON.
 
-Owns `render_json`. The output is a plan file (same `format_version`, same published schema,
-`mpctl.plan.plan_json_schema`) with every sensitive value replaced by "(sensitive)"; keys are
-sorted and the same plan always gives the same bytes. Must not do I/O.
+Owns `render_json`. The output is a plan file (same `format_version`, same shape: each
+distinct key policy and sink written once and referenced by id, `mpctl.plan.planfile`; same
+published schema, `mpctl.plan.plan_json_schema`) with every sensitive value replaced by
+"(sensitive)"; keys are sorted and the same plan always gives the same bytes. Must not do I/O.
 """
 
 from __future__ import annotations

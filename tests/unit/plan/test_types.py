@@ -74,14 +74,14 @@ def test_a_plan_whose_summary_disagrees_with_its_steps_is_refused() -> None:
     data = json.loads(plan.to_json())
     data["summary"]["create"] += 1
     with pytest.raises(ValidationError, match="summary does not match"):
-        Plan.model_validate(data)
+        Plan.from_json(json.dumps(data))
 
 
 def test_unknown_fields_in_a_plan_file_are_refused() -> None:
     data = json.loads(scenario.plan().to_json())
     data["steps"][0]["private_key"] = "x"
-    with pytest.raises(ValidationError):
-        Plan.model_validate(data)
+    with pytest.raises(ValidationError, match="private_key"):
+        Plan.from_json(json.dumps(data))
 
 
 KEY = KeyChange(client="c", phases=(KeyPhase.RETIRE,), policy=KeyPolicy())
