@@ -34,11 +34,15 @@ def observed_fingerprint(observed: ObservedState, sinks: Mapping[str, SinkState]
 
 
 def _canonical(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return _canonical(value.model_dump(mode="json"))
-    if isinstance(value, Mapping):
+    # Scalars and plain dicts first: they are most of a snapshot, and the Mapping check (an
+    # abstract base class) is slow at 200,000 values.
+    if value is None or isinstance(value, str | int | float):
+        return value
+    if isinstance(value, dict | Mapping):
         return {str(k): _canonical(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         items = [_canonical(v) for v in value]
         return sorted(items, key=canonical_json)
+    if isinstance(value, BaseModel):
+        return _canonical(value.model_dump(mode="json"))
     return value
