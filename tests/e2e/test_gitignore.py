@@ -76,7 +76,8 @@ def test_keys_create_in_a_fresh_checkout_is_ignored(repo: Path) -> None:
         assert main(["keys", "create", "svc", "--size", "2048"]) == 0
     finally:
         os.chdir(previous)
-    assert (repo / ".mpctl" / "keys" / "svc" / "TEST.pem").is_file()
+    # in a project, keys go beside its other state (manifests/.mpctl/keys), one per environment
+    assert (repo / "manifests" / ".mpctl" / "keys" / "svc" / "TEST.pem").is_file()
     assert untracked_under_state(repo) == []
 
 
