@@ -161,10 +161,20 @@ def choose_kid(
     day: date,
     existing: Iterable[str] = (),
 ) -> PrivateKey:
-    """`key` renamed to the kid its policy asks for (dated, or its RFC 7638 thumbprint)."""
+    """`key` renamed to the kid its policy asks for (dated, or its RFC 7638 thumbprint).
+
+    A dated kid is `name-ENV.YYYY-MM-DD` for the day's first key. When the client already
+    holds a kid of that day, the new key's kid ends in eight characters of its own thumbprint
+    (`….2026-12-04.k3Xb9Q2a`), not `.2`: a sequential suffix would be handed out again once the
+    key that had it was revoked (say, as compromised), and a kid must never name other key
+    material, or a verifier's cache keyed by kid could still hold the revoked key.
+    """
     if kid_format == "thumbprint":
         return key.with_kid(key.thumbprint)
-    return key.with_kid(dated_kid(name, environment, day, existing))
+    base = dated_kid(name, environment, day)
+    if not any(kid == base or kid.startswith(f"{base}.") for kid in existing):
+        return key.with_kid(base)
+    return key.with_kid(f"{base}.{key.thumbprint[:8]}")
 
 
 def new_key_for(

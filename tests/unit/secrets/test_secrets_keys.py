@@ -188,6 +188,34 @@ def test_choose_kid(keys: tuple[PrivateKey, ...]) -> None:
     assert dated.thumbprint == keys[0].thumbprint
 
 
+def test_a_second_key_of_the_day_never_gets_a_kid_used_before(
+    keys: tuple[PrivateKey, ...],
+) -> None:
+    """Found by review: K1 got the day's kid, K2 `.2`; with K1 revoked (compromised), K3 got
+    K1's kid again. A later key of the day is named by its own thumbprint instead."""
+    day = date(2026, 1, 2)
+
+    def named(key: PrivateKey, existing: tuple[str, ...]) -> str:
+        chosen = choose_kid(
+            key,
+            kid_format="name-env-date",
+            name="billing",
+            environment="prod",
+            day=day,
+            existing=existing,
+        )
+        return chosen.kid
+
+    first = named(keys[0], ())
+    second = named(keys[1], (first,))  # K1 still registered while K2 is staged
+    third = named(keys[2], (second,))  # K1 revoked since: only K2 is held
+    assert first == "billing-PROD.2026-01-02"
+    assert second == f"{first}.{keys[1].thumbprint[:8]}"
+    assert third == f"{first}.{keys[2].thumbprint[:8]}"
+    assert len({first, second, third}) == 3
+    assert named(keys[2], ("billing-PROD.2026-01-01",)) == first  # another day's kid: the base
+
+
 def test_pem_round_trip(keys: tuple[PrivateKey, ...]) -> None:
     pem = to_pem(keys[0])
     assert pem.startswith("-----BEGIN PRIVATE KEY-----")
@@ -260,7 +288,7 @@ def test_new_key_for_policy() -> None:
         existing_kids=["billing-TEST.2026-11-21"],
     )
     assert (key.kid, key.size, key.algorithm, key.created_at) == (
-        "billing-TEST.2026-11-21.2",
+        f"billing-TEST.2026-11-21.{key.thumbprint[:8]}",
         2048,
         "RS384",
         now,
