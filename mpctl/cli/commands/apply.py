@@ -102,9 +102,11 @@ def apply(
     parallelism: Annotated[
         int,
         typer.Option(
-            min=1, help="Steps in flight at once; 1 runs them one at a time in plan order."
+            min=1,
+            help="Steps in flight at once (as plan's reads); a client's steps stay in order, "
+            "deletes wait for creates; 1 runs them one at a time in plan order.",
         ),
-    ] = 1,
+    ] = DEFAULT_CONCURRENCY,
     output: Annotated[
         ApplyFormat,
         typer.Option(
@@ -138,6 +140,8 @@ def apply(
         allow_replace=allow_replace,
         allow_protected=allow_protected,
     )
+    if plan_file is not None:
+        _refuse_shaping_a_saved_plan(options)
     saved = read_plan(plan_file) if plan_file else None
     if saved is not None:
         _check_saved(saved, workspace, options)
@@ -206,6 +210,29 @@ def _took_over(holder: LockInfo) -> None:
     console.warning(f"Took over the environment lock of a run that is gone: {holder.describe()}.")
 
 
+def _refuse_shaping_a_saved_plan(options: PlanOptions) -> None:
+    """A saved plan is applied exactly as it was made: flags that would shape a fresh plan
+    (`--target`, `--rotate`, `--revoke`, …) are refused with it, never silently ignored."""
+    given = [
+        flag
+        for flag, value in (
+            ("--target", options.targets),
+            ("--rotate", options.rotate),
+            ("--revoke", options.revoke),
+            ("--revoke-previous", options.revoke_previous),
+            ("--remove-foreign-kids", options.remove_foreign_kids),
+        )
+        if value
+    ]
+    if given:
+        raise UserError(
+            f"{', '.join(given)} shape a fresh plan and cannot change a saved one; nothing was "
+            "written",
+            hint="make the plan with them (`mpctl plan --out FILE " + " ".join(given) + " …`), "
+            "then `mpctl apply --plan FILE`",
+        )
+
+
 def _check_saved(saved: Plan, workspace: Workspace, given: PlanOptions) -> None:
     """Refuse a saved plan for another project or manifests, or one that asks for more than
     the command line allows: its allow flags must be given again, so an edited file cannot
@@ -236,7 +263,7 @@ async def run_apply(
     *,
     auto_approve: bool,
     audit: AuditLog | None = None,
-    parallelism: int = 1,
+    parallelism: int = DEFAULT_CONCURRENCY,
     output: ApplyFormat = "text",
 ) -> ApplyRun:
     """Plan (or take the saved plan), confirm, and apply it, with Terraform's interrupt rules.
