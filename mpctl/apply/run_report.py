@@ -11,7 +11,7 @@ messages pass through `mpctl.redaction` so nothing secret reaches the document.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -111,10 +111,17 @@ def build_run_report(
     *,
     exit_code: int,
     interrupted: bool = False,
+    started: Collection[Address] = (),
 ) -> ApplyRunReport:
-    """The document for `plan` after a run that ended these steps, in plan order."""
+    """The document for `plan` after a run that ended these steps, in plan order. In an
+    interrupted run, a step that never `started` has no outcome (`null`), whatever the engine
+    recorded for it, so `not_started` counts what the stop left undone."""
     steps = tuple(
-        _step_result(step, outcomes.get(step.address), phases.get(step.address, ()))
+        _step_result(
+            step,
+            _outcome(outcomes.get(step.address), step.address, interrupted, started),
+            phases.get(step.address, ()),
+        )
         for step in plan.steps
     )
     totals = _totals(steps)
@@ -126,6 +133,17 @@ def build_run_report(
         steps=steps,
         totals=totals,
     )
+
+
+def _outcome(
+    outcome: StepOutcome | None,
+    address: Address,
+    interrupted: bool,
+    started: Collection[Address],
+) -> StepOutcome | None:
+    if interrupted and address not in started and outcome is not None:
+        return outcome if outcome.status is not Status.SKIPPED else None
+    return outcome
 
 
 def _step_result(step: Step, outcome: StepOutcome | None, started: Sequence[Phase]) -> StepResult:

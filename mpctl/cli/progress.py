@@ -228,7 +228,12 @@ class ApplyProgress:
         """The `--format json` document of this run (the plan must be known)."""
         assert self.plan is not None
         return build_run_report(
-            self.plan, self.outcomes, self.phases, interrupted=interrupted, exit_code=exit_code
+            self.plan,
+            self.outcomes,
+            self.phases,
+            interrupted=interrupted,
+            exit_code=exit_code,
+            started=frozenset(self.started),
         )
 
 
