@@ -19,7 +19,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from mpctl.redaction import redact_text
 from mpctl.verify.claims import ClaimCheck
 
-FORMAT_VERSION: Literal[1] = 1
+FORMAT_VERSION: Literal["1"] = "1"
+"""A string, as the plan file's and the apply report's `format_version` are."""
 
 Shown = Annotated[str, AfterValidator(redact_text)]
 """Text as a report may show it: anything secret-looking is already replaced."""
@@ -97,7 +98,7 @@ class Totals(_Frozen):
 class VerifyReport(_Frozen):
     """One `mpctl verify` run: every check in the order they ran, and the totals."""
 
-    format_version: Literal[1] = FORMAT_VERSION
+    format_version: Literal["1"] = FORMAT_VERSION
     environment: Shown
     issuer: Shown
     ok: bool = Field(description="True when no check failed (the command exits 0).")

@@ -79,7 +79,7 @@ def a_report() -> VerifyReport:
 
 def test_totals_and_verdict_are_counted_from_the_checks() -> None:
     report = a_report()
-    assert report.format_version == 1
+    assert report.format_version == "1"
     assert report.totals.model_dump() == {"checks": 3, "ok": 1, "failed": 1, "skipped": 1}
     assert not report.ok
     assert build_report(environment="test", issuer=ISSUER, checks=[ok_check()]).ok
