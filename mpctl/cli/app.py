@@ -110,8 +110,7 @@ COMMANDS: tuple[LazyCommand, ...] = (
     LazyCommand(
         "schemas",
         "Check that schemas/ matches the models (exit 1 if not), or rewrite it with --write.",
-        _command("schemas", "schemas", hidden=True),
-        hidden=True,
+        _command("schemas", "schemas"),
     ),
     LazyCommand(
         "init",

@@ -36,6 +36,7 @@ _EXAMPLE_LINES: dict[str, tuple[str, ...]] = {
     "import": ("mpctl import --client-id 5f3c9e2a-7b1d-4e8f-a6c4-0d2b9f1e7a35",),
     "explain": ("mpctl explain MP-122", 'mpctl explain "invalid_client"'),
     "readiness": ("mpctl readiness",),
+    "schemas": ("mpctl schemas   # exit 1 when schemas/ is stale", "mpctl schemas --write"),
     "init": ("mpctl init acme --orgno 313367002 --name 'ACME AS'",),
     "show": ("mpctl show plan.json", "mpctl show plan.json --format markdown"),
     "graph": ("mpctl graph plan.json", "mpctl graph -e test --format dot | dot -Tsvg > plan.svg"),
