@@ -337,7 +337,10 @@ def test_the_cli_keeps_the_keys_in_the_plugins_store(example_copy: Path, tmp_pat
         assert run.returncode == 0, (command, run.stdout, run.stderr)
     plan = json.loads(saved.read_text(encoding="utf-8"))
     assert plan["sinks"], "the saved plan names no sink"
-    assert all(sink == {**BLOCK, "root": str(shared)} for sink in plan["sinks"].values())
+    assert all(
+        plan["sink_specs"][sink] == {**BLOCK, "root": str(shared)}
+        for sink in plan["sinks"].values()
+    )
     jsonschema.validate(plan, _schema("plan"))
 
     clients = sorted(p.name for p in (shared / "acme" / "local").iterdir())
