@@ -25,25 +25,64 @@ def check_desired(desired: DesiredState, observed: ObservedState) -> tuple[Diagn
 
 def _scope_access(desired: DesiredState, observed: ObservedState) -> Iterator[Diagnostic]:
     for client in desired.clients.values():
+        check = _customer_may_use if desired.is_supplied(client) else _may_use
         for scope in sorted(client.scopes):
-            if not _may_use(scope, desired, observed):
+            problem = check(scope, desired.client_orgno(client), desired, observed)
+            if problem is not None:
+                severity, what = problem
                 yield Diagnostic(
-                    severity=Severity.ERROR,
+                    severity=severity,
                     code="client.scope-no-access",
                     address=f"client/{client.name}",
-                    message=f"scope {scope} is not this organisation's, not granted to it "
-                    "(no APPROVED access), not open to all and not delegable; Digdir will "
-                    "refuse the client",
+                    message=f"scope {scope} {what}",
                 )
 
 
-def _may_use(scope: str, desired: DesiredState, observed: ObservedState) -> bool:
+_NO_ACCESS = (
+    Severity.ERROR,
+    "is not this organisation's, not granted to it (no APPROVED access), not open to all and "
+    "not delegable; Digdir will refuse the client",
+)
+
+
+def _may_use(
+    scope: str, orgno: str, desired: DesiredState, observed: ObservedState
+) -> tuple[Severity, str] | None:
+    """Our own client: the scope is ours, granted to us, open to all, or delegable."""
+    del orgno
     public = observed.public_scopes.get(scope)
-    return (
+    usable = (
         scope in desired.scopes
         or scope in observed.scopes
         or scope in observed.consumable_scopes
         or bool(public and public.delegation_source)
+    )
+    return None if usable else _NO_ACCESS
+
+
+def _customer_may_use(
+    scope: str, orgno: str, desired: DesiredState, observed: ObservedState
+) -> tuple[Severity, str] | None:
+    """A customer's client (supplier mode): what counts is the customer's access, not ours. Our
+    own declared scope must name the customer as a consumer (or be open to all); another
+    provider's scope is fine when open to all or delegable, and otherwise cannot be checked from
+    here (we see only our own grants): a warning, not an error."""
+    declared = desired.scopes.get(scope)
+    if declared is not None:
+        if declared.accessible_for_all or orgno in declared.consumers:
+            return None
+        return (
+            Severity.ERROR,
+            f"is this organisation's but not granted to customer {orgno}: add it to the "
+            "scope's consumers, or Digdir will refuse the client",
+        )
+    public = observed.public_scopes.get(scope) or observed.scopes.get(scope)
+    if public is not None and (public.accessible_for_all or public.delegation_source):
+        return None
+    return (
+        Severity.WARNING,
+        f"belongs to another provider; whether customer {orgno} has access cannot be seen "
+        "with this organisation's admin token (Digdir refuses the client if it has not)",
     )
 
 

@@ -6,11 +6,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from mpctl.model import DesiredState, ObservedState
+from mpctl.model import DesiredState, ObservedScope, ObservedState
 from mpctl.plan import Action, ClientStep, PlanOptions, make_plan
 from mpctl.plan.normalize import client_body
 
-from .builders import NOW, ORGNO, client, client_id, converged, desired, observed_client
+from .builders import (
+    NOW,
+    ORGNO,
+    client,
+    client_id,
+    converged,
+    desired,
+    observed_client,
+    scope,
+)
 
 CUSTOMER = "987654325"
 OTHER_CUSTOMER = "312345676"
@@ -81,3 +90,39 @@ def test_own_clients_plan_as_before() -> None:
     state = desired([client("own")])
     assert _steps(state, converged(state)) == {}
     assert client_body(client("own"), state).client_orgno is None
+
+
+def _access_diagnostics(state: DesiredState, observed: ObservedState) -> list[tuple[str, str]]:
+    plan = make_plan(
+        state, observed, {}, options=PlanOptions(), now=NOW, manifests_fingerprint="sha256:m"
+    )
+    return [
+        (str(d.severity), d.message.split(" ")[1])
+        for d in plan.diagnostics
+        if d.code == "client.scope-no-access"
+    ]
+
+
+def test_a_customer_client_needs_the_customers_access_to_our_scope_not_ours() -> None:
+    """Our scope granted to the customer is fine for its client even if not granted to us;
+    not granted to the customer is an error, even though we own the scope."""
+    granted = desired(
+        [client("kunde", client_orgno=CUSTOMER, scopes=("acme:invoices.read",))],
+        [scope("acme:invoices.read", consumers=(CUSTOMER,))],
+    )
+    assert _access_diagnostics(granted, ObservedState()) == []
+    not_granted = desired(
+        [client("kunde", client_orgno=CUSTOMER, scopes=("acme:invoices.read",))],
+        [scope("acme:invoices.read", consumers=(OTHER_CUSTOMER,))],
+    )
+    assert _access_diagnostics(not_granted, ObservedState()) == [("error", "acme:invoices.read")]
+
+
+def test_another_providers_scope_for_a_customer_is_a_warning_unless_open_or_delegable() -> None:
+    state = desired([client("kunde", client_orgno=CUSTOMER, scopes=("other:data.read",))])
+    assert _access_diagnostics(state, ObservedState()) == [("warning", "other:data.read")]
+    open_to_all = ObservedScope(
+        prefix="other", subscope="data.read", name="other:data.read", accessible_for_all=True
+    )
+    observed = ObservedState(public_scopes={"other:data.read": open_to_all})
+    assert _access_diagnostics(state, observed) == []
