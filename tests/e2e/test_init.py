@@ -20,6 +20,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from mpctl.cli.commands.schemas import all_schemas
 from tests.e2e.processes import SAFETY_TIMEOUT
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
@@ -32,11 +33,9 @@ PROJECT_FILES = [
     "manifests/emulator-world.yaml",
     "manifests/mpctl.yaml",
     CLIENT_FILE,
-    "schemas/audit-record.schema.json",
-    "schemas/manifest.schema.json",
-    "schemas/mpctl.schema.json",
-    "schemas/plan.schema.json",
+    *sorted(f"schemas/{name}" for name in all_schemas()),
 ]
+"""Every file init writes: the project, and each published schema for editors."""
 
 
 def _environ() -> dict[str, str]:
