@@ -59,10 +59,16 @@ def lock_file(project: Path) -> Path:
 class Running:
     """One `mpctl apply --auto-approve` in the background; `merged` puts stderr on stdout."""
 
-    def __init__(self, project: Path, *args: str, merged: bool = False) -> None:
+    def __init__(
+        self,
+        project: Path,
+        *args: str,
+        merged: bool = False,
+        apply_args: tuple[str, ...] = (),
+    ) -> None:
         command = [sys.executable, "-m", "mpctl", *args, "apply", "--manifests", str(project)]
         self.process = subprocess.Popen(
-            [*command, "--auto-approve"],
+            [*command, "--auto-approve", *apply_args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT if merged else subprocess.PIPE,
             text=True,
