@@ -109,7 +109,7 @@ def _refuse_missing_without_terminal(*, orgno: bool, name: bool) -> None:
 
 
 def _checked_orgno(value: str) -> str:
-    value = value.strip()
+    value = "".join(value.split())  # brreg.no shows it as "313 367 002"
     problem = orgno_problem(value)
     if problem:
         raise UserError(f"--orgno: {problem}", hint="copy it from Enhetsregisteret (brreg.no)")

@@ -93,3 +93,10 @@ def test_the_schemas_written_are_the_published_ones() -> None:
     published = {f"schemas/{name}": render_schema(s) for name, s in all_schemas().items()}
     assert {path: text for path, text in files.items() if path.startswith("schemas/")} == published
     assert list(files) == sorted(files)
+
+
+def test_an_organisation_number_copied_with_spaces_is_accepted() -> None:
+    """brreg.no shows "313 367 002" (found by review: init refused it)."""
+    from mpctl.cli.commands.init import _checked_orgno  # noqa: PLC0415 - the command's own rule
+
+    assert _checked_orgno(" 313 367 002 ") == "313367002"
