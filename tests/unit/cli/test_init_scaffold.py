@@ -97,6 +97,6 @@ def test_the_schemas_written_are_the_published_ones() -> None:
 
 def test_an_organisation_number_copied_with_spaces_is_accepted() -> None:
     """brreg.no shows "313 367 002" (found by review: init refused it)."""
-    from mpctl.cli.commands.init import _checked_orgno  # noqa: PLC0415 - the command's own rule
+    from mpctl.cli.commands.init import _checked_orgno
 
     assert _checked_orgno(" 313 367 002 ") == "313367002"
