@@ -254,10 +254,23 @@ def _chain(inputs: KeyInputs, *, retiring: frozenset[str], revoking: frozenset[s
     due = _rotation_due(inputs, sink.current)
     if due is None:
         return None, ()
+    if busy is not None and inputs.rotate_requested:
+        return None, (_rotation_refused(inputs, busy),)
     if busy is not None:
         message = f"{due}; the rotation waits until previous key {busy} leaves its grace"
         return None, (_note(inputs, _IN_PROGRESS, message),)
     return _Intent(Action.ROTATE_KEY, None, due), ()
+
+
+def _rotation_refused(inputs: KeyInputs, busy: str) -> Diagnostic:
+    """`--rotate` asked for a rotation that cannot start: an error (exit 1), never a note a
+    script would read as done."""
+    message = (
+        f"--rotate {inputs.client}: a new key cannot start while previous key {busy} is in its "
+        f"grace (a client holds one previous key at a time); wait for the grace to end, or add "
+        f"--revoke-previous to revoke {busy} now (a compromised key)"
+    )
+    return inputs.diagnostic(Severity.ERROR, "key.rotation-waits", message)
 
 
 def _no_current(inputs: KeyInputs, revoking: frozenset[str]) -> _Found:

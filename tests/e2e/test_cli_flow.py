@@ -249,8 +249,11 @@ def test_forced_rotation_goes_through_every_phase(converged: Run, project: Path)
     )
     assert state["previous"]["kid"] == before  # kept registered for its grace
     code, out = converged("apply", "--rotate", "saldo-studielan", "--auto-approve")
-    assert code == 0, out
-    assert "waits until previous key" in out  # one rotation in flight: no second rotation yet
+    # one previous key at a time: a second rotation cannot start in the grace, and asking for
+    # one is an error a script sees (exit 1), never "No changes." with exit 0
+    assert code == 1, out
+    assert "[key.rotation-waits]" in out
+    assert "--revoke-previous" in out
     code, out = converged("verify", "--client", "saldo-studielan")
     assert code == 0, out
 

@@ -196,7 +196,7 @@ TABLE = [
         [],
         [
             "error:key.revoke-refused",
-            "note:key.rotation-in-progress",
+            "error:key.rotation-waits",  # --rotate that cannot start is an error, not a note
             "note:key.rotation-in-progress",
         ],
         id="current-revocation-waits-for-a-previous-in-grace",
@@ -406,3 +406,14 @@ def test_no_revocation_breaks_the_guards(
         assert "key.revoke-last" in codes
     adds = [s for s in chain if s.action in {A.CREATE_KEY, A.ROTATE_KEY, A.REGISTER_KEY}]
     assert not adds or len(left) + 1 <= 5
+
+
+def test_a_requested_rotation_that_must_wait_for_a_grace_is_an_error() -> None:
+    """Found by review: `apply --rotate X` inside the previous key's grace printed a note and
+    "No changes." with exit 0, so a script that asked for a rotation believed it happened."""
+    case = Case(sink(IN_GRACE, previous=PREVIOUS), jwks("k1", "k0"), rotate=True)
+    assert case.decide() == ([], ["error:key.rotation-waits", "note:key.rotation-in-progress"])
+    (error,) = [d for d in case.decision().diagnostics if d.code == "key.rotation-waits"]
+    assert "--revoke-previous" in error.message
+    unrequested = Case(sink(IN_GRACE, previous=PREVIOUS), jwks("k1", "k0"))
+    assert unrequested.decide()[1] in ([], ["note:key.rotation-in-progress"])
