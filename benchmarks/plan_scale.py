@@ -135,7 +135,7 @@ class LatencyAndCount:
         await send({"type": "http.response.body", "body": body})
 
 
-def _exit_with_parent(max_seconds: float) -> None:
+def exit_with_parent(max_seconds: float) -> None:
     """Watchdog: end this process when the parent is gone or the lifetime limit is reached."""
     parent, deadline = os.getppid(), time.monotonic() + max_seconds
     while os.getppid() == parent and time.monotonic() < deadline:
@@ -157,7 +157,7 @@ class ServeArguments:
 
 def serve_child(serve: ServeArguments) -> None:
     """Serve the emulator over TLS on the inherited listening socket until SIGTERM."""
-    threading.Thread(target=_exit_with_parent, args=(serve.life,), daemon=True).start()
+    threading.Thread(target=exit_with_parent, args=(serve.life,), daemon=True).start()
     settings = EmulatorSettings(issuer=serve.issuer, world=serve.world, state_path=serve.state)
     app = LatencyAndCount(create_app(settings), serve.latency_ms / 1000)
     config = uvicorn.Config(

@@ -50,6 +50,7 @@ from plan_scale import (
     SERVER_STOP_SECONDS,
     Project,
     build_project,
+    exit_with_parent,
     listening_socket,
     numbers,
     trust,
@@ -93,17 +94,9 @@ class LatencyEverywhere:
         await send({"type": "http.response.body", "body": body})
 
 
-def _exit_with_parent(max_seconds: float) -> None:
-    """Watchdog: end this process when the parent is gone or the lifetime limit is reached."""
-    parent, deadline = os.getppid(), time.monotonic() + max_seconds
-    while os.getppid() == parent and time.monotonic() < deadline:
-        time.sleep(0.5)
-    os._exit(3)
-
-
 def serve_child(arguments: argparse.Namespace) -> None:
     """Serve the emulator over TLS on the inherited listening socket until SIGTERM."""
-    threading.Thread(target=_exit_with_parent, args=(arguments.serve_life,), daemon=True).start()
+    threading.Thread(target=exit_with_parent, args=(arguments.serve_life,), daemon=True).start()
     settings = EmulatorSettings(
         issuer=arguments.serve_issuer,
         world=arguments.serve_world,
