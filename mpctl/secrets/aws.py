@@ -67,7 +67,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 from mpctl.errors import SecretSinkError
 from mpctl.model import AwsSecretsManagerSink, KeySlot, SinkSpec, SinkState
 from mpctl.secrets.dotenv import workload_variables
-from mpctl.secrets.keys import KeyMaterialError, PrivateKey, from_pem, to_pem
+from mpctl.secrets.keys import KeyMaterialError, PrivateKey, key_for_record, to_pem
 from mpctl.secrets.protocol import (
     RotationInFlightError,
     SinkContext,
@@ -730,17 +730,9 @@ def _private_key(name: str, version: _Version) -> PrivateKey:
     if slot is None or version.pem is None:
         raise _corrupt(name, f"version {version.version_id} holds no key")
     try:
-        key = from_pem(
-            version.pem.get_secret_value(),
-            kid=slot.kid,
-            algorithm=slot.algorithm,
-            created_at=slot.created_at,
-        )
+        return key_for_record(version.pem.get_secret_value(), slot)
     except KeyMaterialError as exc:
         raise _corrupt(name, f"key {slot.kid!r}: {exc.message}") from None
-    if key.thumbprint != slot.thumbprint:
-        raise _corrupt(name, f"key {slot.kid!r} does not match its recorded thumbprint")
-    return key
 
 
 def _document(

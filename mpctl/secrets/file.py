@@ -30,7 +30,7 @@ from mpctl.model import (
 from mpctl.secrets.atomic import write_private_file
 from mpctl.secrets.directories import check_private_file, check_private_tree
 from mpctl.secrets.dotenv import render_env_file, workload_variables
-from mpctl.secrets.keys import KeyMaterialError, PrivateKey, from_pem, to_pem
+from mpctl.secrets.keys import KeyMaterialError, PrivateKey, key_for_record, to_pem
 from mpctl.secrets.labels import Labels
 from mpctl.secrets.protocol import (
     SINKS,
@@ -148,17 +148,9 @@ class FileSecretSink:
     def _private_key(self, client: str, stored: _StoredKey) -> PrivateKey:
         path = self.json_path(client)
         try:
-            key = from_pem(
-                stored.private_key_pem.get_secret_value(),
-                kid=stored.kid,
-                algorithm=stored.algorithm,
-                created_at=stored.created_at,
-            )
+            return key_for_record(stored.private_key_pem.get_secret_value(), stored)
         except KeyMaterialError as exc:
             raise _corrupt(path, f"key {stored.kid!r}: {exc.message}") from None
-        if key.thumbprint != stored.thumbprint:
-            raise _corrupt(path, f"key {stored.kid!r} does not match its recorded thumbprint")
-        return key
 
     def _load_or_new(self, client: str) -> _Document:
         return self._load(client) or _Document(client=client, environment=self._context.environment)

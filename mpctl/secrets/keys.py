@@ -12,7 +12,7 @@ import base64
 import json
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
-from typing import Final, Literal, get_args
+from typing import Final, Literal, Protocol, get_args
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
@@ -213,6 +213,28 @@ def _load_pem(pem: str) -> PrivateKeyTypes | None:
         return serialization.load_pem_private_key(pem.encode("utf-8"), password=None)
     except (ValueError, TypeError, UnicodeEncodeError, UnsupportedAlgorithm):
         return None
+
+
+class RecordedKey(Protocol):
+    """What a sink records beside a stored key: who it is and which key material it must be."""
+
+    @property
+    def kid(self) -> str: ...
+    @property
+    def algorithm(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def thumbprint(self) -> str: ...
+
+
+def key_for_record(pem: str, record: RecordedKey) -> PrivateKey:
+    """The private key `pem` holds, named and dated as `record` says; `KeyMaterialError` when
+    it does not parse or is not the key the record's thumbprint names (a swapped value)."""
+    key = from_pem(pem, kid=record.kid, algorithm=record.algorithm, created_at=record.created_at)
+    if key.thumbprint != record.thumbprint:
+        raise KeyMaterialError("does not match its recorded thumbprint")
+    return key
 
 
 def from_pem(pem: str, *, kid: str, created_at: datetime, algorithm: str = "RS256") -> PrivateKey:

@@ -77,7 +77,7 @@ from pydantic import ValidationError
 from mpctl.errors import SecretSinkError
 from mpctl.model import KeySlot, KubernetesSecretSink, SinkSpec, SinkState
 from mpctl.secrets.dotenv import workload_variables
-from mpctl.secrets.keys import KeyMaterialError, PrivateKey, from_pem, to_pem
+from mpctl.secrets.keys import KeyMaterialError, PrivateKey, key_for_record, to_pem
 from mpctl.secrets.labels import Labels
 from mpctl.secrets.protocol import RotationInFlightError, SinkContext, SinkPlugin, label_holding
 
@@ -767,10 +767,9 @@ def _template_annotations(deployment: Mapping[str, Any]) -> Mapping[str, str]:
 
 def _parse_key(pem: str, slot: KeySlot) -> PrivateKey | None:
     try:
-        key = from_pem(pem, kid=slot.kid, algorithm=slot.algorithm, created_at=slot.created_at)
+        return key_for_record(pem, slot)
     except KeyMaterialError:
         return None
-    return key if key.thumbprint == slot.thumbprint else None
 
 
 def _editable(secret: _Secret) -> dict[str, Any]:

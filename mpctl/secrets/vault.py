@@ -80,7 +80,7 @@ from mpctl.model import (
     VaultTokenAuth,
 )
 from mpctl.secrets.dotenv import workload_variables
-from mpctl.secrets.keys import KeyMaterialError, PrivateKey, from_pem, to_pem
+from mpctl.secrets.keys import KeyMaterialError, PrivateKey, from_pem, key_for_record, to_pem
 from mpctl.secrets.labels import Labels
 from mpctl.secrets.protocol import RotationInFlightError, SinkContext, SinkPlugin, label_holding
 from mpctl.secrets.references import describe_reference, read_reference
@@ -565,15 +565,9 @@ def _thumbprint_in(stored: Mapping[str, Any], spec: VaultKvSink) -> str | None:
 
 def _key_of(record: _PendingRecord) -> PrivateKey | None:
     try:
-        key = from_pem(
-            record.private_key.get_secret_value(),
-            kid=record.kid,
-            algorithm=record.algorithm,
-            created_at=record.created_at,
-        )
+        return key_for_record(record.private_key.get_secret_value(), record)
     except KeyMaterialError:
         return None
-    return key if key.thumbprint == record.thumbprint else None
 
 
 # --- Vault over hvac ------------------------------------------------------------------------

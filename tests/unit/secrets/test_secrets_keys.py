@@ -27,6 +27,7 @@ from mpctl.secrets import (
     to_pem,
     to_private_jwk_base64,
 )
+from mpctl.secrets.keys import key_for_record
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
 
@@ -297,3 +298,13 @@ def test_new_key_for_policy() -> None:
         KeyPolicy(size=2048, kid_format="thumbprint"), client="billing", environment="test", now=now
     )
     assert by_thumbprint.kid == by_thumbprint.thumbprint
+
+
+def test_a_stored_key_is_the_one_its_record_names(keys: tuple[PrivateKey, ...]) -> None:
+    """The one rule four sinks used to write each: parse, name and date the key as recorded,
+    and refuse a value swapped for another key."""
+    record = keys[0].slot()
+    loaded = key_for_record(to_pem(keys[0]), record)
+    assert (loaded.kid, loaded.thumbprint) == (record.kid, record.thumbprint)
+    with pytest.raises(KeyMaterialError, match="does not match its recorded thumbprint"):
+        key_for_record(to_pem(keys[1]), record)
