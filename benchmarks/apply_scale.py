@@ -12,11 +12,16 @@ What is timed is what `mpctl apply` does after confirmation: `apply_plan` (the s
 check's observation, then every step) with the real `TokenKeyTester`; observing and planning
 before it are not timed. Printed per run: wall time, requests made (`HttpRemote.requests_made`
 plus the token tests), the latency bound (API requests the emulator served × latency /
-parallelism), wall / bound, CPU seconds in this process and in the emulator's. Prints, never
-asserts beyond "every step done".
+parallelism), wall / bound, CPU seconds in this process and in the emulator's, and this
+process's peak RSS. Prints, never asserts beyond "every step done".
+
+`--rotate` times a forced rotation instead: the N clients are first created at the default
+parallelism (not reported), then every client's key rotates (`plan --rotate` for each: a new
+3072-bit key staged, registered, tested and promoted) at each `--parallelism`.
+`apply_once` and `rotate_once` are the entry points `benchmarks/scale.py` calls.
 
     .venv/bin/python benchmarks/apply_scale.py [--sizes 100,1000] [--parallelism 1,16]
-        [--latency-ms 50]
+        [--latency-ms 50] [--rotate]
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +72,7 @@ class Row:
     server: ServerCounts
     latency_ms: int
     steps: int
+    peak_rss_mb: float = 0.0
 
     @property
     def bound(self) -> float:
@@ -83,7 +91,9 @@ class Applied:
     requests: int
 
 
-async def plan_and_apply(workspace: Workspace, parallelism: int) -> Applied:
+async def plan_and_apply(
+    workspace: Workspace, parallelism: int, options: PlanOptions | None = None
+) -> Applied:
     """Observe and plan (not timed), then `apply_plan` as `mpctl apply` runs it (timed)."""
     sinks = workspace.open_sinks()
     environment = workspace.environment
@@ -106,7 +116,7 @@ async def plan_and_apply(workspace: Workspace, parallelism: int) -> Applied:
     ):
         watch_calls(http, count_token_call)
         snapshot = await observe(remote, orgno=workspace.desired.organisation.orgno, sinks=sinks)
-        plan = plan_from(workspace, snapshot, PlanOptions())
+        plan = plan_from(workspace, snapshot, options or PlanOptions())
         ctx = ApplyContext(
             api=remote,
             env_name=workspace.env_name,
@@ -126,11 +136,19 @@ async def plan_and_apply(workspace: Workspace, parallelism: int) -> Applied:
     return Applied(report, wall, cpu, requests)
 
 
-def measure(server: Server, workspace: Workspace, size: int, parallelism: int) -> Row:
+def measure(
+    server: Server,
+    workspace: Workspace,
+    size: int,
+    parallelism: int,
+    options: PlanOptions | None = None,
+) -> Row:
+    """Apply the plan `options` give (new clients by default) and check every step is done."""
     before = server_counts(server.base, server.ca)
-    applied = asyncio.run(plan_and_apply(workspace, parallelism))
+    applied = asyncio.run(plan_and_apply(workspace, parallelism, options))
     report = applied.report
-    if not report.ok or len(report.outcomes) != 2 * size:
+    expected = 2 * size if options is None else size  # at least one step per client rotates
+    if not report.ok or len(report.outcomes) < expected:
         failed = "; ".join(f"{o.address}: {o.message}" for o in report.failed[:3])
         raise SystemExit(f"N={size}: apply did not complete: {failed or 'steps missing'}")
     return Row(
@@ -142,19 +160,27 @@ def measure(server: Server, workspace: Workspace, size: int, parallelism: int) -
         server=server_counts(server.base, server.ca) - before,
         latency_ms=server.latency_ms,
         steps=len(report.outcomes),
+        peak_rss_mb=peak_rss_mb(),
     )
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS so far (mpctl's side; the emulator is a child process)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def show(row: Row) -> None:
     print(
         f"{row.size:>5} {row.parallelism:>4} {row.steps:>6} {row.wall:>8.2f} {row.requests:>8} "
         f"{row.bound:>8.2f} {row.ratio:>6.2f} {row.cpu:>11.2f} {row.server.cpu_seconds:>14.2f} "
-        f"{os.getloadavg()[0]:>5.2f}",
+        f"{os.getloadavg()[0]:>5.2f} {row.peak_rss_mb:>7.0f}",
         flush=True,
     )
 
 
-def run(sizes: Sequence[int], parallelisms: Sequence[int], latency_ms: int) -> None:
+def run(
+    sizes: Sequence[int], parallelisms: Sequence[int], latency_ms: int, rotate: bool = False
+) -> None:
     print(
         f"emulator on {HOST} (uvicorn, child process), +{latency_ms} ms per /api/v1 request, "
         f"/token not delayed; N new clients, 3072-bit keys; wall = apply_plan (stale-plan "
@@ -164,21 +190,50 @@ def run(sizes: Sequence[int], parallelisms: Sequence[int], latency_ms: int) -> N
     )
     print(
         f"{'N':>5} {'par':>4} {'steps':>6} {'wall s':>8} {'requests':>8} {'bound s':>8} "
-        f"{'ratio':>6} {'cpu mpctl s':>11} {'cpu emulator s':>14} {'load':>5}",
+        f"{'ratio':>6} {'cpu mpctl s':>11} {'cpu emulator s':>14} {'load':>5} {'rss MB':>7}",
         flush=True,
     )
     for size in sizes:
         for parallelism in parallelisms:
-            with tempfile.TemporaryDirectory(prefix=f"mpctl-apply-{size}-") as folder:
-                listener = listening_socket()
-                port = int(listener.getsockname()[1])
-                project = build_project(Path(folder), port, 0, latency_ms, "asgi")
-                write_manifests(project.directory, size)
-                os.environ["SSL_CERT_FILE"] = str(project.tls_ca)
-                workspace = open_workspace(project.directory, ENV)
-                life = 600 + 40 * size * latency_ms / 1000 / parallelism
-                with emulator_process(listener, project, latency_ms, "asgi", life) as server:
-                    show(measure(server, workspace, size, parallelism))
+            once = rotate_once if rotate else apply_once
+            show(once(size, parallelism, latency_ms))
+
+
+def lifetime(size: int, latency_ms: int, parallelism: int) -> float:
+    """Seconds the emulator may live for one run: generous, but finite."""
+    return 600 + 40 * size * latency_ms / 1000 / parallelism
+
+
+@contextmanager
+def served_new_clients(
+    size: int, latency_ms: int, life: float
+) -> Iterator[tuple[Server, Workspace]]:
+    """A fresh project declaring `size` clients that Digdir does not have yet, and its emulator."""
+    with tempfile.TemporaryDirectory(prefix=f"mpctl-apply-{size}-") as folder:
+        listener = listening_socket()
+        port = int(listener.getsockname()[1])
+        project = build_project(Path(folder), port, 0, latency_ms, "asgi")
+        write_manifests(project.directory, size)
+        os.environ["SSL_CERT_FILE"] = str(project.tls_ca)
+        workspace = open_workspace(project.directory, ENV)
+        with emulator_process(listener, project, latency_ms, "asgi", life) as server:
+            yield server, workspace
+
+
+def apply_once(size: int, parallelism: int, latency_ms: int) -> Row:
+    """Apply `size` new clients (each with its first key) at `parallelism`."""
+    with served_new_clients(size, latency_ms, lifetime(size, latency_ms, parallelism)) as served:
+        return measure(*served, size, parallelism)
+
+
+def rotate_once(size: int, parallelism: int, latency_ms: int) -> Row:
+    """Create `size` clients at the default parallelism (not reported), then time a forced
+    rotation of every client's key (`plan --rotate` for each) at `parallelism`."""
+    life = lifetime(size, latency_ms, DEFAULT_CONCURRENCY) + lifetime(size, latency_ms, parallelism)
+    with served_new_clients(size, latency_ms, life) as (server, workspace):
+        measure(server, workspace, size, DEFAULT_CONCURRENCY)
+        rotate = PlanOptions(rotate=tuple(sorted(workspace.desired.clients)))
+        return measure(server, workspace, size, parallelism, rotate)
 
 
 def write_manifests(directory: Path, size: int) -> None:
@@ -196,10 +251,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--sizes", type=numbers, default=[100, 1000], help="e.g. 100,1000")
     parser.add_argument("--parallelism", type=numbers, default=[1, 16], help="e.g. 1,16")
     parser.add_argument("--latency-ms", type=int, default=50, help="added per API request")
+    parser.add_argument("--rotate", action="store_true", help="time a forced rotation instead")
     arguments = parser.parse_args(argv)
     if not 0 <= arguments.latency_ms <= 10_000:
         parser.error("--latency-ms must be between 0 and 10000")
-    run(arguments.sizes, arguments.parallelism, arguments.latency_ms)
+    run(arguments.sizes, arguments.parallelism, arguments.latency_ms, arguments.rotate)
 
 
 if __name__ == "__main__":

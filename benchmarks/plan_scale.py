@@ -621,6 +621,42 @@ def show(row: Row) -> None:
               "(each exchange writes its state file)", flush=True)  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Served:
+    """A generated project of N existing clients and its emulator, serving."""
+
+    server: Server
+    project: Project
+    workspace: Workspace
+    seeding: float
+    loading: float
+
+
+@contextmanager
+def served_project(size: int, latency_ms: int, inject: Inject, life: float) -> Iterator[Served]:
+    """Build the project of `size` managed clients in a temporary directory and serve it."""
+    with tempfile.TemporaryDirectory(prefix=f"mpctl-plan-{size}-") as folder:
+        listener = listening_socket()
+        port = int(listener.getsockname()[1])
+        seeded = time.perf_counter()
+        project = build_project(Path(folder), port, size, latency_ms, inject)
+        seeding = time.perf_counter() - seeded
+        # mpctl's httpx client trusts the throw-away CA the way it would a corporate one.
+        os.environ["SSL_CERT_FILE"] = str(project.tls_ca)
+        loaded = time.perf_counter()
+        workspace = open_workspace(project.directory, ENV)
+        loading = time.perf_counter() - loaded
+        with emulator_process(listener, project, latency_ms, inject, life) as server:
+            yield Served(server, project, workspace, seeding, loading)
+
+
+def plan_once(size: int, concurrency: int, latency_ms: int, inject: Inject = "asgi") -> Row:
+    """One drift check of `size` clients at `concurrency` on a fresh project and emulator."""
+    life = 600 + deadline_for(size, concurrency, latency_ms)
+    with served_project(size, latency_ms, inject, life) as served:
+        return measure(served.server, served.workspace, size, concurrency)
+
+
 def run(
     sizes: Sequence[int], concurrencies: Sequence[int], latency_ms: int, inject: Inject
 ) -> None:
@@ -633,23 +669,12 @@ def run(
     )
     print(HEADER, flush=True)
     for size in sizes:
-        with tempfile.TemporaryDirectory(prefix=f"mpctl-plan-{size}-") as folder:
-            listener = listening_socket()
-            port = int(listener.getsockname()[1])
-            seeded = time.perf_counter()
-            project = build_project(Path(folder), port, size, latency_ms, inject)
-            seeding = time.perf_counter() - seeded
-            # mpctl's httpx client trusts the throw-away CA the way it would a corporate one.
-            os.environ["SSL_CERT_FILE"] = str(project.tls_ca)
-            loaded = time.perf_counter()
-            workspace = open_workspace(project.directory, ENV)
-            loading = time.perf_counter() - loaded
-            budget = sum(deadline_for(size, c, latency_ms) for c in concurrencies)
-            with emulator_process(listener, project, latency_ms, inject, 600 + budget) as server:
-                for concurrency in concurrencies:
-                    show(measure(server, workspace, size, concurrency))
-            print(f"      (N={size}: seeding {seeding:.1f} s, loading manifests {loading:.1f} s, "
-                  "not timed)", flush=True)  # fmt: skip
+        budget = sum(deadline_for(size, c, latency_ms) for c in concurrencies)
+        with served_project(size, latency_ms, inject, 600 + budget) as served:
+            for concurrency in concurrencies:
+                show(measure(served.server, served.workspace, size, concurrency))
+        print(f"      (N={size}: seeding {served.seeding:.1f} s, loading manifests "
+              f"{served.loading:.1f} s, not timed)", flush=True)  # fmt: skip
 
 
 def numbers(text: str) -> list[int]:

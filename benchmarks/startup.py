@@ -138,6 +138,16 @@ def _measure(command: str, runs: int, cwd: Path) -> tuple[float, float]:
     return median, cpu
 
 
+def timed_runs(command: str, runs: int) -> list[tuple[float, float]]:
+    """(wall ms, CPU ms) of `runs` fresh `mpctl COMMAND` processes in a copy of the example
+    project, after one uncounted warm-up run (the entry point `benchmarks/scale.py` calls)."""
+    with tempfile.TemporaryDirectory() as folder:
+        cwd = Path(folder)
+        shutil.copytree(ROOT / "manifests", cwd / "manifests")
+        _run_once(command.split(), cwd)
+        return [_run_once(command.split(), cwd) for _ in range(runs)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10, help="Runs per command (default 10).")

@@ -20,6 +20,8 @@ process and in the emulator's, and the 1-minute load average. Prints, never asse
     .venv/bin/python benchmarks/verify_scale.py [--sizes 100] [--latency-ms 50] [--runs 2]
         [--parallelism 1,16]
 
+`verify_once` is the entry point `benchmarks/scale.py` calls.
+
 Run it against another checkout's mpctl (e.g. before a change) with
 `PYTHONPATH=/path/to/checkout .venv/bin/python benchmarks/verify_scale.py`.
 """
@@ -250,17 +252,31 @@ def run(sizes: Sequence[int], parallelisms: Sequence[int], latency_ms: int, runs
         flush=True,
     )
     for size in sizes:
-        with tempfile.TemporaryDirectory(prefix=f"mpctl-verify-{size}-") as folder:
-            listener = listening_socket()
-            port = int(listener.getsockname()[1])
-            project = build_project(Path(folder), port, size, 0, "asgi")
-            os.environ["SSL_CERT_FILE"] = str(project.tls_ca)
-            workspace = open_workspace(project.directory, ENV)
-            life = 600 + len(parallelisms) * runs * size * 4 * latency_ms / 1000
-            with emulator_process(listener, project, latency_ms, life) as server:
-                for parallelism in parallelisms:
-                    for index in range(1, runs + 1):
-                        show(measure(server, workspace, size, parallelism, index))
+        life = 600 + len(parallelisms) * runs * size * 4 * latency_ms / 1000
+        with served_clients(size, latency_ms, life) as (server, workspace):
+            for parallelism in parallelisms:
+                for index in range(1, runs + 1):
+                    show(measure(server, workspace, size, parallelism, index))
+
+
+@contextmanager
+def served_clients(size: int, latency_ms: int, life: float) -> Iterator[tuple[Server, Workspace]]:
+    """plan_scale's project of `size` existing clients, served by this script's emulator."""
+    with tempfile.TemporaryDirectory(prefix=f"mpctl-verify-{size}-") as folder:
+        listener = listening_socket()
+        port = int(listener.getsockname()[1])
+        project = build_project(Path(folder), port, size, 0, "asgi")
+        os.environ["SSL_CERT_FILE"] = str(project.tls_ca)
+        workspace = open_workspace(project.directory, ENV)
+        with emulator_process(listener, project, latency_ms, life) as server:
+            yield server, workspace
+
+
+def verify_once(size: int, parallelism: int, latency_ms: int) -> Row:
+    """One verify of `size` clients at `parallelism` on a fresh project and emulator."""
+    life = 600 + size * 4 * latency_ms / 1000
+    with served_clients(size, latency_ms, life) as (server, workspace):
+        return measure(server, workspace, size, parallelism, 1)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
