@@ -26,7 +26,7 @@ from mpctl.manifests.project import (
 )
 from mpctl.manifests.project import load_project as _load_project
 from mpctl.manifests.resolve import LocatedResource, read_sources, resolve, template_variables
-from mpctl.manifests.template import is_template
+from mpctl.manifests.templated import is_template
 from mpctl.model import Client, DesiredState, Scope
 
 __all__ = [

@@ -20,7 +20,7 @@ from pydantic import TypeAdapter, ValidationError
 from mpctl.manifests.errors import Located, diagnostics_from_validation
 from mpctl.manifests.findings import ManifestFinding, internal_error
 from mpctl.manifests.project import Project, UnreadableFileError, display_path, read_text
-from mpctl.manifests.template import TemplateProblemError, is_template, render
+from mpctl.manifests.templated import TemplateProblemError, is_template
 from mpctl.manifests.yaml import Path as DataPath
 from mpctl.manifests.yaml import YamlDocument, load_documents
 from mpctl.model import Client, Resource, Scope
@@ -88,7 +88,7 @@ def _read_one(
 ) -> tuple[list[SourceDocument], list[ManifestFinding]]:
     try:
         text = read_text(path)
-        text = render(text, variables) if is_template(text) else text
+        text = _rendered(text, variables) if is_template(text) else text
     except UnreadableFileError as exc:
         return [], [ManifestFinding(shown, exc.line, "MPL007", exc.message, exc.hint)]
     except TemplateProblemError as exc:
@@ -100,6 +100,13 @@ def _read_one(
     return [SourceDocument(shown, d) for d in parsed], [
         ManifestFinding(shown, p.line, p.code, p.message, p.hint) for p in refused
     ]
+
+
+def _rendered(text: str, variables: Mapping[str, Any]) -> str:
+    """`text` rendered as a template; jinja2 loads only when a file is one."""
+    from mpctl.manifests.template import render  # noqa: PLC0415 - fast start
+
+    return render(text, variables)
 
 
 def resolve(

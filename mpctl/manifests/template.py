@@ -24,8 +24,10 @@ from mpctl.manifests.budget import (
     RenderBudget,
 )
 from mpctl.manifests.sandbox import ManifestSandbox, instrument
+from mpctl.manifests.templated import TemplateProblemError, is_template
 
-_MARKERS = ("{{", "{%", "{#")
+__all__ = ["TemplateProblemError", "is_template", "render"]
+
 _JINJA_SOURCE_NAME = "<template>"
 """The filename Jinja gives code compiled without a name; its traceback frames carry it."""
 MAX_TEMPLATE_DEPTH = 40
@@ -44,19 +46,6 @@ _NOT_HERE = {
     nodes.FromImport: "from ... import",
     nodes.Extends: "extends",
 }
-
-
-class TemplateProblemError(Exception):
-    """A template that does not render; `line` is in the source file."""
-
-    def __init__(self, line: int, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.line, self.message, self.hint = line, message, hint
-
-
-def is_template(text: str) -> bool:
-    """True when `text` uses any Jinja syntax (plain YAML skips rendering)."""
-    return any(marker in text for marker in _MARKERS)
 
 
 def render(text: str, variables: Mapping[str, Any]) -> str:
