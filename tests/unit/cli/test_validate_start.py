@@ -1,0 +1,78 @@
+"""Start-up of `mpctl validate` (issue 13, "Fast start"): what a fresh run does not import.
+
+Owns the check, through the real CLI in a fresh interpreter (`python -X importtime -m mpctl`,
+from a copy of the example project with an empty `.mpctl/`), that validating plain YAML loads
+no jinja2 (it loads with the first template), no sink module beyond the registry, and nothing
+of the network side; and that the error boundary alone loads no asyncio. Must not assert
+times: the benchmark (benchmarks/startup.py) measures them, this test only pins the imports.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLE_PROJECT = Path(__file__).resolve().parents[3] / "manifests"
+TEMPLATE = Path("resources") / "teams.yaml.j2"
+NETWORK_SIDE = ("httpx", "mpctl.remote", "mpctl.apply", "mpctl.verify", "mpctl.emulator")
+NOT_FOR_PLAIN_YAML = ("jinja2", "mpctl.manifests.template", "mpctl.secrets.file")
+
+
+def _project(tmp_path: Path, *, with_template: bool) -> Path:
+    """A copy of the example project with an empty `.mpctl/`, its template removed if asked."""
+    shutil.copytree(EXAMPLE_PROJECT, tmp_path / "manifests")
+    (tmp_path / ".mpctl").mkdir()
+    if not with_template:
+        (tmp_path / "manifests" / TEMPLATE).unlink()
+    return tmp_path
+
+
+def _imported_by(arguments: list[str], cwd: Path) -> tuple[set[str], str]:
+    """Every module `mpctl ARGUMENTS` imports in a fresh interpreter, and what it printed."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "mpctl", *arguments],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        cwd=cwd,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:") and line.count("|") == 2
+    }
+    assert "mpctl.cli.main" in imported, "the check must see the modules of the run"
+    return imported, done.stdout
+
+
+def _among(imported: set[str], packages: tuple[str, ...]) -> list[str]:
+    return sorted(n for n in imported if any(n == p or n.startswith(p + ".") for p in packages))
+
+
+def test_validate_of_plain_yaml_loads_no_jinja_no_sink_and_no_network(tmp_path: Path) -> None:
+    imported, printed = _imported_by(["validate"], _project(tmp_path, with_template=False))
+    assert "scopes valid" in printed
+    assert "mpctl.secrets" in imported, "validate asks the sink registry about each block"
+    assert _among(imported, NOT_FOR_PLAIN_YAML) == []
+    assert _among(imported, NETWORK_SIDE) == []
+
+
+def test_validate_loads_jinja_once_a_file_is_a_template(tmp_path: Path) -> None:
+    imported, printed = _imported_by(["validate"], _project(tmp_path, with_template=True))
+    assert "scopes valid" in printed
+    assert {"jinja2", "mpctl.manifests.template"} <= imported
+    assert _among(imported, NETWORK_SIDE) == []
+
+
+@pytest.mark.parametrize("arguments", [["--help"], ["validate", "--help"]], ids=" ".join)
+def test_the_error_boundary_loads_no_asyncio(arguments: list[str], tmp_path: Path) -> None:
+    """Signal handling at the boundary needs no event loop: asyncio costs ~25 ms of start-up."""
+    imported, _ = _imported_by(arguments, tmp_path)
+    assert "mpctl.cli.interrupts" in imported
+    assert _among(imported, ("asyncio",)) == []
