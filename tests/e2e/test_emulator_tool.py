@@ -36,7 +36,10 @@ WORLD_CHANGED = (
 
 
 def _environ() -> dict[str, str]:
-    return {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    """Without CI: a CI runner refuses a local file sink outside the embedded emulator (tested
+    on its own), and the served https environment here keeps its keys in one."""
+    kept = {name: value for name, value in os.environ.items() if name != "CI"}
+    return {**kept, "NO_COLOR": "1", "COLUMNS": "200"}
 
 
 def mpctl(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
