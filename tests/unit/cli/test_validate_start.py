@@ -5,18 +5,23 @@ copy of the example project with an empty `.mpctl/`), that validating plain YAML
 (it loads with the first template), no sink module beyond the registry, and nothing of the
 network side; and that the error boundary alone loads no asyncio. The run lists `sys.modules`
 at its end: `-X importtime` would miss the modules loaded by `importlib.import_module` (lazy
-commands, package exports, sink plug-ins). Must not assert times: the benchmark
+commands, package exports, sink plug-ins). Also that `mpctl.secrets`'s lazy exports resolve
+to their modules' own objects. Must not assert times: the benchmark
 (benchmarks/startup.py) measures them, this test only pins the imports.
 """
 
 from __future__ import annotations
 
+import ast
+import importlib
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+import mpctl.secrets
 
 EXAMPLE_PROJECT = Path(__file__).resolve().parents[3] / "manifests"
 TEMPLATE = Path("resources") / "teams.yaml.j2"
@@ -82,3 +87,29 @@ def test_the_error_boundary_loads_no_asyncio(arguments: list[str], tmp_path: Pat
     imported, _ = _imported_by(arguments, tmp_path)
     assert "mpctl.cli.interrupts" in imported
     assert _among(imported, ("asyncio",)) == []
+
+
+def _typed_exports(init: Path) -> dict[str, str]:
+    """name -> module of every `from mpctl.secrets.X import name` in the package's __init__."""
+    imports = [
+        node
+        for node in ast.walk(ast.parse(init.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom)
+    ]
+    return {
+        alias.name: node.module
+        for node in imports
+        if node.module and node.module.startswith("mpctl.secrets.")
+        for alias in node.names
+    }
+
+
+def test_every_lazy_secrets_export_is_its_modules_own() -> None:
+    """`mpctl.secrets` loads its exports on first use: each name in `__all__` is found, and is
+    the very object the module its typed import names defines (the table cannot drift)."""
+    typed = _typed_exports(Path(mpctl.secrets.__file__))
+    assert sorted(typed) == sorted(mpctl.secrets.__all__)
+    for name, module in sorted(typed.items()):
+        own = getattr(importlib.import_module(module), name)
+        assert getattr(mpctl.secrets, name) is own, name
+    assert set(mpctl.secrets.__all__) <= set(dir(mpctl.secrets))
