@@ -13,7 +13,6 @@ to Digdir or decide when to rotate: the planner derives that from `read_state` p
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import contextlib
 import os
@@ -21,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar, get_args, runtime_checkable
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, get_args, runtime_checkable
 
 from pydantic import BaseModel, ValidationError
 
@@ -34,13 +33,17 @@ from mpctl.model import (
     SinkSpec,
     SinkState,
 )
-from mpctl.secrets.keys import PrivateKey
 from mpctl.secrets.plugins import (
     ENTRY_POINT_GROUP,
     NOT_INSTALLED_HINT,
     installed_sinks,
     load_installed,
 )
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from mpctl.secrets.keys import PrivateKey
 
 T = TypeVar("T")
 
@@ -145,6 +148,8 @@ class ThreadedSink:
         return f"ThreadedSink({self.blocking!r})"
 
     async def _run(self, client: str, call: Callable[[], T]) -> T:
+        import asyncio  # noqa: PLC0415 - fast start: validate opens no sink
+
         lock = self._locks.setdefault(client, asyncio.Lock())
         async with lock:
             return await asyncio.to_thread(call)

@@ -26,7 +26,13 @@ import mpctl.secrets
 EXAMPLE_PROJECT = Path(__file__).resolve().parents[3] / "manifests"
 TEMPLATE = Path("resources") / "teams.yaml.j2"
 NETWORK_SIDE = ("httpx", "mpctl.remote", "mpctl.apply", "mpctl.verify", "mpctl.emulator")
-NOT_FOR_PLAIN_YAML = ("jinja2", "mpctl.manifests.template", "mpctl.secrets.file")
+NOT_FOR_PLAIN_YAML = (
+    "jinja2",
+    "mpctl.manifests.template",
+    "mpctl.secrets.file",
+    "cryptography",
+    "asyncio",
+)
 RUN_AS_DASH_M = """
 import runpy, sys
 sys.argv = ["mpctl", *sys.argv[1:]]
