@@ -440,17 +440,25 @@ class Server:
     latency_ms: int
 
 
+def serve_command(
+    script: Path, listener: socket.socket, project: Project, latency_ms: int, life: float
+) -> list[str]:
+    """`script` run again as the emulator's child process on `listener` (see
+    `add_serve_arguments`), serving `project` with `latency_ms` added per request."""
+    command = [sys.executable, str(script.resolve()), "--serve-fd", str(listener.fileno())]
+    command += ["--serve-world", str(project.world), "--serve-state", str(project.state)]
+    command += ["--serve-issuer", project.issuer, "--latency-ms", str(latency_ms)]
+    command += ["--serve-tls", str(project.tls_cert), str(project.tls_key)]
+    return [*command, "--serve-life", str(life)]
+
+
 @contextmanager
 def emulator_process(
     listener: socket.socket, project: Project, latency_ms: int, inject: Inject, life: float
 ) -> Iterator[Server]:
     """Serve the project's emulator in a child process; always stops it."""
     asgi_latency = latency_ms if inject == "asgi" else 0
-    command = [sys.executable, str(Path(__file__).resolve()), "--serve-fd", str(listener.fileno())]
-    command += ["--serve-world", str(project.world), "--serve-state", str(project.state)]
-    command += ["--serve-issuer", project.issuer, "--latency-ms", str(asgi_latency)]
-    command += ["--serve-tls", str(project.tls_cert), str(project.tls_key)]
-    command += ["--serve-life", str(life)]
+    command = serve_command(Path(__file__), listener, project, asgi_latency, life)
     process = subprocess.Popen(command, pass_fds=[listener.fileno()])
     listener.close()
     base = project.issuer.rstrip("/")
@@ -684,12 +692,8 @@ def numbers(text: str) -> list[int]:
     return values
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--sizes", type=numbers, default=[100, 1000, 5000], help="e.g. 100,1000")
-    parser.add_argument("--concurrency", type=numbers, default=[1, 16], help="e.g. 1,16")
-    parser.add_argument("--latency-ms", type=int, default=50, help="added per API request")
-    parser.add_argument("--inject", choices=["asgi", "emulator"], default="asgi")
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """The hidden options a benchmark passes to itself to run the emulator as its child."""
     hidden = argparse.SUPPRESS
     parser.add_argument("--serve-fd", type=int, help=hidden)
     parser.add_argument("--serve-world", type=Path, help=hidden)
@@ -697,6 +701,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--serve-issuer", help=hidden)
     parser.add_argument("--serve-tls", type=Path, nargs=2, help=hidden)
     parser.add_argument("--serve-life", type=float, default=3600.0, help=hidden)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--sizes", type=numbers, default=[100, 1000, 5000], help="e.g. 100,1000")
+    parser.add_argument("--concurrency", type=numbers, default=[1, 16], help="e.g. 1,16")
+    parser.add_argument("--latency-ms", type=int, default=50, help="added per API request")
+    parser.add_argument("--inject", choices=["asgi", "emulator"], default="asgi")
+    add_serve_arguments(parser)
     arguments = parser.parse_args(argv)
     if not 0 <= arguments.latency_ms <= 10_000:
         parser.error("--latency-ms must be between 0 and 10000")

@@ -34,7 +34,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -51,10 +50,12 @@ from plan_scale import (
     ENV,
     SERVER_STOP_SECONDS,
     Project,
+    add_serve_arguments,
     build_project,
     exit_with_parent,
     listening_socket,
     numbers,
+    serve_command,
     trust,
 )
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -148,11 +149,7 @@ def emulator_process(
     listener: socket.socket, project: Project, latency_ms: int, life: float
 ) -> Iterator[Server]:
     """Serve the project's emulator in a child process; always stops it."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--serve-fd", str(listener.fileno())]
-    command += ["--serve-world", str(project.world), "--serve-state", str(project.state)]
-    command += ["--serve-issuer", project.issuer, "--latency-ms", str(latency_ms)]
-    command += ["--serve-tls", str(project.tls_cert), str(project.tls_key)]
-    command += ["--serve-life", str(life)]
+    command = serve_command(Path(__file__), listener, project, latency_ms, life)
     process = subprocess.Popen(command, pass_fds=[listener.fileno()])
     listener.close()
     server = Server(project.issuer.rstrip("/"), project.tls_ca)
@@ -285,13 +282,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--latency-ms", type=int, default=50, help="added per request")
     parser.add_argument("--runs", type=int, default=2, help="runs per size in one process")
     parser.add_argument("--parallelism", type=numbers, default=[1], help="e.g. 1,16")
-    hidden = argparse.SUPPRESS
-    parser.add_argument("--serve-fd", type=int, help=hidden)
-    parser.add_argument("--serve-world", type=Path, help=hidden)
-    parser.add_argument("--serve-state", type=Path, help=hidden)
-    parser.add_argument("--serve-issuer", help=hidden)
-    parser.add_argument("--serve-tls", type=Path, nargs=2, help=hidden)
-    parser.add_argument("--serve-life", type=float, default=3600.0, help=hidden)
+    add_serve_arguments(parser)
     arguments = parser.parse_args(argv)
     if not 0 <= arguments.latency_ms <= 10_000:
         parser.error("--latency-ms must be between 0 and 10000")
