@@ -3,9 +3,9 @@
 A steady-state drift check at scale. For each size N a throw-away project is generated in a
 temporary directory: `mpctl.yaml` with one non-embedded environment `bench` pointing at
 https://127.0.0.1:PORT (mpctl refuses plain http outside an `emulator:` environment, MPL108, so
-the emulator is served over TLS with a throw-away CA that this process trusts through
-SSL_CERT_FILE, which httpx honours); the admin certificate and key issued by the emulator; one
-own scope plus N Client manifests in one multi-document file; a world file where the N clients
+the emulator is served over TLS with the loopback CA that `mpctl emulator serve --tls` makes,
+which this process trusts through SSL_CERT_FILE, as httpx honours it); the admin certificate
+and key issued by the emulator; one own scope plus N Client manifests in one multi-document file; a world file where the N clients
 already exist with the ownership marker and one registered key each; and each client's file
 sink holding that key as *current* with the client_id (written through the sink API). One RSA
 key is shared by all clients under per-client kids: the plan compares kids and thumbprints
@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import json
 import os
 import signal
@@ -53,21 +52,23 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, Literal, cast
 
 import httpx
 import uvicorn
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mpctl.cli.commands.plan import plan_from
 from mpctl.cli.environment import Workspace, open_workspace
-from mpctl.emulator import EmulatorSettings, create_app, issue_business_certificate
+from mpctl.emulator import (
+    EmulatorSettings,
+    create_app,
+    ensure_tls_files,
+    issue_business_certificate,
+)
 from mpctl.plan import Plan, PlanOptions
 from mpctl.plan.types import Severity
 from mpctl.remote.connect import open_remote
@@ -352,74 +353,11 @@ def build_project(
         sink.stage(name, key)
         sink.promote(name, key.kid, created)
         sink.set_client_id(name, client_ids[name])
-    return Project(directory, world, state, issuer, *write_tls_files(directory))
+    tls = ensure_tls_files(directory)  # what `mpctl emulator serve --tls` makes
+    return Project(directory, world, state, issuer, tls.ca, tls.certificate, tls.key)
 
 
 # --- TLS on loopback: mpctl refuses plain http for a non-embedded environment (MPL108) -----
-
-
-def write_tls_files(directory: Path) -> tuple[Path, Path, Path]:
-    """A throw-away CA and a server certificate for 127.0.0.1: (ca, certificate, key) PEMs."""
-    now = datetime.now(UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "plan_scale benchmark CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_ca_usage(), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(HOST))]), False
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    paths = (directory / "tls-ca.pem", directory / "tls-cert.pem", directory / "tls-key.pem")
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    paths[2].write_bytes(pem)
-    paths[2].chmod(0o600)
-    return paths
-
-
-def _ca_usage() -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=False,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=True,
-        crl_sign=True,
-        encipher_only=False,
-        decipher_only=False,
-    )
 
 
 # --- the server process, from the parent ------------------------------------------------------
