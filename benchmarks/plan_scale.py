@@ -4,12 +4,12 @@ A steady-state drift check at scale. For each size N a throw-away project is gen
 temporary directory: `mpctl.yaml` with one non-embedded environment `bench` pointing at
 https://127.0.0.1:PORT (mpctl refuses plain http outside an `emulator:` environment, MPL108, so
 the emulator is served over TLS with the loopback CA that `mpctl emulator serve --tls` makes,
-which this process trusts through SSL_CERT_FILE, as httpx honours it); the admin certificate
-and key issued by the emulator; one own scope plus N Client manifests in one multi-document file; a world file where the N clients
-already exist with the ownership marker and one registered key each; and each client's file
-sink holding that key as *current* with the client_id (written through the sink API). One RSA
-key is shared by all clients under per-client kids: the plan compares kids and thumbprints
-only, and generating N keys would take longer than the benchmark.
+which this process trusts through SSL_CERT_FILE, as httpx honours it); the admin certificate and
+key issued by the emulator; one own scope plus N Client manifests in one multi-document file; a
+world file where the N clients already exist with the ownership marker and one registered key
+each; and each client's file sink holding that key as *current* with the client_id (written
+through the sink API). One RSA key is shared by all clients under per-client kids: the plan
+compares kids and thumbprints only, and generating N keys would take longer than the benchmark.
 
 The emulator runs in a child process (uvicorn on an inherited socket bound to 127.0.0.1, so
 client and server do not share one GIL) with `--latency-ms` added to every self-service API
