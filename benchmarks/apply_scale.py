@@ -2,9 +2,9 @@
 
 The concurrent apply engine's figures (issue 13). For each size N a throw-away project is
 generated as `benchmarks/plan_scale.py` does (one non-embedded environment `bench` over TLS on
-127.0.0.1, N Client manifests with 3072-bit keys, file sinks), but the emulator's world holds
-none of the clients: apply creates every client and stages, registers, tests and promotes its
-first key. The emulator runs in plan_scale's child process (so client and server do not share
+127.0.0.1, N Client manifests whose new keys have `--key-size` bits, 3072 by default, file
+sinks), but the emulator's world holds none of the clients: apply creates every client and
+stages, registers, tests and promotes its first key. The emulator runs in plan_scale's child process (so client and server do not share
 one GIL) with `--latency-ms` added to every `/api/v1/...` request; `/token` (the admin token and
 each new key's token test) is not delayed. Each parallelism gets a fresh project and emulator.
 
@@ -17,11 +17,11 @@ process's peak RSS. Prints, never asserts beyond "every step done".
 
 `--rotate` times a forced rotation instead: the N clients are first created at the default
 parallelism (not reported), then every client's key rotates (`plan --rotate` for each: a new
-3072-bit key staged, registered, tested and promoted) at each `--parallelism`.
+key staged, registered, tested and promoted) at each `--parallelism`.
 `apply_once` and `rotate_once` are the entry points `benchmarks/scale.py` calls.
 
     .venv/bin/python benchmarks/apply_scale.py [--sizes 100,1000] [--parallelism 1,16]
-        [--latency-ms 50] [--rotate]
+        [--latency-ms 50] [--rotate] [--key-size 3072]
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ from mpctl.cli.keytest import TokenKeyTester
 from mpctl.plan import PlanOptions
 from mpctl.remote import DEFAULT_CONCURRENCY, open_http, watch_calls
 from mpctl.remote.connect import open_remote
+from mpctl.secrets.keys import DEFAULT_KEY_SIZE, MIN_KEY_SIZE
 from mpctl.state import observe
 
 
@@ -179,11 +180,15 @@ def show(row: Row) -> None:
 
 
 def run(
-    sizes: Sequence[int], parallelisms: Sequence[int], latency_ms: int, rotate: bool = False
+    sizes: Sequence[int],
+    parallelisms: Sequence[int],
+    latency_ms: int,
+    rotate: bool = False,
+    key_size: int = DEFAULT_KEY_SIZE,
 ) -> None:
     print(
         f"emulator on {HOST} (uvicorn, child process), +{latency_ms} ms per /api/v1 request, "
-        f"/token not delayed; N new clients, 3072-bit keys; wall = apply_plan (stale-plan "
+        f"/token not delayed; N new clients, {key_size}-bit keys; wall = apply_plan (stale-plan "
         f"check + every step); requests = API + token calls; bound = API requests × "
         f"{latency_ms} ms / parallelism; {os.cpu_count()} CPUs, load = 1-min load average",
         flush=True,
@@ -196,7 +201,7 @@ def run(
     for size in sizes:
         for parallelism in parallelisms:
             once = rotate_once if rotate else apply_once
-            show(once(size, parallelism, latency_ms))
+            show(once(size, parallelism, latency_ms, key_size))
 
 
 def lifetime(size: int, latency_ms: int, parallelism: int) -> float:
@@ -206,13 +211,13 @@ def lifetime(size: int, latency_ms: int, parallelism: int) -> float:
 
 @contextmanager
 def served_new_clients(
-    size: int, latency_ms: int, life: float
+    size: int, latency_ms: int, life: float, key_size: int
 ) -> Iterator[tuple[Server, Workspace]]:
     """A fresh project declaring `size` clients that Digdir does not have yet, and its emulator."""
     with tempfile.TemporaryDirectory(prefix=f"mpctl-apply-{size}-") as folder:
         listener = listening_socket()
         port = int(listener.getsockname()[1])
-        project = build_project(Path(folder), port, 0, latency_ms, "asgi")
+        project = build_project(Path(folder), port, 0, latency_ms, "asgi", key_size=key_size)
         write_manifests(project.directory, size)
         os.environ["SSL_CERT_FILE"] = str(project.tls_ca)
         workspace = open_workspace(project.directory, ENV)
@@ -220,17 +225,22 @@ def served_new_clients(
             yield server, workspace
 
 
-def apply_once(size: int, parallelism: int, latency_ms: int) -> Row:
-    """Apply `size` new clients (each with its first key) at `parallelism`."""
-    with served_new_clients(size, latency_ms, lifetime(size, latency_ms, parallelism)) as served:
+def apply_once(
+    size: int, parallelism: int, latency_ms: int, key_size: int = DEFAULT_KEY_SIZE
+) -> Row:
+    """Apply `size` new clients (each with its first key of `key_size` bits) at `parallelism`."""
+    life = lifetime(size, latency_ms, parallelism)
+    with served_new_clients(size, latency_ms, life, key_size) as served:
         return measure(*served, size, parallelism)
 
 
-def rotate_once(size: int, parallelism: int, latency_ms: int) -> Row:
+def rotate_once(
+    size: int, parallelism: int, latency_ms: int, key_size: int = DEFAULT_KEY_SIZE
+) -> Row:
     """Create `size` clients at the default parallelism (not reported), then time a forced
     rotation of every client's key (`plan --rotate` for each) at `parallelism`."""
     life = lifetime(size, latency_ms, DEFAULT_CONCURRENCY) + lifetime(size, latency_ms, parallelism)
-    with served_new_clients(size, latency_ms, life) as (server, workspace):
+    with served_new_clients(size, latency_ms, life, key_size) as (server, workspace):
         measure(server, workspace, size, DEFAULT_CONCURRENCY)
         rotate = PlanOptions(rotate=tuple(sorted(workspace.desired.clients)))
         return measure(server, workspace, size, parallelism, rotate)
@@ -252,10 +262,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--parallelism", type=numbers, default=[1, 16], help="e.g. 1,16")
     parser.add_argument("--latency-ms", type=int, default=50, help="added per API request")
     parser.add_argument("--rotate", action="store_true", help="time a forced rotation instead")
+    parser.add_argument(
+        "--key-size",
+        type=int,
+        default=DEFAULT_KEY_SIZE,
+        help=f"bits of each new RSA key (keys.size; default {DEFAULT_KEY_SIZE}, Digdir's "
+        "documented minimum is 2048)",
+    )
     arguments = parser.parse_args(argv)
     if not 0 <= arguments.latency_ms <= 10_000:
         parser.error("--latency-ms must be between 0 and 10000")
-    run(arguments.sizes, arguments.parallelism, arguments.latency_ms, arguments.rotate)
+    if arguments.key_size < MIN_KEY_SIZE:
+        parser.error(f"--key-size must be at least {MIN_KEY_SIZE}")
+    run(
+        arguments.sizes,
+        arguments.parallelism,
+        arguments.latency_ms,
+        arguments.rotate,
+        arguments.key_size,
+    )
 
 
 if __name__ == "__main__":

@@ -56,13 +56,14 @@ from plan_scale import (
     listening_socket,
     numbers,
     serve_command,
+    served_settings,
     trust,
 )
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mpctl.cli.commands.verify import collect_checks, run_checks
 from mpctl.cli.environment import Workspace, open_workspace
-from mpctl.emulator import EmulatorSettings, create_app
+from mpctl.emulator import create_app
 
 COUNTS_PATH: Final = "/_bench/counts"
 SERVER_START_SECONDS: Final = 300.0
@@ -100,11 +101,7 @@ class LatencyEverywhere:
 def serve_child(arguments: argparse.Namespace) -> None:
     """Serve the emulator over TLS on the inherited listening socket until SIGTERM."""
     threading.Thread(target=exit_with_parent, args=(arguments.serve_life,), daemon=True).start()
-    settings = EmulatorSettings(
-        issuer=arguments.serve_issuer,
-        world=arguments.serve_world,
-        state_path=arguments.serve_state,
-    )
+    settings = served_settings(arguments.serve_issuer, arguments.serve_world, arguments.serve_state)
     app = LatencyEverywhere(create_app(settings), arguments.latency_ms / 1000)
     certificate, key = arguments.serve_tls
     config = uvicorn.Config(

@@ -57,7 +57,11 @@ class Emulator:
     def _open_store(self) -> StateStore:
         if self.settings.state_path is None:
             return MemoryStateStore(self.fresh_state)
-        return FileStateStore(self.settings.state_path, self.fresh_state, on_load=self._check_world)
+        path = self.settings.state_path
+        shared = FileStateStore(path, self.fresh_state, on_load=self._check_world)
+        if self.settings.state_file_writes == "never":
+            return MemoryStateStore(shared.load_once)
+        return shared
 
     def _check_world(self, state: EmulatorState) -> None:
         if self.settings.world is not None:

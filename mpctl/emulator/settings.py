@@ -59,6 +59,14 @@ class EmulatorSettings(BaseModel):
     environment: Environment = "test"
     world: Path | None = None
     state_path: Path | None = None
+    state_file_writes: Literal["every_write", "never"] = Field(
+        default="every_write",
+        description="every_write: each change is written to state_path, which other processes "
+        "may share. never: state_path is read once at start (seeded from the world when "
+        "missing) and later changes stay in this process's memory, each costing O(size of "
+        "the change) instead of a rewrite of the whole file (one process owns the state; "
+        "the benchmarks serve this way).",
+    )
     switches: Switches | None = Field(
         default=None, description="None: the world file's switches, else the defaults."
     )

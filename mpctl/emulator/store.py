@@ -102,6 +102,13 @@ class FileStateStore:
             yield working
             self._commit(working, lock_fd)
 
+    def load_once(self) -> EmulatorState:
+        """The state the file holds now (written from the seeder first when missing), for a
+        caller that keeps it from here on: later writes through this store would not see
+        changes made to it."""
+        with self.read() as state:
+            return state
+
     def replace(self, state: EmulatorState) -> None:
         """Make `state` the whole state file (atomically), whatever it held before."""
         with self._thread_lock, self._file_lock(fcntl.LOCK_EX) as lock_fd:

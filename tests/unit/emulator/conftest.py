@@ -7,7 +7,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import jwt
@@ -154,6 +154,7 @@ async def make_emulator(
         environment: Environment = "test",
         seed: int = 0,
         clock: FrozenClock | None = None,
+        state_file_writes: Literal["every_write", "never"] = "every_write",
     ) -> Harness:
         world_path = tmp_path / f"world-{next(counter)}.json"
         world_path.write_text(json.dumps(base_world(admin_key) if world is None else world))
@@ -161,6 +162,7 @@ async def make_emulator(
         settings = EmulatorSettings(
             world=world_path,
             state_path=state_path,
+            state_file_writes=state_file_writes,
             switches=switches,
             control_enabled=control,
             environment=environment,

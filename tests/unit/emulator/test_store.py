@@ -152,6 +152,19 @@ async def test_the_app_persists_to_the_state_file(
     assert stat.S_IMODE((tmp_path / "state.json").stat().st_mode) == 0o600
 
 
+async def test_an_emulator_that_never_writes_its_state_file_reads_it_once_and_keeps_changes(
+    make_emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    sharing = await make_emulator(state=True)
+    earlier = await sharing.register_client(["altinn:instances.read"])
+    before = (tmp_path / "state.json").read_bytes()
+    owner = await make_emulator(state=True, state_file_writes="never")
+    later = await owner.register_client(["altinn:instances.read"])
+    listed = await owner.api("GET", "/clients")
+    assert {c["client_id"] for c in listed.json()} == {earlier["client_id"], later["client_id"]}
+    assert (tmp_path / "state.json").read_bytes() == before
+
+
 def test_a_stale_temporary_file_cannot_widen_the_mode(tmp_path: Path) -> None:
     target = tmp_path / "state.json"
     stale = temporary_path(target)
