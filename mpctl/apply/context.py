@@ -6,7 +6,8 @@ manifests (a saved plan is self-contained).
 Owns `ApplyContext`, the `KeyTester` seam (the CLI plugs in `mpctl.verify`'s token exchange, so
 `apply` and `verify` stay independent), and `ApplySettings`. Client ids learned while applying
 (a client created in this run) are recorded here so later key steps find them; so are the
-clients the stale-plan check observed (creates look for their marker there) and every private
+clients the stale-plan check observed (creates look for their marker in a listing they share,
+`SharedClientListing`, seeded with it) and every private
 key this run generated or loaded (parsed and validated once per process, not once per phase).
 Must not hold a key anywhere that prints: the key cache is left out of `repr`.
 """
@@ -21,6 +22,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from mpctl.apply.listing import SharedClientListing
 from mpctl.errors import MpctlError
 from mpctl.plan import Plan
 from mpctl.remote import RemoteApi
@@ -70,6 +72,9 @@ class ApplySettings:
     propagation_wait_initial: float = 2.0
     propagation_wait_max: float = 15.0
     read_after_write_attempts: int = 5
+    client_listing_max_age: float = 10.0
+    """Seconds a client listing may have begun before a create consults it for its marker
+    (`SharedClientListing`); 0 lists again before every create."""
 
 
 class ApplyError(MpctlError):
@@ -113,6 +118,16 @@ class ApplyContext:
     plan's order."""
     keys: dict[tuple[str, str], PrivateKey] = field(default_factory=dict, repr=False)
     """(client, kid) → the private key this run staged or loaded."""
+    client_listing: SharedClientListing = field(init=False, repr=False)
+    """The listing creates look for their marker in (the engine seeds it with the stale-plan
+    check's)."""
+
+    def __post_init__(self) -> None:
+        self.client_listing = SharedClientListing(
+            self.api.list_clients,
+            clock=self.monotonic,
+            max_age=self.settings.client_listing_max_age,
+        )
 
     def sink(self, client: str) -> SecretSink:
         sink = self.sinks.get(client)

@@ -41,7 +41,7 @@ from mpctl.remote import (
     PreconditionRequired,
     RemoteCallError,
 )
-from mpctl.state import observe
+from mpctl.state import Snapshot, observe
 
 
 def check_allowed(plan: Plan, allowed: frozenset[str]) -> None:
@@ -55,7 +55,7 @@ def check_allowed(plan: Plan, allowed: frozenset[str]) -> None:
         )
 
 
-async def check_fresh(plan: Plan, ctx: ApplyContext) -> None:
+async def check_fresh(plan: Plan, ctx: ApplyContext) -> Snapshot:
     """Refuse (before any write) a plan for another environment, one that allows more than
     the operator did, one made against another state, or (with `ctx.rederive`) one that is not
     what the manifests call for."""
@@ -69,6 +69,7 @@ async def check_fresh(plan: Plan, ctx: ApplyContext) -> None:
         )
     if ctx.rederive is not None:
         check_rederived(plan, ctx.rederive(snapshot))
+    return snapshot
 
 
 async def apply_plan(
@@ -84,7 +85,9 @@ async def apply_plan(
     if ctx.parallelism < 1:
         raise UserError(f"parallelism must be at least 1, not {ctx.parallelism}")
     graph = _dependencies(plan)
-    await check_fresh(plan, ctx)
+    began = ctx.monotonic()
+    snapshot = await check_fresh(plan, ctx)
+    ctx.client_listing.seed(snapshot.observed.clients.values(), began=began)
     scheduler = _Scheduler(plan, graph, ctx, observer or NullObserver())
     outcomes = await scheduler.run()
     report = ApplyReport()

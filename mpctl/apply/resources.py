@@ -3,9 +3,10 @@
 Rules (code-models.md §8.5, reliability.md §3): an update lays the plan's registration over a
 fresh GET before the PUT (`mpctl.model.registrations.overlay`: PUT replaces whole objects);
 404 on delete means done; 409 on create means read back and converge; a client create first
-looks for a client already carrying its ownership marker in a fresh listing, and after an
-ambiguous write lists every client again instead of posting again, so neither a retry nor an
-unlocked concurrent run makes a duplicate. Must not touch keys (see `mpctl.apply.rotation`).
+looks for a client already carrying its ownership marker in a listing begun at most
+`ApplySettings.client_listing_max_age` seconds earlier (shared by the run's creates, see
+`mpctl.apply.listing`), and after an ambiguous write in a listing begun after it instead of
+posting again, so a retry never makes a duplicate. Must not touch keys (see `mpctl.apply.rotation`).
 """
 
 from __future__ import annotations
@@ -54,16 +55,14 @@ async def create_client(step: ClientStep, ctx: ApplyContext) -> int:
     name = step.address.name
     body = _registration(step)
     replaced = step.client_id if step.action is Action.REPLACE else None
-    # A fresh listing, not the stale-plan check's: a run that does not share this lock may have
-    # made the client since (a duplicate is worse than a listing).
-    existing = _carrying_marker(await ctx.api.list_clients(), body, replaced=replaced)
+    existing = _carrying_marker(await ctx.client_listing.recent(), body, replaced=replaced)
     if existing is not None:
         ctx.client_ids[name] = existing.client_id
         return await overlay_client(ctx.api, existing.client_id, body)
     try:
         created = await ctx.api.create_client(body)
-    except AmbiguousWriteError:  # the POST may have landed: only a fresh listing can tell
-        found = _carrying_marker(await ctx.api.list_clients(), body, replaced=replaced)
+    except AmbiguousWriteError:  # the POST may have landed: only a later listing can tell
+        found = _carrying_marker(await ctx.client_listing.fresh(), body, replaced=replaced)
         if found is None:
             raise
         created = found

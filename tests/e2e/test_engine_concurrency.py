@@ -7,26 +7,34 @@ enough are ready; every step starts only after all its dependencies ended (a key
 client's create, the delete after every create); one client's failed create leaves every other
 client done and skips only its key step, naming the failed create; the stop flag stops new
 starts while the steps in flight finish; the report is in plan order though steps finish in
-another; parallelism 1 is exactly the plan's order, one step at a time; the creates take the
-stale-plan check's listing instead of listing all clients before each POST, and list again
-only after a lost answer (no duplicate); `mpctl apply --parallelism N` through the CLI. The
+another; parallelism 1 is exactly the plan's order, one step at a time; the creates look for their
+marker in the stale-plan check's listing while it is recent instead of listing all clients
+before each POST (every time when no age is allowed), and in a listing begun after a lost
+answer (no duplicate); `mpctl apply --parallelism N` through the CLI. The
 invariants of the harness are checked after every call, as in the crash matrix.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from mpctl.apply import ApplyReport, Status, StepOutcome, apply_plan
+from mpctl.apply import ApplyReport, ApplySettings, Status, StepOutcome, apply_plan
 from mpctl.cli.main import main
 from mpctl.emulator import FaultRule
 from mpctl.plan import Action, ClientStep, Plan, PlanOptions, Step
 from tests.e2e.conftest import Templates
-from tests.e2e.harness import DEFAULT_CLIENTS, World, build_project, checks_one_at_a_time
+from tests.e2e.harness import (
+    DEFAULT_CLIENTS,
+    FAST,
+    World,
+    build_project,
+    checks_one_at_a_time,
+)
 from tests.e2e.test_executors_clients import (
     assert_plan_is_empty,
     drop_document,
@@ -108,13 +116,13 @@ class Recorder:
 
 
 async def apply_with(
-    world: World, parallelism: int, recorder: Recorder
+    world: World, parallelism: int, recorder: Recorder, settings: ApplySettings = FAST
 ) -> tuple[Plan, ApplyReport, int]:
     """One apply process at `parallelism` (deletes allowed); also the client listings made."""
     options = PlanOptions(allow_delete=True)
     async with world.session() as (api, sinks, tester):
         plan = world.make_plan(await world.observe(api, sinks), options)
-        context = world.context(api, sinks, tester, allowed=options.allows)
+        context = world.context(api, sinks, tester, settings, allowed=options.allows)
         context.parallelism = parallelism
         context.stop_requested = lambda: recorder.stop
         listings_before = listings(world)
@@ -221,14 +229,24 @@ async def test_the_stop_flag_stops_new_starts_and_the_steps_in_flight_finish(
     await assert_plan_is_empty(world)
 
 
-async def test_every_create_looks_for_its_marker_in_a_fresh_listing(
+async def test_creates_look_for_their_marker_in_the_stale_plan_checks_listing_while_recent(
     worlds: Templates, tmp_path: Path
 ) -> None:
     world = bulk_world(worlds, tmp_path / "world")
     plan, report, lists = await apply_with(world, 4, Recorder())
     assert report.ok
     assert len(creates(plan)) == BULK
-    assert lists == 1 + BULK  # the stale-plan check's, and one before each create
+    assert lists == 1  # the stale-plan check's; no create listed again
+
+
+async def test_with_no_listing_age_allowed_every_create_lists_again(
+    worlds: Templates, tmp_path: Path
+) -> None:
+    world = bulk_world(worlds, tmp_path / "world")
+    every_time = dataclasses.replace(FAST, client_listing_max_age=0)
+    plan, report, lists = await apply_with(world, 4, Recorder(), every_time)
+    assert report.ok
+    assert lists == 1 + len(creates(plan))  # the stale-plan check's, and one before each create
 
 
 async def test_a_create_whose_answer_was_lost_lists_again_and_makes_no_duplicate(
@@ -240,7 +258,7 @@ async def test_a_create_whose_answer_was_lost_lists_again_and_makes_no_duplicate
         state.faults = [*state.faults, lose_answer]
     _, report, lists = await apply_with(world, 4, Recorder())
     assert report.ok, [o.message for o in report.failed]
-    assert lists == 2 + BULK  # the check's, one before each create, one after the lost POST
+    assert lists == 2  # the stale-plan check's, and one begun after the lost POST
     names = [c.name for c in world.remote_state() if c.active]
     assert sorted(n for n in names if n and n.startswith("bulk-")) == [
         f"bulk-{index:02d}" for index in range(1, BULK + 1)
