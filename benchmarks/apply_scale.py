@@ -4,9 +4,10 @@ The concurrent apply engine's figures (issue 13). For each size N a throw-away p
 generated as `benchmarks/plan_scale.py` does (one non-embedded environment `bench` over TLS on
 127.0.0.1, N Client manifests whose new keys have `--key-size` bits, 3072 by default, file
 sinks), but the emulator's world holds none of the clients: apply creates every client and
-stages, registers, tests and promotes its first key. The emulator runs in plan_scale's child process (so client and server do not share
-one GIL) with `--latency-ms` added to every `/api/v1/...` request; `/token` (the admin token and
-each new key's token test) is not delayed. Each parallelism gets a fresh project and emulator.
+stages, registers, tests and promotes its first key. The emulator runs in plan_scale's child
+process (so client and server do not share one GIL) with `--latency-ms` added to every
+`/api/v1/...` request; `/token` (the admin token and each new key's token test) is not
+delayed. Each parallelism gets a fresh project and emulator.
 
 What is timed is what `mpctl apply` does after confirmation: `apply_plan` (the stale-plan
 check's observation, then every step) with the real `TokenKeyTester`; observing and planning
