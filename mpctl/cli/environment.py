@@ -16,19 +16,13 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from mpctl.cli import console, logs
 from mpctl.cli.sink_checks import with_sink_findings
-from mpctl.cli.throwaway import (
-    ThrowawayEmulator,
-    seed_time,
-    throwaway_emulator,
-    with_admin_certificate,
-)
 from mpctl.cli.yielding import YieldingTransport
-from mpctl.emulator import EmulatorSettings, create_app, issue_business_certificate
 from mpctl.errors import ConfigError, RemoteError, UserError
 from mpctl.manifests import LoadResult, Project, load
 from mpctl.model import (
@@ -59,6 +53,10 @@ from mpctl.secrets import (
     unset_references,
 )
 from mpctl.state import open_sinks
+
+if TYPE_CHECKING:  # the emulator is imported only for an embedded environment (fast start)
+    from mpctl.cli.throwaway import ThrowawayEmulator
+    from mpctl.emulator import EmulatorSettings
 
 
 @dataclass(frozen=True)
@@ -135,12 +133,17 @@ def transport_for(
         return network_transport(workspace.environment, workspace.directory)
     if not writable:
         return YieldingTransport(_throwaway(workspace, embedded))
+    from mpctl.emulator import create_app  # noqa: PLC0415 - only an embedded environment
+
     settings = emulator_settings(workspace, embedded)
     ensure_admin_certificate(workspace, settings)
     return YieldingTransport(httpx.ASGITransport(app=create_app(settings)))
 
 
 def emulator_settings(workspace: Workspace, embedded: EmbeddedEmulator) -> EmulatorSettings:
+    from mpctl.cli.throwaway import seed_time  # noqa: PLC0415 - only an embedded environment
+    from mpctl.emulator import EmulatorSettings  # noqa: PLC0415 - only an embedded environment
+
     directory = workspace.directory
     state = directory / embedded.state.format(env=workspace.env_name)
     ensure_private_directory(state.parent)
@@ -173,12 +176,16 @@ def ensure_admin_certificate(
     ensure_private_directory(certificate.parent)
     ensure_private_directory(key.parent)
     organisation = workspace.desired.organisation
+    from mpctl.emulator import issue_business_certificate  # noqa: PLC0415 - embedded only
+
     issue_business_certificate(
         settings, organisation.orgno, certificate, key, org_name=organisation.name
     )
 
 
 def _throwaway(workspace: Workspace, embedded: EmbeddedEmulator) -> ThrowawayEmulator:
+    from mpctl.cli.throwaway import throwaway_emulator  # noqa: PLC0415 - embedded only
+
     return throwaway_emulator(
         workspace.directory, workspace.env_name, workspace.environment, embedded
     )
@@ -197,6 +204,8 @@ async def connect(
     environment = workspace.environment
     transport: httpx.AsyncBaseTransport | None
     if access == "read" and environment.emulator is not None:
+        from mpctl.cli.throwaway import with_admin_certificate  # noqa: PLC0415 - embedded only
+
         emulator = _throwaway(workspace, environment.emulator)
         environment = with_admin_certificate(workspace.desired, workspace.directory, emulator)
         transport = YieldingTransport(emulator)

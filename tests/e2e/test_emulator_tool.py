@@ -5,7 +5,8 @@
   unless `--yes`. A world file changed after the state was made is warned about, once.
 - `mpctl emulator serve --port P` with P taken: one clear line and exit 1, no traceback.
 - `mpctl emulator serve --tls`: an https environment with the printed CA as its `ca_bundle`
-  plans and applies; without the CA the TLS failure is reported clearly.
+  plans and applies; without the CA the TLS failure is reported clearly. Planning it loads no
+  emulator, starlette or uvicorn (they are for an embedded environment only: fast start).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import pytest
 
 from mpctl.cli.main import main
 from tests.e2e.harness import build_project
+from tests.unit.cli.test_validate_start import RUN_AS_DASH_M
 
 CLIENT = "billing-invoices"
 ORGNO = "313367002"
@@ -231,3 +233,23 @@ def test_an_https_environment_trusts_the_served_ca(project: Path, served: int) -
     assert applied.returncode == 0, applied.stdout + applied.stderr
     converged = mpctl("plan", "--detailed-exitcode", *manifests)
     assert converged.returncode == 0, converged.stdout + converged.stderr
+
+
+def test_planning_a_served_environment_loads_no_emulator(project: Path, served: int) -> None:
+    _with_environment(project, _tls_environment(served, ca_bundle=True))
+    arguments = ["plan", "--detailed-exitcode", "--manifests", str(project), "-e", "served"]
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_AS_DASH_M, *arguments],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+        env=_environ(),
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr[-2000:]
+    imported = set(done.stderr.split())
+    assert {"mpctl.cli.commands.plan", "mpctl.remote.fetch", "httpx"} <= imported
+    emulator_side = ("mpctl.emulator", "mpctl.cli.throwaway", "starlette", "uvicorn")
+    loaded = [n for n in imported if any(n == p or n.startswith(p + ".") for p in emulator_side)]
+    assert sorted(loaded) == []
