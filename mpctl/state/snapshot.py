@@ -8,6 +8,7 @@ Read-only: must not write to Digdir or to any sink, and must not plan.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,8 +47,21 @@ def open_sinks(
 
 
 async def observe(api: RemoteApi, *, orgno: str, sinks: Mapping[str, SecretSink]) -> Snapshot:
-    """Fetch Digdir's state once and read every sink's labels."""
-    observed = await fetch(api, orgno=orgno)
+    """Fetch Digdir's state once and read every sink's labels, the two at the same time (the
+    sinks' reads run while Digdir's answers are on their way). Either failing fails the
+    observation with its own error: a sink's stops the fetch."""
+    fetching = asyncio.create_task(fetch(api, orgno=orgno))
+    try:
+        labels = await _labels(sinks)
+    except BaseException:
+        fetching.cancel()
+        with contextlib.suppress(BaseException):  # the sink's error is the one reported
+            await fetching
+        raise
+    return Snapshot(await fetching, labels)
+
+
+async def _labels(sinks: Mapping[str, SecretSink]) -> dict[str, SinkState]:
     names = sorted(sinks)
     labels = await asyncio.gather(*(sinks[name].read_state(name) for name in names))
-    return Snapshot(observed, dict(zip(names, labels, strict=True)))
+    return dict(zip(names, labels, strict=True))
