@@ -1,11 +1,11 @@
 """Private keys for verify, loaded from their secret sink once per process.
 
-Owns `current_key`: a client's current key, read through its sink (which parses and validates
-it: about 0.1 s for a 3072-bit RSA key) the first time, and kept under the client, the kid and
-the thumbprint its labels record (a thumbprint names one key pair, whichever sink holds it). A
-key the labels no longer name (rotated, replaced) is never returned: its kid or thumbprint
-differs, so it is loaded afresh. Keys stay in memory only, as `PrivateKey`s (no repr of key
-material); nothing here writes, logs or prints, and the memo is bounded.
+Owns `current_key`: a client's current key, read through its sink (which parses it and checks
+that its members fit together, `mpctl.secrets.keys`) the first time, and kept under the client,
+the kid and the thumbprint its labels record (a thumbprint names one key pair, whichever sink
+holds it). A key the labels no longer name (rotated, replaced) is never returned: its kid or
+thumbprint differs, so it is loaded afresh. Keys stay in memory only, as `PrivateKey`s (no repr
+of key material); nothing here writes, logs or prints, and the memo is bounded.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, date, datetime
+from typing import cast
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -255,6 +256,90 @@ def test_non_rsa_pem_is_refused() -> None:
     ).decode()
     with pytest.raises(KeyMaterialError, match="not an RSA key"):
         from_pem(pem, kid="x", created_at=NOW)
+
+
+MEMBERS = ("p", "q", "d", "dmp1", "dmq1", "iqmp", "e", "n")
+
+
+class _Numbers:
+    """RSA numbers as plain attributes, any of them out of place."""
+
+    def __init__(self, values: dict[str, int], public: dict[str, int]) -> None:
+        self.p, self.q, self.d = values["p"], values["q"], values["d"]
+        self.dmp1, self.dmq1, self.iqmp = values["dmp1"], values["dmq1"], values["iqmp"]
+        self.public_numbers = rsa.RSAPublicNumbers(public["e"], public["n"])
+
+
+def _with_member_changed(key: PrivateKey, member: str) -> rsa.RSAPrivateNumbers:
+    """The key's numbers with one member moved by 2 (an odd member stays odd)."""
+    numbers = key.crypto_key.private_numbers()
+    values = {name: getattr(numbers, name) for name in MEMBERS[:6]}
+    public = {"e": numbers.public_numbers.e, "n": numbers.public_numbers.n}
+    if member in values:
+        values[member] += 2
+    else:
+        public[member] += 2
+    return cast(rsa.RSAPrivateNumbers, _Numbers(values, public))
+
+
+def _der_integer(value: int) -> bytes:
+    body = value.to_bytes(value.bit_length() // 8 + 1, "big")  # a leading 0 keeps it positive
+    return b"\x02" + _der_length(len(body)) + body
+
+
+def _der_length(length: int) -> bytes:
+    if length < 0x80:  # DER's short form
+        return bytes([length])
+    octets = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(octets)]) + octets
+
+
+def _pkcs1_pem(numbers: rsa.RSAPrivateNumbers) -> str:
+    """PKCS#1 PEM of any numbers, written by hand: cryptography refuses to build a key whose
+    p·q is not n, and such a file must still be refused on reading."""
+    public = numbers.public_numbers
+    members = [0, public.n, public.e, numbers.d, numbers.p, numbers.q]
+    members += [numbers.dmp1, numbers.dmq1, numbers.iqmp]
+    body = b"".join(_der_integer(value) for value in members)
+    der = b"\x30" + _der_length(len(body)) + body
+    text = base64.encodebytes(der).decode().replace("\n", "")
+    lines = [text[i : i + 64] for i in range(0, len(text), 64)]
+    return "\n".join(["-----BEGIN RSA PRIVATE KEY-----", *lines, "-----END RSA PRIVATE KEY-----"])
+
+
+def test_the_hand_written_pkcs1_pem_of_a_sound_key_is_read(keys: tuple[PrivateKey, ...]) -> None:
+    pem = _pkcs1_pem(keys[0].crypto_key.private_numbers())
+    assert from_pem(pem, kid="x", created_at=NOW).thumbprint == keys[0].thumbprint
+
+
+@pytest.mark.parametrize("member", MEMBERS)
+def test_a_key_whose_members_do_not_fit_together_is_refused_as_pem(
+    keys: tuple[PrivateKey, ...], member: str
+) -> None:
+    """OpenSSL's full check (which also proves p and q prime, ~0.1 s a key) is not run on
+    reading; mpctl's own arithmetic check refuses every member out of place."""
+    pem = _pkcs1_pem(_with_member_changed(keys[0], member))
+    with pytest.raises(KeyMaterialError, match="not a consistent RSA key") as caught:
+        from_pem(pem, kid="x", created_at=NOW)
+    assert pem.splitlines()[5] not in str(caught.value)
+
+
+@pytest.mark.parametrize("member", MEMBERS)
+def test_a_key_whose_members_do_not_fit_together_is_refused_as_base64_jwk(
+    keys: tuple[PrivateKey, ...], member: str
+) -> None:
+    document = private_jwk(keys[1])
+    jwk_names = {"dmp1": "dp", "dmq1": "dq", "iqmp": "qi"}
+    numbers = _with_member_changed(keys[1], member)
+    value = getattr(numbers, member, None)
+    if value is None:
+        value = getattr(numbers.public_numbers, member)
+    width = (value.bit_length() + 7) // 8
+    raw = value.to_bytes(width, "big")
+    document[jwk_names.get(member, member)] = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    encoded = base64.b64encode(json.dumps(document).encode()).decode()
+    with pytest.raises(KeyMaterialError):
+        from_private_jwk_base64(encoded, created_at=NOW)
 
 
 def test_base64_private_jwk_round_trip(keys: tuple[PrivateKey, ...]) -> None:
