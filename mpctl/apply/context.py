@@ -72,9 +72,11 @@ class ApplySettings:
     propagation_wait_initial: float = 2.0
     propagation_wait_max: float = 15.0
     read_after_write_attempts: int = 5
-    client_listing_max_age: float = 10.0
-    """Seconds a client listing may have begun before a create consults it for its marker
-    (`SharedClientListing`); 0 lists again before every create."""
+    client_listing_max_age: float = 0.0
+    """Seconds a client listing may have begun before a create looks for its marker in it
+    (`SharedClientListing`). 0: one begun after the create asked (another run may have made
+    the client meanwhile); `math.inf` when every run takes the same lock: the stale-plan
+    check's listing serves the whole run."""
 
 
 class ApplyError(MpctlError):

@@ -1,13 +1,16 @@
 """The organisation's client listing that one apply run's creates share.
 
-Owns the freshness rule of a create's duplicate check (issue 13). A create looks for its
-ownership marker in a listing begun at most `max_age` seconds before it asks; the stale-plan
-check's observation is the first such listing, and creates asking at once share one request.
-After an ambiguous write a create asks for a listing begun after that moment, which is as fresh
-as a listing of its own. So N creates list O(run time / max_age) times instead of N times, and
-each listing is O(N): a thousand creates no longer download a thousand full listings, while a
-client another, unlocked run made more than `max_age` seconds earlier is still found.
+Owns the freshness rule of a create's duplicate check (reliability.md S12: never a second client
+for a name). A create looks for its ownership marker in a listing begun at most `max_age`
+seconds before it asked. With `max_age` 0 (the default: a run cannot know that no other run
+shares its environment) that is a listing begun after it asked; creates that ask while one is
+in flight share the next, so at most two listings are outstanding whatever the parallelism.
+With a lock every run shares (S3), nothing but this run creates clients meanwhile, so the CLI
+allows any age: the stale-plan check's observation seeds the listing and serves every create.
+After an ambiguous write a create always asks for a listing begun after it (`fresh`).
 
+Each listing is made in the task of the step that needs it first (the audit log credits the
+call to that step); the others wait for its result, and look again if it fails or is cancelled.
 Must not decide what a create does with what it finds (`mpctl.apply.resources` does), and must
 not write.
 """
@@ -75,29 +78,38 @@ class SharedClientListing:
         return await self._listing(lambda number, _began: number > begun_before)
 
     async def _listing(self, acceptable: Acceptable) -> tuple[ObservedClient, ...]:
-        latest = self._latest
-        if latest is not None and acceptable(latest.number, latest.began):
-            return latest.clients
-        pending = self._pending
-        if pending is None or not acceptable(pending.number, pending.began):
-            pending = self._start()
-        return (await asyncio.shield(pending.result)).clients
+        while True:
+            latest = self._latest
+            if latest is not None and acceptable(latest.number, latest.began):
+                return latest.clients
+            pending = self._pending
+            if pending is None:
+                return (await self._list_here()).clients
+            await asyncio.wait([pending.result])  # never raises: a failure means look again
+            if acceptable(pending.number, pending.began) and _succeeded(pending.result):
+                return pending.result.result().clients
 
-    def _start(self) -> _Pending:
+    async def _list_here(self) -> _Listing:
+        """List in the caller's task; whoever waits meanwhile gets the result."""
         self._begun += 1
-        number, began = self._begun, self._clock()
-        self._pending = _Pending(number, began, asyncio.ensure_future(self._fetch(number, began)))
-        return self._pending
-
-    async def _fetch(self, number: int, began: float) -> _Listing:
+        pending = _Pending(self._begun, self._clock(), asyncio.get_running_loop().create_future())
+        self._pending = pending
         try:
-            listing = _Listing(number, began, await self._list_clients())
+            listing = _Listing(pending.number, pending.began, await self._list_clients())
+        except BaseException:
+            pending.result.cancel()  # the waiters look again; the error is this caller's
+            raise
         finally:
-            if self._pending is not None and self._pending.number == number:
+            if self._pending is pending:
                 self._pending = None
         self._keep(listing)
+        pending.result.set_result(listing)
         return listing
 
     def _keep(self, listing: _Listing) -> None:
         if self._latest is None or listing.number > self._latest.number:
             self._latest = listing
+
+
+def _succeeded(result: asyncio.Future[_Listing]) -> bool:
+    return result.done() and not result.cancelled()

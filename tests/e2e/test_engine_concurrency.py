@@ -8,8 +8,8 @@ client's create, the delete after every create); one client's failed create leav
 client done and skips only its key step, naming the failed create; the stop flag stops new
 starts while the steps in flight finish; the report is in plan order though steps finish in
 another; parallelism 1 is exactly the plan's order, one step at a time; the creates look for their
-marker in the stale-plan check's listing while it is recent instead of listing all clients
-before each POST (every time when no age is allowed), and in a listing begun after a lost
+marker in the stale-plan check's listing when every run takes one lock, else in listings begun
+after they asked (shared by the creates asking at once), and in a listing begun after a lost
 answer (no duplicate); `mpctl apply --parallelism N` through the CLI. The
 invariants of the harness are checked after every call, as in the crash matrix.
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +49,8 @@ LATENCY = FaultRule(kind="latency", path="/api/v1/*", latency_ms=15)
 LISTINGS = FaultRule(kind="latency", path="/api/v1/clients", methods=["GET"])
 """Delays nothing: its `seen` counts the requests listing every client."""
 DELETED = "client/reelle-supplier"
+ONE_LOCK = dataclasses.replace(FAST, client_listing_max_age=math.inf)
+"""What the CLI sets when every run takes the same lock (S3, or an embedded emulator)."""
 
 
 def add_bulk_clients(project: Path) -> None:
@@ -229,24 +232,27 @@ async def test_the_stop_flag_stops_new_starts_and_the_steps_in_flight_finish(
     await assert_plan_is_empty(world)
 
 
-async def test_creates_look_for_their_marker_in_the_stale_plan_checks_listing_while_recent(
+async def test_with_every_run_under_one_lock_creates_use_the_stale_plan_checks_listing(
     worlds: Templates, tmp_path: Path
 ) -> None:
     world = bulk_world(worlds, tmp_path / "world")
-    plan, report, lists = await apply_with(world, 4, Recorder())
+    plan, report, lists = await apply_with(world, 4, Recorder(), ONE_LOCK)
     assert report.ok
     assert len(creates(plan)) == BULK
     assert lists == 1  # the stale-plan check's; no create listed again
 
 
-async def test_with_no_listing_age_allowed_every_create_lists_again(
+async def test_otherwise_creates_share_listings_begun_after_they_asked(
     worlds: Templates, tmp_path: Path
 ) -> None:
     world = bulk_world(worlds, tmp_path / "world")
-    every_time = dataclasses.replace(FAST, client_listing_max_age=0)
-    plan, report, lists = await apply_with(world, 4, Recorder(), every_time)
+    plan, report, lists = await apply_with(world, 4, Recorder())
     assert report.ok
-    assert lists == 1 + len(creates(plan))  # the stale-plan check's, and one before each create
+    assert 1 < lists <= 1 + len(creates(plan))  # never more than one per create
+    world = bulk_world(worlds, tmp_path / "one at a time")
+    plan, report, lists = await apply_with(world, 1, Recorder())
+    assert report.ok
+    assert lists == 1 + len(creates(plan))  # one after the other: each its own
 
 
 async def test_a_create_whose_answer_was_lost_lists_again_and_makes_no_duplicate(
@@ -256,7 +262,7 @@ async def test_a_create_whose_answer_was_lost_lists_again_and_makes_no_duplicate
     lose_answer = FaultRule(kind="lost_write", path="/api/v1/clients", methods=["POST"], max_hits=1)
     with world.emulator.store.write() as state:
         state.faults = [*state.faults, lose_answer]
-    _, report, lists = await apply_with(world, 4, Recorder())
+    _, report, lists = await apply_with(world, 4, Recorder(), ONE_LOCK)
     assert report.ok, [o.message for o in report.failed]
     assert lists == 2  # the stale-plan check's, and one begun after the lost POST
     names = [c.name for c in world.remote_state() if c.active]

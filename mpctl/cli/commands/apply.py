@@ -29,6 +29,7 @@ import typer
 from mpctl.apply import (
     ApplyContext,
     ApplyObserver,
+    ApplySettings,
     AuditLog,
     LockInfo,
     StepOutcome,
@@ -43,7 +44,7 @@ from mpctl.cli.commands.plan import plan_from, show_plan
 from mpctl.cli.environment import Workspace, connect, open_workspace
 from mpctl.cli.interrupts import EXIT_INTERRUPTED, InterruptError, Interrupts
 from mpctl.cli.keytest import TokenKeyTester
-from mpctl.cli.locking import open_lock
+from mpctl.cli.locking import client_listing_max_age, open_lock
 from mpctl.cli.options import (
     DEFAULT_MANIFESTS,
     AllowDeleteOption,
@@ -384,6 +385,7 @@ async def _plan_and_apply(
             stop_requested=interrupts.stop_requested,
             parallelism=parallelism,
             rederive=None if saved is None else _rederive(workspace, saved),
+            settings=ApplySettings(client_listing_max_age=client_listing_max_age(workspace)),
         )
         orgno = workspace.desired.organisation.orgno
         plan = saved or plan_from(

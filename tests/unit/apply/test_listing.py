@@ -4,8 +4,9 @@ A fake `list_clients` counts its calls, can be held open (so callers overlap) an
 hand-moved clock stands for time. Covered: a seed (the stale-plan check's listing) serves every
 create while it is recent, then one new listing serves the callers that ask at once; `fresh`
 never answers with a listing begun before the call, however still the clock stands, even with
-one pending; a failed listing fails each caller waiting on it and the next call lists again;
-max age 0 lists for every call.
+one pending, and the callers that arrive during a listing share the next; a failed listing
+fails only the caller that made it, and the ones waiting list again; max age 0 lists for
+every call made one after another.
 """
 
 from __future__ import annotations
@@ -96,8 +97,7 @@ async def test_fresh_never_answers_with_a_listing_begun_before_the_call() -> Non
     listing = shared(api, clock)
     listing.seed([], began=clock.now)
     api.gate = asyncio.Event()
-    early = asyncio.ensure_future(listing.recent())  # none pending: the seed serves it
-    assert await early == ()
+    assert await listing.recent() == ()  # within max_age: the seed serves it
     clock.now += MAX_AGE + 1
     pending = asyncio.ensure_future(listing.recent())  # a listing begins, held open
     await settle()
@@ -111,7 +111,22 @@ async def test_fresh_never_answers_with_a_listing_begun_before_the_call() -> Non
     assert api.calls == 2
 
 
-async def test_a_failed_listing_fails_its_waiters_and_the_next_call_lists_again() -> None:
+async def test_callers_arriving_during_a_listing_share_the_next_one() -> None:
+    api, clock = FakeApi(made=[client(1)]), Clock()
+    listing = shared(api, clock, max_age=0)
+    api.gate = asyncio.Event()
+    first = asyncio.ensure_future(listing.fresh())
+    await settle()
+    later = [asyncio.ensure_future(listing.fresh()) for _ in range(6)]
+    await settle()
+    assert api.calls == 1  # the later callers wait: the listing in flight began before them
+    api.gate.set()
+    answers = await asyncio.gather(first, *later)
+    assert api.calls == 2  # one more listing, begun after all six asked, serves them all
+    assert {len(answer) for answer in answers} == {1}
+
+
+async def test_a_failed_listing_fails_its_own_caller_and_the_waiters_list_again() -> None:
     api, clock = FakeApi(made=[client(3)], fail_next=True), Clock()
     listing = shared(api, clock)
     api.gate = asyncio.Event()
@@ -119,10 +134,12 @@ async def test_a_failed_listing_fails_its_waiters_and_the_next_call_lists_again(
     await settle()
     api.gate.set()
     results = await asyncio.gather(*waiting, return_exceptions=True)
-    assert all(isinstance(result, ConnectionError) for result in results)
-    assert api.calls == 1
-    assert [c.client_id for c in await listing.recent()] == ["id-3"]
-    assert api.calls == 2
+    assert isinstance(results[0], ConnectionError)  # the caller that listed gets its error
+    assert [[c.client_id for c in r] for r in results[1:] if isinstance(r, tuple)] == [
+        ["id-3"],
+        ["id-3"],
+    ]
+    assert api.calls == 2  # the two waiters shared the listing one of them made next
 
 
 @pytest.mark.parametrize("method", ["recent", "fresh"])
