@@ -22,7 +22,7 @@ key staged, registered, tested and promoted) at each `--parallelism`.
 `apply_once` and `rotate_once` are the entry points `benchmarks/scale.py` calls.
 
     .venv/bin/python benchmarks/apply_scale.py [--sizes 100,1000] [--parallelism 1,16]
-        [--latency-ms 50] [--rotate] [--key-size 3072]
+        [--latency-ms 50] [--rotate] [--key-size 3072] [--lock local|s3]
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from pathlib import Path
 from plan_scale import (
     ENV,
     HOST,
+    LockBackend,
     Server,
     ServerCounts,
     build_project,
@@ -52,11 +53,12 @@ from plan_scale import (
     server_counts,
 )
 
-from mpctl.apply import ApplyContext, ApplyReport, apply_plan
+from mpctl.apply import ApplyContext, ApplyReport, ApplySettings, apply_plan
 from mpctl.cli import clock
 from mpctl.cli.commands.plan import plan_from
 from mpctl.cli.environment import Workspace, open_workspace
 from mpctl.cli.keytest import TokenKeyTester
+from mpctl.cli.locking import client_listing_max_age
 from mpctl.plan import PlanOptions
 from mpctl.remote import DEFAULT_CONCURRENCY, open_http, watch_calls
 from mpctl.remote.connect import open_remote
@@ -129,6 +131,7 @@ async def plan_and_apply(
             now=clock.now,
             sleep=asyncio.sleep,
             parallelism=parallelism,
+            settings=ApplySettings(client_listing_max_age=client_listing_max_age(workspace)),
         )
         before = remote.requests_made
         cpu, started = time.process_time(), time.perf_counter()
@@ -184,14 +187,17 @@ def run(
     sizes: Sequence[int],
     parallelisms: Sequence[int],
     latency_ms: int,
+    *,
     rotate: bool = False,
     key_size: int = DEFAULT_KEY_SIZE,
+    lock: LockBackend = "local",
 ) -> None:
     print(
         f"emulator on {HOST} (uvicorn, child process), +{latency_ms} ms per /api/v1 request, "
-        f"/token not delayed; N new clients, {key_size}-bit keys; wall = apply_plan (stale-plan "
-        f"check + every step); requests = API + token calls; bound = API requests × "
-        f"{latency_ms} ms / parallelism; {os.cpu_count()} CPUs, load = 1-min load average",
+        f"/token not delayed; N new clients, {key_size}-bit keys, a {lock} lock; wall = "
+        f"apply_plan (stale-plan check + every step); requests = API + token calls; bound = "
+        f"API requests × {latency_ms} ms / parallelism; {os.cpu_count()} CPUs, load = 1-min "
+        f"load average",
         flush=True,
     )
     print(
@@ -202,7 +208,7 @@ def run(
     for size in sizes:
         for parallelism in parallelisms:
             once = rotate_once if rotate else apply_once
-            show(once(size, parallelism, latency_ms, key_size))
+            show(once(size, parallelism, latency_ms, key_size, lock))
 
 
 def lifetime(size: int, latency_ms: int, parallelism: int) -> float:
@@ -212,13 +218,15 @@ def lifetime(size: int, latency_ms: int, parallelism: int) -> float:
 
 @contextmanager
 def served_new_clients(
-    size: int, latency_ms: int, life: float, key_size: int
+    size: int, latency_ms: int, life: float, key_size: int, lock: LockBackend
 ) -> Iterator[tuple[Server, Workspace]]:
     """A fresh project declaring `size` clients that Digdir does not have yet, and its emulator."""
     with tempfile.TemporaryDirectory(prefix=f"mpctl-apply-{size}-") as folder:
         listener = listening_socket()
         port = int(listener.getsockname()[1])
-        project = build_project(Path(folder), port, 0, latency_ms, "asgi", key_size=key_size)
+        project = build_project(
+            Path(folder), port, 0, latency_ms, "asgi", key_size=key_size, lock=lock
+        )
         write_manifests(project.directory, size)
         os.environ["SSL_CERT_FILE"] = str(project.tls_ca)
         workspace = open_workspace(project.directory, ENV)
@@ -227,21 +235,29 @@ def served_new_clients(
 
 
 def apply_once(
-    size: int, parallelism: int, latency_ms: int, key_size: int = DEFAULT_KEY_SIZE
+    size: int,
+    parallelism: int,
+    latency_ms: int,
+    key_size: int = DEFAULT_KEY_SIZE,
+    lock: LockBackend = "local",
 ) -> Row:
     """Apply `size` new clients (each with its first key of `key_size` bits) at `parallelism`."""
     life = lifetime(size, latency_ms, parallelism)
-    with served_new_clients(size, latency_ms, life, key_size) as served:
+    with served_new_clients(size, latency_ms, life, key_size, lock) as served:
         return measure(*served, size, parallelism)
 
 
 def rotate_once(
-    size: int, parallelism: int, latency_ms: int, key_size: int = DEFAULT_KEY_SIZE
+    size: int,
+    parallelism: int,
+    latency_ms: int,
+    key_size: int = DEFAULT_KEY_SIZE,
+    lock: LockBackend = "local",
 ) -> Row:
     """Create `size` clients at the default parallelism (not reported), then time a forced
     rotation of every client's key (`plan --rotate` for each) at `parallelism`."""
     life = lifetime(size, latency_ms, DEFAULT_CONCURRENCY) + lifetime(size, latency_ms, parallelism)
-    with served_new_clients(size, latency_ms, life, key_size) as (server, workspace):
+    with served_new_clients(size, latency_ms, life, key_size, lock) as (server, workspace):
         measure(server, workspace, size, DEFAULT_CONCURRENCY)
         rotate = PlanOptions(rotate=tuple(sorted(workspace.desired.clients)))
         return measure(server, workspace, size, parallelism, rotate)
@@ -270,6 +286,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         help=f"bits of each new RSA key (keys.size; default {DEFAULT_KEY_SIZE}, Digdir's "
         "documented minimum is 2048)",
     )
+    parser.add_argument(
+        "--lock",
+        choices=["local", "s3"],
+        default="local",
+        help="the environment's lock backend (never taken here): with s3 every run shares it, "
+        "so creates trust the stale-plan check's listing; with local each create looks in a "
+        "listing begun after it asked",
+    )
     arguments = parser.parse_args(argv)
     if not 0 <= arguments.latency_ms <= 10_000:
         parser.error("--latency-ms must be between 0 and 10000")
@@ -279,8 +303,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         arguments.sizes,
         arguments.parallelism,
         arguments.latency_ms,
-        arguments.rotate,
-        arguments.key_size,
+        rotate=arguments.rotate,
+        key_size=arguments.key_size,
+        lock=arguments.lock,
     )
 
 

@@ -96,6 +96,7 @@ ADMIN_SCOPES: Final = (
 SERVER_START_SECONDS: Final = 300.0
 SERVER_STOP_SECONDS: Final = 15.0
 Inject = Literal["asgi", "emulator"]
+LockBackend = Literal["local", "s3"]
 
 
 # --- the server side (a child process, so client and server do not share one GIL) -----------
@@ -203,25 +204,26 @@ def kid_of(name: str, created: datetime) -> str:
     return f"{name}-{ENV.upper()}.{created.date().isoformat()}"
 
 
-def project_file(port: int, key_size: int = DEFAULT_KEY_SIZE) -> str:
+def project_file(port: int, key_size: int = DEFAULT_KEY_SIZE, lock: LockBackend = "local") -> str:
     base = f"https://{HOST}:{port}"
+    environment: dict[str, object] = {
+        "api_base_url": f"{base}/api/v1",
+        "issuer": f"{base}/",
+        "token_endpoint": f"{base}/token",
+        "admin": {
+            "client_id": "acme-admin",
+            "certificate": {"file": "./admin/certificate.pem"},
+            "private_key": {"file": "./admin/key.pem"},
+            "scopes": list(ADMIN_SCOPES),
+        },
+    }
+    if lock == "s3":  # apply_scale never takes it: it only tells apply whom the lock binds
+        environment["lock"] = {"backend": "s3", "bucket": "mpctl-bench"}
     config = {
         "organisation": {"orgno": ORGNO, "name": ORG_NAME, "scope_prefixes": ["acme"]},
         "default_env": ENV,
         "resources": ["resources"],
-        "environments": {
-            ENV: {
-                "api_base_url": f"{base}/api/v1",
-                "issuer": f"{base}/",
-                "token_endpoint": f"{base}/token",
-                "admin": {
-                    "client_id": "acme-admin",
-                    "certificate": {"file": "./admin/certificate.pem"},
-                    "private_key": {"file": "./admin/key.pem"},
-                    "scopes": list(ADMIN_SCOPES),
-                },
-            }
-        },
+        "environments": {ENV: environment},
         "defaults": {
             "client": {
                 "access_token_lifetime": 120,
@@ -329,6 +331,7 @@ def build_project(
     inject: Inject,
     *,
     key_size: int = DEFAULT_KEY_SIZE,
+    lock: LockBackend = "local",
 ) -> Project:
     """Write mpctl.yaml, the manifests, the world, the admin certificate and every sink; new
     keys get `key_size` bits (the N clients' existing key is 3072 bits whatever it is)."""
@@ -341,7 +344,7 @@ def build_project(
     template = PrivateKey(crypto_key, kid="template", created_at=created)
     jwk = {k: v for k, v in public_jwk(template).items() if k != "kid"}
 
-    (directory / "mpctl.yaml").write_text(project_file(port, key_size))
+    (directory / "mpctl.yaml").write_text(project_file(port, key_size, lock))
     (directory / "resources").mkdir()
     for file_name, text in manifest_files(names).items():
         (directory / "resources" / file_name).write_text(text)
