@@ -218,7 +218,7 @@ def project_file(port: int, key_size: int = DEFAULT_KEY_SIZE, lock: LockBackend 
         },
     }
     if lock == "s3":  # apply_scale never takes it: it only tells apply whom the lock binds
-        environment["lock"] = {"backend": "s3", "bucket": "mpctl-bench"}
+        environment["lock"] = {"backend": "s3", "bucket": "mpctl-bench", "key": "bench/{env}"}
     config = {
         "organisation": {"orgno": ORGNO, "name": ORG_NAME, "scope_prefixes": ["acme"]},
         "default_env": ENV,
