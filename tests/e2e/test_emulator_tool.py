@@ -45,8 +45,12 @@ def _environ() -> dict[str, str]:
 
 
 def mpctl(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return run_python(["-m", "mpctl", *args], cwd=cwd)
+
+
+def run_python(arguments: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mpctl", *args],
+        [sys.executable, *arguments],
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
@@ -238,15 +242,7 @@ def test_an_https_environment_trusts_the_served_ca(project: Path, served: int) -
 def test_planning_a_served_environment_loads_no_emulator(project: Path, served: int) -> None:
     _with_environment(project, _tls_environment(served, ca_bundle=True))
     arguments = ["plan", "--detailed-exitcode", "--manifests", str(project), "-e", "served"]
-    done = subprocess.run(
-        [sys.executable, "-c", RUN_AS_DASH_M, *arguments],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-        env=_environ(),
-        stdin=subprocess.DEVNULL,
-    )
+    done = run_python(["-c", RUN_AS_DASH_M, *arguments])
     assert done.returncode == 2, done.stdout + done.stderr[-2000:]
     imported = set(done.stderr.split())
     assert {"mpctl.cli.commands.plan", "mpctl.remote.fetch", "httpx"} <= imported
