@@ -34,3 +34,20 @@ def client_listing_max_age(workspace: Workspace) -> float:
     """How old a listing a create may look for its marker in (`ApplySettings`): any age when no
     other run can create clients meanwhile, else one begun after the create asked."""
     return math.inf if every_run_takes_this_lock(workspace) else 0.0
+
+
+MANY_CREATES = 100
+"""From this many new clients on, apply says what a shared lock would save them."""
+
+
+def listing_advice(creates: int, max_age: float) -> str | None:
+    """A note for a run of many creates that each wait for a fresh listing (a local lock), or
+    None: with N clients in Digdir, each such listing reads all N."""
+    if creates < MANY_CREATES or max_age > 0:
+        return None
+    return (
+        f"Note: {creates} new clients each look for themselves in a listing of every client "
+        "begun after they ask, as this environment's lock is local (another machine's run "
+        "could create them meanwhile). With `lock: {backend: s3, ...}` the listing the "
+        "stale-plan check took serves them all."
+    )

@@ -44,7 +44,7 @@ from mpctl.cli.commands.plan import plan_from, show_plan
 from mpctl.cli.environment import Workspace, connect, open_workspace
 from mpctl.cli.interrupts import EXIT_INTERRUPTED, InterruptError, Interrupts
 from mpctl.cli.keytest import TokenKeyTester
-from mpctl.cli.locking import client_listing_max_age, open_lock
+from mpctl.cli.locking import client_listing_max_age, listing_advice, open_lock
 from mpctl.cli.options import (
     DEFAULT_MANIFESTS,
     AllowDeleteOption,
@@ -61,7 +61,15 @@ from mpctl.cli.options import (
 from mpctl.cli.output import read_plan
 from mpctl.cli.progress import ApplyProgress, display_for, print_interrupted, print_summary
 from mpctl.errors import MpctlError, StalePlanError, UserError
-from mpctl.plan import Plan, PlanOptions, Step, check_identity, project_identity
+from mpctl.plan import (
+    Action,
+    ClientStep,
+    Plan,
+    PlanOptions,
+    Step,
+    check_identity,
+    project_identity,
+)
 from mpctl.remote import DEFAULT_CONCURRENCY, open_http, watch_calls
 from mpctl.render import build_document
 from mpctl.state import Snapshot, observe
@@ -395,6 +403,9 @@ async def _plan_and_apply(
         _show(plan, output, shown=saved is None or not auto_approve)
         if not plan.has_changes:
             return ApplyRun(plan, progress)
+        advice = listing_advice(_creates(plan), ctx.settings.client_listing_max_age)
+        if advice is not None:
+            console.warning(advice)
         with interrupts.paused():
             _confirm(plan, auto_approve)
         interrupts.begin_writes()
@@ -404,6 +415,10 @@ async def _plan_and_apply(
                 plan, ctx, observer=progress if audit is None else _Observers(audit, progress)
             )
         return ApplyRun(plan, progress, interrupted=interrupts.stop_requested())
+
+
+def _creates(plan: Plan) -> int:
+    return sum(1 for s in plan.steps if isinstance(s, ClientStep) and s.action is Action.CREATE)
 
 
 def _rederive(workspace: Workspace, saved: Plan) -> Callable[[Snapshot], Plan]:
