@@ -4,7 +4,7 @@ Owns the freshness rule of a create's duplicate check (reliability.md S12: never
 for a name). A create looks for its ownership marker in a listing begun at most `max_age`
 seconds before it asked. With `max_age` 0 (the default: a run cannot know that no other run
 shares its environment) that is a listing begun after it asked; creates that ask while one is
-in flight share the next, so at most two listings are outstanding whatever the parallelism.
+in flight share the next, so one listing at a time is in flight, whatever the parallelism.
 With a lock every run shares (S3), nothing but this run creates clients meanwhile, so the CLI
 allows any age: the stale-plan check's observation seeds the listing and serves every create.
 After an ambiguous write a create always asks for a listing begun after it (`fresh`).
