@@ -6,7 +6,8 @@
 - `mpctl emulator serve --port P` with P taken: one clear line and exit 1, no traceback.
 - `mpctl emulator serve --tls`: an https environment with the printed CA as its `ca_bundle`
   plans and applies; without the CA the TLS failure is reported clearly. Planning it loads no
-  emulator, starlette or uvicorn (they are for an embedded environment only: fast start).
+  emulator, starlette or uvicorn (they are for an embedded environment only: fast start). With
+  `--in-memory` an apply's changes stay in the serving process: the state file is not rewritten.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -180,6 +182,13 @@ def _with_environment(project: Path, block: str, *, replace: bool = False) -> No
 @pytest.fixture
 def served(project: Path) -> Iterator[int]:
     """`mpctl emulator serve --tls` on a free port, its state and TLS files in `served/`."""
+    with serving(project) as port:
+        yield port
+
+
+@contextmanager
+def serving(project: Path, *options: str) -> Iterator[int]:
+    """`mpctl emulator serve --tls OPTIONS` on a free port while the block runs."""
     state = project / "served" / "state.json"
     world = project / "emulator-world.yaml"
     issued = mpctl(
@@ -190,7 +199,7 @@ def served(project: Path) -> Iterator[int]:
     assert issued.returncode == 0, issued.stderr
     port = _free_port()
     command = [sys.executable, "-m", "mpctl", "emulator", "serve", "--tls", "--port", str(port)]
-    command += ["--state", str(state), "--world", str(world)]
+    command += ["--state", str(state), "--world", str(world), *options]
     server = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_environ()
     )
@@ -249,3 +258,18 @@ def test_planning_a_served_environment_loads_no_emulator(project: Path, served: 
     emulator_side = ("mpctl.emulator", "mpctl.cli.throwaway", "starlette", "uvicorn")
     loaded = [n for n in imported if any(n == p or n.startswith(p + ".") for p in emulator_side)]
     assert sorted(loaded) == []
+
+
+def test_serve_in_memory_keeps_changes_in_the_process_and_leaves_the_state_file(
+    project: Path,
+) -> None:
+    with serving(project, "--in-memory") as port:
+        state = project / "served" / "state.json"
+        before = state.read_bytes()
+        _with_environment(project, _tls_environment(port, ca_bundle=True))
+        manifests = ("--manifests", str(project), "-e", "served")
+        applied = mpctl("apply", "--auto-approve", *manifests)
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        converged = mpctl("plan", "--detailed-exitcode", *manifests)
+        assert converged.returncode == 0, converged.stdout + converged.stderr
+        assert state.read_bytes() == before

@@ -91,6 +91,15 @@ def serve_command(
             file_okay=False,
         ),
     ] = None,
+    in_memory: Annotated[
+        bool,
+        typer.Option(
+            "--in-memory",
+            help="Read the --state file once and keep later changes in this process only (gone "
+            "when it stops): a write costs the size of the change, not a rewrite of the whole "
+            "file (large worlds, benchmarks).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the emulator over HTTP (or HTTPS with --tls) until interrupted (Ctrl-C)."""
     scheme = "https" if tls else "http"
@@ -99,6 +108,7 @@ def serve_command(
         environment=environment,
         world=world,
         state_path=state,
+        state_file_writes="never" if in_memory else "every_write",
         control_enabled=control,
         seed=seed,
     )
