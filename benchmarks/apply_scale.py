@@ -65,6 +65,12 @@ from mpctl.remote.connect import open_remote
 from mpctl.secrets.keys import DEFAULT_KEY_SIZE, MIN_KEY_SIZE
 from mpctl.state import observe
 
+LOCK_HELP = (
+    "the environment's lock backend (never taken here): with s3 every run shares it, so creates "
+    "trust the stale-plan check's listing; with local each create looks in a listing begun after "
+    "it asked"
+)
+
 
 @dataclass(frozen=True)
 class Row:
@@ -286,14 +292,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         help=f"bits of each new RSA key (keys.size; default {DEFAULT_KEY_SIZE}, Digdir's "
         "documented minimum is 2048)",
     )
-    parser.add_argument(
-        "--lock",
-        choices=["local", "s3"],
-        default="local",
-        help="the environment's lock backend (never taken here): with s3 every run shares it, "
-        "so creates trust the stale-plan check's listing; with local each create looks in a "
-        "listing begun after it asked",
-    )
+    parser.add_argument("--lock", choices=["local", "s3"], default="local", help=LOCK_HELP)
     arguments = parser.parse_args(argv)
     if not 0 <= arguments.latency_ms <= 10_000:
         parser.error("--latency-ms must be between 0 and 10000")

@@ -361,11 +361,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{DEFAULT_KEY_SIZE}; Digdir documents 2048 as its minimum)",
     )
     parser.add_argument(
-        "--lock",
-        choices=["local", "s3"],
-        default="local",
-        help="the apply rows' lock backend (never taken): s3 lets creates trust the stale-plan "
-        "check's listing, local has each create look in a listing begun after it asked",
+        "--lock", choices=["local", "s3"], default="local", help=apply_scale.LOCK_HELP
     )
     parser.add_argument("--row", help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)

@@ -5,10 +5,10 @@ manifests (a saved plan is self-contained).
 
 Owns `ApplyContext`, the `KeyTester` seam (the CLI plugs in `mpctl.verify`'s token exchange, so
 `apply` and `verify` stay independent), and `ApplySettings`. Client ids learned while applying
-(a client created in this run) are recorded here so later key steps find them; so are the
-clients the stale-plan check observed (creates look for their marker in a listing they share,
-`SharedClientListing`, seeded with it) and every private
-key this run generated or loaded (parsed and validated once per process, not once per phase).
+(a client created in this run) are recorded here so later key steps find them; so is the client
+listing the run's creates share (`SharedClientListing`, seeded with the stale-plan check's) and
+every private key this run generated or loaded (parsed and checked once per run, not once per
+phase).
 Must not hold a key anywhere that prints: the key cache is left out of `repr`.
 """
 

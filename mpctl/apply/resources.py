@@ -6,7 +6,8 @@ fresh GET before the PUT (`mpctl.model.registrations.overlay`: PUT replaces whol
 looks for a client already carrying its ownership marker in a listing begun at most
 `ApplySettings.client_listing_max_age` seconds earlier (shared by the run's creates, see
 `mpctl.apply.listing`), and after an ambiguous write in a listing begun after it instead of
-posting again, so a retry never makes a duplicate. Must not touch keys (see `mpctl.apply.rotation`).
+posting again, so neither a retry nor a run outside this lock makes a duplicate. Must not touch
+keys (see `mpctl.apply.rotation`).
 """
 
 from __future__ import annotations

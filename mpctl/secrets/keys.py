@@ -220,13 +220,13 @@ def _load_pem(pem: str) -> PrivateKeyTypes | None:
 
 
 def _is_sound(numbers: rsa.RSAPrivateNumbers) -> bool:
-    """Whether an RSA key's members fit together: n = p·q, an odd
-    e, e·d ≡ 1 (mod lcm(p−1, q−1)) and the CRT members derived from d, p and q. This stands in
-    for OpenSSL's key check, which also proves p and q prime: about 0.1 s per 3072-bit key,
-    holding the GIL, which made verify of 1,000 clients take 100 s of CPU one key after
-    another. A key that passes here with a composite factor can only sign tokens Maskinporten
-    refuses (OpenSSL checks each CRT signature against e before it leaves), and one written
-    by someone who can write the sink could as well be any other key."""
+    """Whether an RSA key's members fit together: n = p·q, an odd e, e·d ≡ 1 (mod lcm(p−1,
+    q−1)) and the CRT members derived from d, p and q. This stands in for OpenSSL's key check,
+    which also proves p and q prime: about 0.1 s per 3072-bit key, holding the GIL, which made
+    verify of 1,000 clients take 100 s of CPU one key after another. A key that passes here
+    with a composite factor can only sign tokens Maskinporten refuses (OpenSSL checks each CRT
+    signature against e before it leaves), and one written by someone who can write the sink
+    could as well be any other key."""
     p, q, d = numbers.p, numbers.q, numbers.d
     e, n = numbers.public_numbers.e, numbers.public_numbers.n
     if min(p, q) < 3 or p == q or p * q != n:  # the smallest odd prime is 3

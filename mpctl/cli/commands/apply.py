@@ -403,7 +403,7 @@ async def _plan_and_apply(
         _show(plan, output, shown=saved is None or not auto_approve)
         if not plan.has_changes:
             return ApplyRun(plan, progress)
-        advice = listing_advice(_creates(plan), ctx.settings.client_listing_max_age)
+        advice = listing_advice(_client_creates(plan), ctx.settings.client_listing_max_age)
         if advice is not None:
             console.warning(advice)
         with interrupts.paused():
@@ -417,7 +417,8 @@ async def _plan_and_apply(
         return ApplyRun(plan, progress, interrupted=interrupts.stop_requested())
 
 
-def _creates(plan: Plan) -> int:
+def _client_creates(plan: Plan) -> int:
+    """New clients only (`PlanSummary.create` counts scopes and grants too): each one lists."""
     return sum(1 for s in plan.steps if isinstance(s, ClientStep) and s.action is Action.CREATE)
 
 
