@@ -235,7 +235,7 @@ def project_file(port: int, key_size: int = DEFAULT_KEY_SIZE, lock: LockBackend 
 
 
 CLIENTS_PER_FILE = 250
-"""Manifest files stay well inside mpctl's per-file limits (20,000 YAML tokens, 512 KiB)."""
+"""Manifest files stay well inside mpctl's per-file limits (100,000 YAML nodes, 512 KiB)."""
 
 
 def manifest_files(names: Sequence[str]) -> dict[str, str]:

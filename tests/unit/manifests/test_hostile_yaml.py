@@ -8,7 +8,7 @@ import pytest
 
 import mpctl.manifests.yaml
 from mpctl.manifests import load
-from mpctl.manifests.yaml import MAX_DEPTH, MAX_TOKENS, load_documents
+from mpctl.manifests.yaml import MAX_DEPTH, MAX_NODES, load_documents
 from tests.conftest import ProjectFactory
 
 
@@ -47,13 +47,13 @@ def test_aliases_chained_deeper_than_the_text_nests_are_refused() -> None:
 
 def test_too_many_tokens_is_refused_with_a_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     limit = 5_000  # the rule, not the size: a smaller limit keeps the test quick
-    assert limit < MAX_TOKENS
-    monkeypatch.setattr(mpctl.manifests.yaml, "MAX_TOKENS", limit)
+    assert limit < MAX_NODES
+    monkeypatch.setattr(mpctl.manifests.yaml, "MAX_NODES", limit)
     text = "kind: Client\nscopes: [" + ", ".join(["acme:x"] * limit) + "]\n"
     documents, problems = load_documents(text)
     assert documents == []
     assert problems[0].code == "MPL004"
-    assert f"more than {limit} YAML tokens" in problems[0].message
+    assert f"more than {limit} YAML nodes" in problems[0].message
     assert "split" in problems[0].hint
 
 

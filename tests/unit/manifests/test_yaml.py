@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
+import mpctl.manifests.yaml
 from mpctl.manifests.yaml import MAX_DEPTH, load_documents
 
 
@@ -83,3 +85,37 @@ def test_one_refused_document_does_not_hide_the_others() -> None:
     documents, problems = load_documents("a: 1\n---\nb: 1\nb: 2\n---\nc: 3\n")
     assert [d.data for d in documents] == [{"a": 1}, {"c": 3}]
     assert [(p.code, p.line) for p in problems] == [("MPL002", 4)]
+
+
+def test_an_alias_loads_the_anchored_value_where_it_is_used() -> None:
+    documents, problems = load_documents("a: &shared [x, {b: 1}]\nc: *shared\n")
+    assert problems == []
+    assert documents[0].data == {"a": ["x", {"b": 1}], "c": ["x", {"b": 1}]}
+    assert documents[0].lines[("c",)] == 2
+
+
+def test_an_undefined_alias_is_a_syntax_error_at_its_line() -> None:
+    _, problems = load_documents("a: 1\nb: *nowhere\n")
+    assert [(p.code, p.line) for p in problems] == [("MPL001", 2)]
+    assert "nowhere" in problems[0].message
+
+
+def test_a_document_that_declares_yaml_1_1_keeps_its_booleans() -> None:
+    documents, problems = load_documents("%YAML 1.1\n---\na: yes\n---\nb: yes\n")
+    assert problems == []
+    assert [d.data for d in documents] == [{"a": True}, {"b": "yes"}]
+
+
+def test_a_tab_may_separate_a_key_from_its_value() -> None:
+    assert _one("a:\tb\n") == {"a": "b"}
+
+
+def test_a_syntax_error_at_the_end_of_an_unterminated_text_is_on_its_last_line() -> None:
+    _, problems = load_documents("a: 1\nb: [")
+    assert [(p.code, p.line) for p in problems] == [("MPL001", 2)]
+
+
+def test_manifests_are_parsed_by_libyaml() -> None:
+    # The pure-Python fallback means the same but is about 10x slower; the PyYAML wheels
+    # carry libyaml on every platform mpctl supports.
+    assert mpctl.manifests.yaml.PARSER is yaml.CBaseLoader
