@@ -1,10 +1,11 @@
 """`fetch`: one consistent, read-only snapshot (`ObservedState`) of an environment.
 
-Owns the read sequence: list clients once, then concurrently the JWKS of every active client,
-the organisation's own scopes (deactivated included) with their access lists, the records where
-it is a consumer (`/scopes/access/all`) and the public scopes (`/scopes/all`). Any failure fails
-the whole fetch: a partial snapshot is never returned. Maps are built in sorted key order, so the
-same remote state always gives the same snapshot. Must not write, and must not decide anything.
+Owns the read sequence, all at once: the clients (listed once, then the JWKS of every active
+one), the organisation's own scopes (deactivated included) with their access lists, the records
+where it is a consumer (`/scopes/access/all`) and the public scopes (`/scopes/all`). Any failure
+fails the whole fetch: a partial snapshot is never returned. Maps are built in sorted key order,
+so the same remote state always gives the same snapshot. Must not write, and must not decide
+anything.
 """
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ import asyncio
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import Any, TypeVar
 
-from mpctl.model import ObservedAccess, ObservedJwks, ObservedScope, ObservedState
+from mpctl.model import (
+    ObservedAccess,
+    ObservedClient,
+    ObservedJwks,
+    ObservedScope,
+    ObservedState,
+)
 from mpctl.remote._paths import orgno_segment
 from mpctl.remote.protocol import RemoteApi
 
@@ -23,15 +30,14 @@ T = TypeVar("T")
 async def fetch(api: RemoteApi, *, orgno: str) -> ObservedState:
     """Read everything a plan compares against, for organisation `orgno`."""
     orgno = orgno_segment(orgno)
-    clients = await api.list_clients()
-    active_ids = sorted(c.client_id for c in clients if c.active)
+    clients: tuple[ObservedClient, ...]
     jwks: dict[str, ObservedJwks]
     scopes: tuple[ObservedScope, ...]
     access: dict[str, tuple[ObservedAccess, ...]]
     access_all: tuple[ObservedAccess, ...]
     public: tuple[ObservedScope, ...]
-    jwks, (scopes, access), access_all, public = await _all_of(
-        _jwks_of(api, active_ids),
+    (clients, jwks), (scopes, access), access_all, public = await _all_of(
+        _clients_with_jwks(api),
         _own_scopes_with_access(api),
         api.list_access_all(),
         api.list_public_scopes(),
@@ -46,9 +52,14 @@ async def fetch(api: RemoteApi, *, orgno: str) -> ObservedState:
     )
 
 
-async def _jwks_of(api: RemoteApi, client_ids: list[str]) -> dict[str, ObservedJwks]:
-    sets = await _all_of(*(api.get_jwks(client_id) for client_id in client_ids))
-    return dict(zip(client_ids, sets, strict=True))
+async def _clients_with_jwks(
+    api: RemoteApi,
+) -> tuple[tuple[ObservedClient, ...], dict[str, ObservedJwks]]:
+    """Every client, and the JWKS of each active one (listed first: their ids come from it)."""
+    clients = await api.list_clients()
+    active_ids = sorted(c.client_id for c in clients if c.active)
+    sets = await _all_of(*(api.get_jwks(client_id) for client_id in active_ids))
+    return clients, dict(zip(active_ids, sets, strict=True))
 
 
 async def _own_scopes_with_access(

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         ThreadedSink,
         label_holding,
         open_sink,
+        read_states,
     )
     from mpctl.secrets.references import env_references, unset_error, unset_references
     from mpctl.secrets.sdk_logs import quiet_loggers
@@ -90,6 +91,7 @@ _MODULE_OF = {
     "private_jwk": "keys",
     "public_jwk": "keys",
     "quiet_loggers": "sdk_logs",
+    "read_states": "protocol",
     "render_env_file": "dotenv",
     "to_pem": "keys",
     "to_private_jwk_base64": "keys",
@@ -148,6 +150,7 @@ __all__ = [
     "private_jwk",
     "public_jwk",
     "quiet_loggers",
+    "read_states",
     "render_env_file",
     "to_pem",
     "to_private_jwk_base64",

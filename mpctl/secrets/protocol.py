@@ -147,11 +147,16 @@ class ThreadedSink:
     def __repr__(self) -> str:
         return f"ThreadedSink({self.blocking!r})"
 
+    def lock(self, client: str) -> asyncio.Lock:
+        """The lock each call for `client` holds: its calls never run at the same time."""
+        import asyncio  # noqa: PLC0415 - fast start: validate opens no sink
+
+        return self._locks.setdefault(client, asyncio.Lock())
+
     async def _run(self, client: str, call: Callable[[], T]) -> T:
         import asyncio  # noqa: PLC0415 - fast start: validate opens no sink
 
-        lock = self._locks.setdefault(client, asyncio.Lock())
-        async with lock:
+        async with self.lock(client):
             return await asyncio.to_thread(call)
 
     async def read_state(self, client: str) -> SinkState:
@@ -396,3 +401,67 @@ def open_sink(spec: SinkSpec, context: SinkContext) -> SecretSink:
     run in a thread."""
     plugin, checked = SINKS.checked(spec, context.environment)
     return ThreadedSink(plugin.open(checked, context))
+
+
+READ_LANES = 8
+"""Worker-thread calls that share the label reads of many clients' blocking sinks. A thread
+hop per client cost more CPU than the reads themselves (0.15 s against 0.07 s for 1,000 file
+sinks), CPU the event loop waits for while Digdir's answers arrive; the default executor runs
+no more than a few threads at once anyway."""
+
+
+async def read_states(sinks: Mapping[str, SecretSink]) -> dict[str, SinkState]:
+    """Every client's labels, by client name. The reads of `ThreadedSink`s run in at most
+    `READ_LANES` worker-thread calls, one client after another in each, each client's lock held
+    as its own `read_state` would hold it; other sinks' reads are awaited side by side. The
+    first failure is raised as itself and cancels the other reads; a cancelled lane stops
+    before its next client."""
+    import asyncio  # noqa: PLC0415 - fast start: validate opens no sink
+
+    names = sorted(sinks)
+    threaded = {n: s for n in names if isinstance(s := sinks[n], ThreadedSink)}
+    lanes = [lane for i in range(READ_LANES) if (lane := list(threaded)[i::READ_LANES])]
+    others = [n for n in names if n not in threaded]
+    reads = [
+        *(asyncio.ensure_future(_read_lane(threaded, lane)) for lane in lanes),
+        *(asyncio.ensure_future(_read_one(sinks[n], n)) for n in others),
+    ]
+    try:
+        results = await asyncio.gather(*reads)
+    except BaseException:
+        for read in reads:
+            read.cancel()
+        raise
+    states: dict[str, SinkState] = {}
+    for lane, lane_states in zip([*lanes, *([n] for n in others)], results, strict=True):
+        states.update(zip(lane, lane_states, strict=True))
+    return {name: states[name] for name in names}
+
+
+async def _read_one(sink: SecretSink, client: str) -> list[SinkState]:
+    return [await sink.read_state(client)]
+
+
+async def _read_lane(sinks: Mapping[str, ThreadedSink], lane: list[str]) -> list[SinkState]:
+    """The labels of `lane`'s clients, read one after another in one worker-thread call."""
+    import asyncio  # noqa: PLC0415 - fast start: validate opens no sink
+    import threading  # noqa: PLC0415 - fast start: validate opens no sink
+
+    stop = threading.Event()
+
+    def read_each() -> list[SinkState]:
+        states = []
+        for name in lane:
+            if stop.is_set():
+                raise asyncio.CancelledError
+            states.append(sinks[name].blocking.read_state(name))
+        return states
+
+    async with contextlib.AsyncExitStack() as held:
+        for name in lane:
+            await held.enter_async_context(sinks[name].lock(name))
+        try:
+            return await asyncio.to_thread(read_each)
+        except asyncio.CancelledError:
+            stop.set()
+            raise

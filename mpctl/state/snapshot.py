@@ -16,7 +16,7 @@ from pathlib import Path
 from mpctl.model import Environment, ObservedState, SinkSpec, SinkState
 from mpctl.plan import observed_fingerprint
 from mpctl.remote import RemoteApi, fetch
-from mpctl.secrets import SecretSink, SinkContext, open_sink
+from mpctl.secrets import SecretSink, SinkContext, open_sink, read_states
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,4 @@ async def observe(api: RemoteApi, *, orgno: str, sinks: Mapping[str, SecretSink]
 
 
 async def _labels(sinks: Mapping[str, SecretSink]) -> dict[str, SinkState]:
-    names = sorted(sinks)
-    labels = await asyncio.gather(*(sinks[name].read_state(name) for name in names))
-    return dict(zip(names, labels, strict=True))
+    return await read_states(sinks)

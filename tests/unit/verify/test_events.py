@@ -138,6 +138,7 @@ def test_secrets_exports() -> None:
         "private_jwk",
         "public_jwk",
         "quiet_loggers",
+        "read_states",
         "to_pem",
         "to_private_jwk_base64",
         "write_private_file",
