@@ -35,11 +35,11 @@ from mpctl.emulator.errors import ApiError, Problem
 from mpctl.emulator.http_input import json_object, query_flag
 from mpctl.emulator.ids import new_client_id
 from mpctl.emulator.orgno import is_valid_orgno
-from mpctl.emulator.representations import client_view
+from mpctl.emulator.representations import client_view, encoded_client_view
 from mpctl.emulator.resource import Resource
 from mpctl.emulator.state import ClientRecord, EmulatorState
 from mpctl.emulator.vocabulary import DCR_SUPPLIER, DCR_WRITE, SECRET_AUTH_METHODS
-from mpctl.emulator.wire import json_response
+from mpctl.emulator.wire import json_array_response, json_response
 
 
 class ClientsApi(Resource):
@@ -63,11 +63,11 @@ class ClientsApi(Resource):
             reads_supplied = self.emu.switches.supplier_clients_with_dcr_read
             clients = sorted(state.clients.values(), key=lambda c: (c.created, c.client_id))
             shown = [
-                client_view(client)
+                encoded_client_view(client)
                 for client in clients
                 if listed(client, caller, reads_supplied) and (client.active or include_inactive)
             ]
-        return json_response(shown)
+        return json_array_response(shown)
 
     async def get_client(self, request: Request) -> Response:
         with self.emu.store.read() as state:

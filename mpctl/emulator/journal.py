@@ -14,13 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Final, TypeVar, overload
+from typing import Any, Final, TypeVar, cast, overload
 
-from pydantic import BaseModel
+from pydantic import BaseModel, PrivateAttr
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
 _D = TypeVar("_D")
+_T = TypeVar("_T")
 _MISSING: Final = object()
 _recording: ContextVar[Journal | None] = ContextVar("mpctl_emulator_journal", default=None)
 
@@ -78,6 +79,8 @@ def _restore_attribute(model: BaseModel, name: str, before: object, fields_set: 
     else:
         model.__dict__[name] = before
     object.__setattr__(model, "__pydantic_fields_set__", fields_set)
+    if isinstance(model, JournaledModel):
+        model._derived.clear()
 
 
 def _restore_item(mapping: dict[Any, Any], key: Any, before: object) -> None:
@@ -99,13 +102,25 @@ def _journal() -> Journal | None:
 
 
 class JournaledModel(BaseModel):
-    """A pydantic model whose attribute assignments the recording journal can undo."""
+    """A pydantic model whose attribute assignments the recording journal can undo, and whose
+    `derived` values (computed from its fields, such as an encoded view) any assignment or
+    rollback drops."""
+
+    _derived: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     def __setattr__(self, name: str, value: Any) -> None:
         journal = _journal()
         if journal is not None:
             journal.note_attribute(self, name)
         super().__setattr__(name, value)
+        self._derived.clear()
+
+    def derived(self, key: str, compute: Callable[[], _T]) -> _T:
+        """`compute()`, kept under `key` until a field of this model is assigned or rolled back
+        (fields are never changed in place: see the module's rule)."""
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return cast(_T, self._derived[key])
 
 
 class JournaledDict(dict[_K, _V]):

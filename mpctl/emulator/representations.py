@@ -17,7 +17,7 @@ from mpctl.emulator.state import (
     ScopeRecord,
     StoredKey,
 )
-from mpctl.emulator.wire import v1_timestamp
+from mpctl.emulator.wire import encode_json, v1_timestamp
 
 _CLIENT_INTERNAL = {"admin", "jwks", "created", "last_updated"}
 _SCOPE_INTERNAL = {"localised", "created", "last_updated"}
@@ -34,6 +34,12 @@ def _stamped(values: dict[str, Any], created: float, last_updated: float) -> dic
 def client_view(client: ClientRecord) -> dict[str, Any]:
     shown = _without_none(client.model_dump(exclude=_CLIENT_INTERNAL))
     return _stamped(shown, client.created, client.last_updated)
+
+
+def encoded_client_view(client: ClientRecord) -> bytes:
+    """`client_view` as JSON, kept with the record until it changes: a listing of thousands of
+    clients joins these instead of building and encoding every view again."""
+    return client.derived("encoded_view", lambda: encode_json(client_view(client)))
 
 
 def key_view(key: StoredKey) -> dict[str, Any]:

@@ -32,6 +32,11 @@ def json_response(
     )
 
 
+def json_array_response(encoded_items: list[bytes]) -> Response:
+    """A JSON array of already encoded items: the bytes `json_response` gives for their list."""
+    return Response(b"[" + b",".join(encoded_items) + b"]", media_type=JSON_CONTENT_TYPE)
+
+
 def v1_timestamp(epoch_seconds: float) -> str:
     """Digdir v1 style: UTC, milliseconds, `Z` suffix (`2025-06-01T10:00:00.000Z`)."""
     moment = datetime.fromtimestamp(epoch_seconds, tz=UTC)
