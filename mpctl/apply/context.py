@@ -117,7 +117,7 @@ class ApplyContext:
     and no new step starts (Terraform's interrupt rule)."""
     parallelism: int = 1
     """Steps in flight at once (`mpctl apply --parallelism`); 1 runs them one at a time in the
-    plan's order."""
+    plan's order, more start ready client creates first."""
     keys: dict[tuple[str, str], PrivateKey] = field(default_factory=dict, repr=False)
     """(client, kid) → the private key this run staged or loaded."""
     client_listing: SharedClientListing = field(init=False, repr=False)

@@ -7,7 +7,8 @@ enough are ready; every step starts only after all its dependencies ended (a key
 client's create, the delete after every create); one client's failed create leaves every other
 client done and skips only its key step, naming the failed create; the stop flag stops new
 starts while the steps in flight finish; the report is in plan order though steps finish in
-another; parallelism 1 is exactly the plan's order, one step at a time; the creates look for their
+another; parallelism 1 is exactly the plan's order, one step at a time, while above 1 every ready
+client create starts before a ready key step; the creates look for their
 marker in the stale-plan check's listing when every run takes one lock, else in listings begun
 after they asked (shared by the creates asking at once), and in a listing begun after a lost
 answer (no duplicate); `mpctl apply --parallelism N` through the CLI. The
@@ -184,6 +185,19 @@ async def test_parallelism_one_runs_the_plan_in_order_one_step_at_a_time(
         (kind, address) for address in addresses(plan) for kind in ("start", "finish")
     ]
     assert recorder.most_in_flight == 1
+
+
+async def test_above_parallelism_one_every_create_starts_before_any_key_step(
+    worlds: Templates, tmp_path: Path
+) -> None:
+    world = bulk_world(worlds, tmp_path / "world")
+    recorder = Recorder()
+    plan, report, _ = await apply_with(world, 4, recorder)
+    assert report.ok, [o.message for o in report.failed]
+    keys = [a for a in addresses(plan) if a.endswith("/key")]
+    assert len(keys) == BULK  # in plan order each sits right after its client's create
+    last_create = max(recorder.position("start", address) for address in creates(plan))
+    assert last_create < min(recorder.position("start", address) for address in keys)
 
 
 async def test_a_failed_create_skips_only_its_key_step_and_every_other_client_is_done(
