@@ -1,13 +1,16 @@
 """Failures without a usable answer: were they sent, may they have happened, what to chain.
 
 Owns the split between "never sent" (connect failures: safe to resend anything) and "may have
-reached the server" (timeouts and drops after sending), the rule that a 5xx answer to a create
-is ambiguous, and `sanitized_cause`, the redacted stand-in chained with `raise ... from` in place
+reached the server" (timeouts and drops after sending), which failures no resend can change (a
+server certificate this machine does not trust), the rule that a 5xx answer to a create is
+ambiguous, and `sanitized_cause`, the redacted stand-in chained with `raise ... from` in place
 of an httpx exception (which holds the request, and so its Authorization header). Must not
 retry or log.
 """
 
 from __future__ import annotations
+
+import ssl
 
 import httpx
 
@@ -54,7 +57,20 @@ def transport_failure(
     sent = not isinstance(exc, _NOT_SENT)
     summary = shorten(redact(f"{type(exc).__name__}: {exc}".rstrip(": ")))
     if not sent or resend_safe:
-        return TransportError(summary, sent=sent, method=method, path=path)
+        permanent = _untrusted_certificate(exc)
+        return TransportError(summary, sent=sent, permanent=permanent, method=method, path=path)
     return AmbiguousWriteError(
         f"no answer after the request was sent ({summary})", method=method, path=path
     )
+
+
+def _untrusted_certificate(exc: BaseException) -> bool:
+    """Whether the TLS handshake refused the server's certificate (in `exc` or its causes)."""
+    seen: BaseException | None = exc
+    for _ in range(6):  # httpx → httpcore → anyio → ssl: a few links, never a cycle followed
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

@@ -129,8 +129,12 @@ class TransportError(RemoteCallError):
 
     code = "REMOTE_TRANSPORT"
 
-    def __init__(self, summary: str, *, sent: bool, **context: Any) -> None:
+    def __init__(
+        self, summary: str, *, sent: bool, permanent: bool = False, **context: Any
+    ) -> None:
         self.sent = sent
+        self.permanent = permanent
+        """No resend can change it (the server's certificate is not trusted here)."""
         super().__init__(summary, **context)
 
 

@@ -10,6 +10,7 @@ How safe a resend is depends on the call (`Replay`):
     failure                                 SAFE     SAME_RESULT   CREATE
     429 (Retry-After honoured)              retry    retry         retry
     connect failure (request never sent)    retry    retry         retry
+    server certificate not trusted here     never    never         never
     5xx answer                              retry    retry         ambiguous
     sent, no answer (timeout, dropped)      retry    ambiguous     ambiguous
     400 401 403 404 409 428, bad 2xx body   never    never         never
@@ -113,7 +114,9 @@ def retry_decision(exc: Exception, policy: RetryPolicy) -> bool | float:
             return False
         jitter = random.uniform(0.0, policy.wait_jitter)  # noqa: S311 - jitter, not security
         return exc.retry_after + jitter
-    return isinstance(exc, ServerError | TransportError)
+    if isinstance(exc, TransportError):
+        return not exc.permanent  # an untrusted certificate stays untrusted
+    return isinstance(exc, ServerError)
 
 
 def shared_pause(policy: RetryPolicy, status: int, retry_after: float | None) -> float:

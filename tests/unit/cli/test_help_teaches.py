@@ -4,6 +4,7 @@ say what a value is, and shell completion that knows the lazily loaded commands.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -120,8 +121,11 @@ def test_completion_knows_commands_subcommands_and_options() -> None:
 
 
 def test_the_completion_script_can_be_shown() -> None:
+    # `--show-completion` prints the script of the shell it runs under (found by walking up
+    # the processes): run it from a bash that stays its parent (a lone command would be
+    # exec'd in bash's place), as a user types it, whatever started the tests.
     done = subprocess.run(
-        [MPCTL, "--show-completion", "bash"],
+        ["bash", "-c", f"{shlex.quote(str(MPCTL))} --show-completion; exit $?"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -19,6 +19,7 @@ CTX: dict[str, Any] = {"method": "GET", "path": "/api/v1/clients"}
         (e.RateLimited("x", status=429, **CTX), True),
         (e.TransportError("x", sent=False, **CTX), True),
         (e.TransportError("x", sent=True, **CTX), True),
+        (e.TransportError("untrusted certificate", sent=False, permanent=True, **CTX), False),
         (e.BadRequest("x", status=400, **CTX), False),
         (e.Unauthorized("x", status=401, **CTX), False),
         (e.Forbidden("x", status=403, **CTX), False),
