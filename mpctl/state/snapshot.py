@@ -52,14 +52,10 @@ async def observe(api: RemoteApi, *, orgno: str, sinks: Mapping[str, SecretSink]
     observation with its own error: a sink's stops the fetch."""
     fetching = asyncio.create_task(fetch(api, orgno=orgno))
     try:
-        labels = await _labels(sinks)
+        labels = await read_states(sinks)
     except BaseException:
         fetching.cancel()
         with contextlib.suppress(BaseException):  # the sink's error is the one reported
             await fetching
         raise
     return Snapshot(await fetching, labels)
-
-
-async def _labels(sinks: Mapping[str, SecretSink]) -> dict[str, SinkState]:
-    return await read_states(sinks)
