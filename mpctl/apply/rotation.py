@@ -10,12 +10,13 @@ operator named, grace or not, with the same fresh read − one key and read-back
 current or a preserved kid, never while the current is unregistered (S1), and the last key only
 with `--allow-delete` (S4, through DELETE, the only way Digdir removes it); it clears the
 sink's pending label before the JWKS write (a revoked pending key is never registered again)
-and its previous label after it. A key is generated in a worker thread (RSA generation releases
-the GIL, so it overlaps other clients' network waits) and is parsed from its sink at most once
-per run (`ApplyContext.private_key`): register, test and promote use the same object. Each phase is
-announced as it begins (`mpctl.apply.events.phase_started`), and a promote that replaces a
-current key announces the grace that now holds the replaced key (`grace until <time>`). Must not
-decide *whether* to rotate or revoke: that is the planner's job (`mpctl.plan.keys`).
+and its previous label after it. A key is generated in the key pool's threads (RSA generation
+releases the GIL, so it overlaps network waits, its own client's read of the registered kids
+too) and is parsed from its sink at most once per run (`ApplyContext.private_key`): register,
+test and promote use the same object. Each phase is announced as it begins
+(`mpctl.apply.events.phase_started`), and a promote that replaces a current key announces the
+grace that now holds the replaced key (`grace until <time>`). Must not decide *whether* to
+rotate or revoke: that is the planner's job (`mpctl.plan.keys`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from mpctl.apply.events import Phase, phase_started
 from mpctl.model import MAX_KEYS_PER_CLIENT, KeyPolicy, ObservedJwks, jwk_thumbprint
 from mpctl.plan import Action, KeyChange, KeyPhase, KeyStep
 from mpctl.remote import AmbiguousWriteError
-from mpctl.secrets import PrivateKey, SecretSink, new_key_for
+from mpctl.secrets import PrivateKey, SecretSink, generate_unnamed, name_for_policy
 
 
 @dataclass
@@ -74,13 +75,17 @@ async def _stage(rotation: _Rotation, ctx: ApplyContext) -> int:
     if state.pending is not None:  # a crashed run staged it: reuse, never make a second key
         rotation.kid = state.pending.kid
         return 0
-    registered = (await ctx.api.get_jwks(rotation.client_id)).kids
-    key = await asyncio.to_thread(
-        new_key_for,
+    made = asyncio.ensure_future(generate_unnamed(rotation.policy, now=ctx.now()))
+    try:  # the key is made while Digdir is asked which kids the client holds
+        registered = (await ctx.api.get_jwks(rotation.client_id)).kids
+    except BaseException:
+        made.cancel()
+        raise
+    key = name_for_policy(
+        await made,
         rotation.policy,
         client=rotation.name,
         environment=rotation.environment,
-        now=ctx.now(),
         existing_kids=registered | state.kids,
     )
     await rotation.sink.stage(rotation.name, key)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     )
     from mpctl.secrets.dotenv import render_env_file, workload_variables
     from mpctl.secrets.file import FileSecretSink
+    from mpctl.secrets.keygen import generate_unnamed
     from mpctl.secrets.keys import (
         ALGORITHMS,
         DEFAULT_KEY_SIZE,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
         from_private_jwk_base64,
         generate_key,
         jwks_document,
+        name_for_policy,
         new_key_for,
         private_jwk,
         public_jwk,
@@ -84,8 +86,10 @@ _MODULE_OF = {
     "from_pem": "keys",
     "from_private_jwk_base64": "keys",
     "generate_key": "keys",
+    "generate_unnamed": "keygen",
     "jwks_document": "keys",
     "label_holding": "protocol",
+    "name_for_policy": "keys",
     "new_key_for": "keys",
     "open_sink": "protocol",
     "private_jwk": "keys",
@@ -143,8 +147,10 @@ __all__ = [
     "from_pem",
     "from_private_jwk_base64",
     "generate_key",
+    "generate_unnamed",
     "jwks_document",
     "label_holding",
+    "name_for_policy",
     "new_key_for",
     "open_sink",
     "private_jwk",

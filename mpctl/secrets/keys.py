@@ -178,6 +178,11 @@ def choose_kid(
     return key.with_kid(f"{base}.{key.thumbprint[:8]}")
 
 
+UNNAMED: Final = "unnamed"
+"""The kid of a key generated before its client's registered kids are known
+(`name_for_policy` names it)."""
+
+
 def new_key_for(
     policy: KeyPolicy,
     *,
@@ -187,13 +192,28 @@ def new_key_for(
     existing_kids: Iterable[str] = (),
 ) -> PrivateKey:
     """A fresh key as `policy` asks for it: its size, algorithm and kid format."""
-    key = generate_key(kid="unnamed", created_at=now, algorithm=policy.algorithm, size=policy.size)
+    key = generate_key(kid=UNNAMED, created_at=now, algorithm=policy.algorithm, size=policy.size)
+    return name_for_policy(
+        key, policy, client=client, environment=environment, existing_kids=existing_kids
+    )
+
+
+def name_for_policy(
+    key: PrivateKey,
+    policy: KeyPolicy,
+    *,
+    client: str,
+    environment: str,
+    existing_kids: Iterable[str] = (),
+) -> PrivateKey:
+    """`key` (made on `key.created_at`) with the kid `policy`'s format gives it beside
+    `existing_kids` (see `choose_kid`)."""
     return choose_kid(
         key,
         kid_format=policy.kid_format,
         name=client,
         environment=environment,
-        day=now.date(),
+        day=key.created_at.date(),
         existing=existing_kids,
     )
 

@@ -126,6 +126,8 @@ def test_secrets_exports() -> None:
         "from_pem",
         "from_private_jwk_base64",
         "generate_key",
+        "generate_unnamed",
+        "name_for_policy",
         "render_env_file",
         "workload_variables",
         "env_references",
