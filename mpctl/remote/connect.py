@@ -39,11 +39,12 @@ from mpctl.remote.client import DEFAULT_CONCURRENCY, HttpRemote
 from mpctl.remote.credentials import load_admin_credential
 from mpctl.remote.retry import RetryPolicy
 from mpctl.remote.throttle import Throttle
+from mpctl.remote.transport import PooledTransport
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
-class NetworkTransport(httpx.AsyncHTTPTransport):
+class NetworkTransport(PooledTransport):
     """Real network HTTP(S) trusting an environment's `ca_bundle`: unlike an in-process
     transport (the embedded emulator), it does not lift the loopback check on endpoints."""
 
@@ -90,11 +91,9 @@ async def open_http(
         max_connections=concurrency + 4, max_keepalive_connections=concurrency + 4
     )
     async with httpx.AsyncClient(
-        transport=transport,
+        transport=transport or PooledTransport(verify=verify, limits=limits),
         timeout=timeout,
-        limits=limits,
         follow_redirects=False,
-        verify=verify,
     ) as http:
         yield http
 
