@@ -10,6 +10,7 @@ hidden folders are not walked. Problems become diagnostics, never tracebacks.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,8 +37,9 @@ class Project:
     config: ProjectConfig
     document: YamlDocument
 
-    @property
+    @functools.cached_property
     def config_file(self) -> str:
+        """mpctl.yaml as users should see it (worked out once: each resource's lines name it)."""
         return display_path(self.directory / PROJECT_FILE)
 
 
