@@ -11,7 +11,8 @@ A create (`observed` None) lists each desired field once, lists whole. Only keys
 essence are compared: fields the manifest does not manage are never reported. Old values are
 remote free text, so they pass through `mpctl.redaction` here: a token someone pasted into a
 description at Digdir never reaches a saved plan. Output is sorted (path, then removals before
-additions, then value). Must not decide actions or touch the network.
+additions, then value). deepdiff is imported at the first difference: a drift check that finds
+none (the usual scheduled run) never pays for it. Must not decide actions or touch the network.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ import json
 from collections.abc import Hashable, Iterator, Mapping
 from typing import Any
 
-from deepdiff import DeepDiff
-from deepdiff.helper import NotPresent
 from pydantic import JsonValue
 
 from mpctl.plan.types import FieldChange
@@ -41,6 +40,8 @@ def diff_fields(
     old = {key: observed.get(key) for key in desired}
     if old == desired:
         return ()  # the common, converged case; DeepDiff costs ~0.5 ms per object
+    from deepdiff import DeepDiff  # noqa: PLC0415 - a plan without changes never imports it
+
     new = dict(desired)
     found = DeepDiff(old, new, view="tree", ignore_order_func=_is_set_level)
     changes = {
@@ -97,6 +98,8 @@ def _changes(
     level: Any, old: Mapping[str, JsonValue], new: Mapping[str, JsonValue]
 ) -> Iterator[FieldChange]:
     """The changes one deepdiff finding between `old` and `new` stands for."""
+    from deepdiff.helper import NotPresent  # noqa: PLC0415 - see diff_fields
+
     parts = level.path(output_format="list")
     field = _field_path(parts)
     if len(parts) == len(field) + 1 and _is_set_level(level.up):
