@@ -39,7 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))  # the driver lives with the tests
+    import stamina.instrumentation
+
     from tests.soak.driver import SoakConfig, key_pool, run_soak
+
+    # As `mpctl` does (mpctl.cli.logs): without it stamina printed a bare
+    # `stamina.retry_scheduled` line for each of the run's thousands of retries.
+    stamina.instrumentation.set_on_retry_hooks(())
 
     config = SoakConfig(
         runs=args.runs,
