@@ -33,7 +33,7 @@ import os
 import resource
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,15 +53,16 @@ from plan_scale import (
     server_counts,
 )
 
-from mpctl.apply import ApplyContext, ApplyReport, ApplySettings, apply_plan
+from mpctl.apply import ApplyContext, ApplyObserver, ApplyReport, ApplySettings, apply_plan
 from mpctl.cli import clock
 from mpctl.cli.commands.plan import plan_from
 from mpctl.cli.environment import Workspace, open_workspace
 from mpctl.cli.keytest import TokenKeyTester
 from mpctl.cli.locking import client_listing_max_age
 from mpctl.plan import PlanOptions
-from mpctl.remote import DEFAULT_CONCURRENCY, open_http, watch_calls
+from mpctl.remote import DEFAULT_CONCURRENCY, CallObserver, open_http, watch_calls
 from mpctl.remote.connect import open_remote
+from mpctl.secrets import SecretSink
 from mpctl.secrets.keys import DEFAULT_KEY_SIZE, MIN_KEY_SIZE
 from mpctl.state import observe
 
@@ -101,8 +102,21 @@ class Applied:
     requests: int
 
 
+@dataclass(frozen=True)
+class Probe:
+    """What a diagnosing benchmark hangs on one apply (benchmarks/apply_steps.py): an observer
+    of its steps, of every response, and a wrapper of the sinks the steps use."""
+
+    observer: ApplyObserver
+    on_call: CallObserver
+    wrap_sinks: Callable[[Mapping[str, SecretSink]], Mapping[str, SecretSink]]
+
+
 async def plan_and_apply(
-    workspace: Workspace, parallelism: int, options: PlanOptions | None = None
+    workspace: Workspace,
+    parallelism: int,
+    options: PlanOptions | None = None,
+    probe: Probe | None = None,
 ) -> Applied:
     """Observe and plan (not timed), then `apply_plan` as `mpctl apply` runs it (timed)."""
     sinks = workspace.open_sinks()
@@ -127,10 +141,13 @@ async def plan_and_apply(
         watch_calls(http, count_token_call)
         snapshot = await observe(remote, orgno=workspace.desired.organisation.orgno, sinks=sinks)
         plan = plan_from(workspace, snapshot, options or PlanOptions())
+        if probe is not None:
+            remote.watch(probe.on_call)
+            watch_calls(http, probe.on_call)
         ctx = ApplyContext(
             api=remote,
             env_name=workspace.env_name,
-            sinks=sinks,
+            sinks=sinks if probe is None else probe.wrap_sinks(sinks),
             tester=TokenKeyTester(
                 http, issuer=environment.issuer, token_endpoint=str(environment.token_endpoint)
             ),
@@ -141,7 +158,7 @@ async def plan_and_apply(
         )
         before = remote.requests_made
         cpu, started = time.process_time(), time.perf_counter()
-        report = await apply_plan(plan, ctx)
+        report = await apply_plan(plan, ctx, observer=None if probe is None else probe.observer)
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
         requests = remote.requests_made - before + token_calls
     return Applied(report, wall, cpu, requests)
