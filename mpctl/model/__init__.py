@@ -61,6 +61,7 @@ from mpctl.model.resources import (
     Scope,
     ScopeOverride,
 )
+from mpctl.model.rsa_check import rsa_members_fit
 from mpctl.model.schemas import model_schemas
 from mpctl.model.secrets import (
     BUILTIN_SINK_SPECS,
@@ -160,5 +161,6 @@ __all__ = [
     "model_schemas",
     "orgno_problem",
     "overlay",
+    "rsa_members_fit",
     "rsa_thumbprint",
 ]

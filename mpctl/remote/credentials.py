@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, load_pem_private_key
 
-from mpctl.model import AdminCredential, SecretSource
+from mpctl.model import AdminCredential, SecretSource, rsa_members_fit
 from mpctl.remote.errors import AdminCredentialError
 
 _PATH_LIKE = re.compile(r"^(~|\.{1,2})?[/\\]|^[A-Za-z]:[/\\]|\.(pem|key|crt|cer|p8)$", re.I)
@@ -197,7 +197,9 @@ def _parse_private_key(
             hint="add `passphrase: {env: NAME}` (or {file: PATH}) next to private_key",
         )
     try:
-        key = load_pem_private_key(pem, password=passphrase if encrypted else None)
+        key = load_pem_private_key(
+            pem, password=passphrase if encrypted else None, unsafe_skip_rsa_key_validation=True
+        )
     except (ValueError, TypeError):
         if encrypted and cred.passphrase is not None:
             raise AdminCredentialError(
@@ -210,6 +212,12 @@ def _parse_private_key(
         ) from None
     if not isinstance(key, RSAPrivateKey):
         raise AdminCredentialError(f"admin private key from {source} is not an RSA key")
+    if not rsa_members_fit(key.private_numbers()):  # OpenSSL's slower check was skipped above
+        raise AdminCredentialError(
+            f"admin private key from {source} is not a consistent RSA key (its members do not "
+            "fit together)",
+            hint="export the key again from where it was made",
+        )
     return key
 
 

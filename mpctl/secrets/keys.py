@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Final, Literal, Protocol, get_args
@@ -21,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from mpctl.errors import MpctlError
-from mpctl.model import KeyPolicy, KeySlot, rsa_thumbprint
+from mpctl.model import KeyPolicy, KeySlot, rsa_members_fit, rsa_thumbprint
 
 Algorithm = Literal["RS256", "RS384", "RS512"]
 ALGORITHMS: Final[tuple[str, ...]] = get_args(Algorithm)
@@ -230,32 +229,13 @@ def to_pem(key: PrivateKey) -> str:
 def _load_pem(pem: str) -> PrivateKeyTypes | None:
     # Parse errors are swallowed here and raised by the caller outside the `except` block, so
     # no exception context can carry the input around. OpenSSL's own check of an RSA key is
-    # skipped here and `_is_sound` stands in for it (see there).
+    # skipped here and `rsa_members_fit` stands in for it (see there).
     try:
         return serialization.load_pem_private_key(
             pem.encode("utf-8"), password=None, unsafe_skip_rsa_key_validation=True
         )
     except (ValueError, TypeError, UnicodeEncodeError, UnsupportedAlgorithm):
         return None
-
-
-def _is_sound(numbers: rsa.RSAPrivateNumbers) -> bool:
-    """Whether an RSA key's members fit together: n = p·q, an odd e, e·d ≡ 1 (mod lcm(p−1,
-    q−1)) and the CRT members derived from d, p and q. This stands in for OpenSSL's key check,
-    which also proves p and q prime: about 0.1 s per 3072-bit key, holding the GIL, which made
-    verify of 1,000 clients take 100 s of CPU one key after another. A key that passes here
-    with a composite factor can only sign tokens Maskinporten refuses (OpenSSL checks each CRT
-    signature against e before it leaves), and one written by someone who can write the sink
-    could as well be any other key."""
-    p, q, d = numbers.p, numbers.q, numbers.d
-    e, n = numbers.public_numbers.e, numbers.public_numbers.n
-    if min(p, q) < 3 or p == q or p * q != n:  # the smallest odd prime is 3
-        return False
-    if not 1 < e < n or e % 2 == 0 or not 0 < d < n:
-        return False
-    if numbers.dmp1 != d % (p - 1) or numbers.dmq1 != d % (q - 1):
-        return False
-    return (numbers.iqmp * q) % p == 1 and (e * d) % math.lcm(p - 1, q - 1) == 1
 
 
 class RecordedKey(Protocol):
@@ -292,7 +272,7 @@ def from_pem(pem: str, *, kid: str, created_at: datetime, algorithm: str = "RS25
             f"the private key for kid {kid!r} has {loaded.key_size} bits; mpctl reads keys of "
             f"at most {MAX_KEY_SIZE}"
         )
-    if not _is_sound(loaded.private_numbers()):
+    if not rsa_members_fit(loaded.private_numbers()):
         raise KeyMaterialError(f"the private key for kid {kid!r} is not a consistent RSA key")
     return PrivateKey(loaded, kid=kid, algorithm=algorithm, created_at=created_at)
 
@@ -333,7 +313,7 @@ def _rsa_from_private_jwk(document: Mapping[str, object]) -> rsa.RSAPrivateKey:
     if n.bit_length() > MAX_KEY_SIZE:
         raise ValueError("modulus too large")
     numbers = rsa.RSAPrivateNumbers(p, q, d, dp, dq, qi, rsa.RSAPublicNumbers(e, n))
-    if not _is_sound(numbers):
+    if not rsa_members_fit(numbers):
         raise ValueError("not a consistent RSA key")
     return numbers.private_key(unsafe_skip_rsa_key_validation=True)
 

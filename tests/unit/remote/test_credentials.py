@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from mpctl.model.config import AdminCredential
 from mpctl.remote.credentials import load_admin_credential
@@ -93,3 +95,25 @@ def test_admin_key_refuses_pickling(admin_pair: KeyPair) -> None:
     key = load_admin_credential(cred, Path("."), {"K": admin_pair.private_pem.decode()})
     with pytest.raises(TypeError):
         pickle.dumps(key)
+
+
+def test_an_admin_key_whose_members_do_not_fit_is_refused(
+    tmp_path: Path, admin_pair: KeyPair
+) -> None:
+    """OpenSSL's own check is skipped when the key loads (it proves p and q prime, tens of
+    milliseconds per start); `rsa_members_fit` must then stand in for it."""
+    good = admin_pair.private_key.private_numbers()
+    bent = rsa.RSAPrivateNumbers(
+        good.p, good.q, good.d, good.dmp1 ^ 2, good.dmq1, good.iqmp, good.public_numbers
+    )
+    pem = bent.private_key(unsafe_skip_rsa_key_validation=True).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    write(tmp_path / "key.pem", pem)
+    write(tmp_path / "cert.pem", admin_pair.certificate_pem)
+    cred = _cred(private_key={"file": "key.pem"}, certificate={"file": "cert.pem"})
+    with pytest.raises(AdminCredentialError, match="is not a consistent RSA key") as raised:
+        load_admin_credential(cred, tmp_path, {})
+    assert "BEGIN" not in str(raised.value)
