@@ -182,21 +182,6 @@ UNNAMED: Final = "unnamed"
 (`name_for_policy` names it)."""
 
 
-def new_key_for(
-    policy: KeyPolicy,
-    *,
-    client: str,
-    environment: str,
-    now: datetime,
-    existing_kids: Iterable[str] = (),
-) -> PrivateKey:
-    """A fresh key as `policy` asks for it: its size, algorithm and kid format."""
-    key = generate_key(kid=UNNAMED, created_at=now, algorithm=policy.algorithm, size=policy.size)
-    return name_for_policy(
-        key, policy, client=client, environment=environment, existing_kids=existing_kids
-    )
-
-
 def name_for_policy(
     key: PrivateKey,
     policy: KeyPolicy,

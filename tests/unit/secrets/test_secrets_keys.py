@@ -21,8 +21,9 @@ from mpctl.secrets import (
     from_pem,
     from_private_jwk_base64,
     generate_key,
+    generate_unnamed,
     jwks_document,
-    new_key_for,
+    name_for_policy,
     private_jwk,
     public_jwk,
     to_pem,
@@ -363,25 +364,27 @@ def test_bad_base64_jwk_is_refused(value: str) -> None:
     assert caught.value.__context__ is None
 
 
-def test_new_key_for_policy() -> None:
+async def _new_billing_key(
+    policy: KeyPolicy, now: datetime, existing_kids: tuple[str, ...] = ()
+) -> PrivateKey:
+    """What the stage phase does: the key made in the key pool, then named beside the kids."""
+    made = await generate_unnamed(policy, now=now)
+    return name_for_policy(
+        made, policy, client="billing", environment="test", existing_kids=existing_kids
+    )
+
+
+async def test_a_new_key_follows_its_policy() -> None:
     now = datetime(2026, 11, 21, 12, tzinfo=UTC)
     policy = KeyPolicy(size=2048, algorithm="RS384")
-    key = new_key_for(
-        policy,
-        client="billing",
-        environment="test",
-        now=now,
-        existing_kids=["billing-TEST.2026-11-21"],
-    )
+    key = await _new_billing_key(policy, now, ("billing-TEST.2026-11-21",))
     assert (key.kid, key.size, key.algorithm, key.created_at) == (
         f"billing-TEST.2026-11-21.{key.thumbprint[:8]}",
         2048,
         "RS384",
         now,
     )
-    by_thumbprint = new_key_for(
-        KeyPolicy(size=2048, kid_format="thumbprint"), client="billing", environment="test", now=now
-    )
+    by_thumbprint = await _new_billing_key(KeyPolicy(size=2048, kid_format="thumbprint"), now)
     assert by_thumbprint.kid == by_thumbprint.thumbprint
 
 

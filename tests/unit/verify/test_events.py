@@ -135,7 +135,6 @@ def test_secrets_exports() -> None:
         "unset_references",
         "jwks_document",
         "label_holding",
-        "new_key_for",
         "open_sink",
         "private_jwk",
         "public_jwk",
