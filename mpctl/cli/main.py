@@ -98,6 +98,15 @@ so). Reference counting still frees everything else at once."""
 
 
 def run() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    When the command is done, everything it made is frozen out of the cyclic collector's reach
+    (`gc.freeze`): the interpreter's shutdown runs full collections over every object still
+    alive, about 0.1 s after a 1,000-client plan is printed (perf: `gc_collect_main` filled the
+    process's last 0.1 s), and there is nothing for them to find. Objects are still freed by
+    reference counting, files flushed and closed, atexit handlers run.
+    """
     gc.set_threshold(*GC_THRESHOLDS)
-    sys.exit(main())
+    code = main()
+    gc.freeze()
+    sys.exit(code)

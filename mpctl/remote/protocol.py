@@ -29,6 +29,9 @@ WireBody = Mapping[str, Any]
 class RemoteApi(Protocol):
     """Digdir's self-service API for one organisation (the admin token's owner)."""
 
+    concurrency: int
+    """How many calls the remote runs at once; more calls than this at a time only queue."""
+
     async def list_clients(self) -> tuple[ObservedClient, ...]:
         """GET /clients: every client the organisation owns."""
         ...

@@ -33,6 +33,8 @@ class DigdirDownError(Exception):
 class FakeApi:
     """Nothing registered; the listing of clients waits for `opened` (or fails)."""
 
+    concurrency = 16
+
     def __init__(self, *, fail: bool = False) -> None:
         self.opened = asyncio.Event()
         self.cancelled = False
@@ -54,6 +56,12 @@ class FakeApi:
 
     async def list_access_all(self) -> tuple[object, ...]:
         return ()
+
+    async def get_jwks(self, client_id: str) -> object:
+        raise AssertionError(f"no client is registered, yet the JWKS of {client_id} was read")
+
+    async def list_access(self, scope: str) -> tuple[object, ...]:
+        raise AssertionError(f"no scope is registered, yet the access to {scope} was read")
 
     async def list_public_scopes(self) -> tuple[object, ...]:
         return ()
