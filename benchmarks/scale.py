@@ -8,8 +8,9 @@ child calls the scripts' entry points and prints the row as JSON:
 * `plan`: `plan_scale.plan_once`, a drift check of N managed clients (observe + make_plan
   in-process, the emulator on loopback over TLS with `--latency-ms` per API request).
 * `process`: the whole `python -m mpctl plan` process against the same project (start-up,
-  manifests, fetch, plan, rendering), at mpctl's default concurrency; requests are the API
-  requests the emulator served (the token exchange is not counted).
+  manifests, fetch, plan, rendering), at mpctl's default concurrency, from the project's
+  directory and from compiled bytecode (an uncounted first run writes it); requests are the
+  API requests the emulator served (the token exchange is not counted).
 * `apply`: `apply_scale.apply_once`, N new clients, each with its first key of each
   `--key-bits` (3072 by default, as `keys.size` defaults).
 * `rotate`: `apply_scale.rotate_once`, a forced rotation of N clients' keys (created first at
@@ -111,25 +112,43 @@ def plan_row(size: int, parallelism: int, latency_ms: int) -> Figure:
 
 
 def process_row(size: int, parallelism: int, latency_ms: int) -> Figure:
-    """`python -m mpctl plan` as a user runs it, timed from its start to its exit."""
+    """`python -m mpctl plan` as a user runs it, timed from its start to its exit: from the
+    project's directory, running from compiled bytecode as an installed mpctl does (an uncounted
+    first run writes the cache, as `startup` does; PYTHONDONTWRITEBYTECODE would otherwise have
+    every run compile mpctl's sources again)."""
     del parallelism  # `mpctl plan` has no option for it: always DEFAULT_CONCURRENCY
     life = 600 + plan_scale.deadline_for(size, 1, latency_ms)
     with plan_scale.served_project(size, latency_ms, "asgi", life) as served:
-        server = served.server
+        server, directory = served.server, served.project.directory
         command = [sys.executable, "-m", "mpctl", "plan", "--manifests"]
-        command += [str(served.project.directory), "-e", plan_scale.ENV]
+        command += [str(directory), "-e", plan_scale.ENV]
+
+        def plan_once() -> subprocess.CompletedProcess[str]:
+            done = subprocess.run(
+                command,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=life,
+                cwd=directory,
+                env=startup.child_environment(directory),
+            )
+            if done.returncode != 0 or "No changes" not in done.stdout:
+                raise SystemExit(f"mpctl plan exited {done.returncode}: {done.stderr[-2000:]}")
+            return done
+
+        plan_once()  # uncounted: writes the bytecode cache
         before = plan_scale.server_counts(server.base, server.ca)
+        cpu_before = startup.children_cpu()
         started = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=life)
+        plan_once()
         wall = time.perf_counter() - started
-        used = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = startup.children_cpu() - cpu_before
         counts = plan_scale.server_counts(server.base, server.ca) - before
-    if done.returncode != 0 or "No changes" not in done.stdout:
-        raise SystemExit(f"mpctl plan exited {done.returncode}: {done.stderr[-2000:]}")
     return Figure(
         "process", size, DEFAULT_CONCURRENCY, wall, counts.api_requests,
         bound_of(counts.api_requests, latency_ms, DEFAULT_CONCURRENCY),
-        used.ru_utime + used.ru_stime, used.ru_maxrss / 1024, "API requests only",
+        cpu, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, "API requests only",
     )  # fmt: skip
 
 

@@ -66,12 +66,12 @@ WATCHED = (
 )
 
 
-def _children_cpu() -> float:
+def children_cpu() -> float:
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
     return used.ru_utime + used.ru_stime
 
 
-def _child_environment(cwd: Path) -> dict[str, str]:
+def child_environment(cwd: Path) -> dict[str, str]:
     """This environment with bytecode caching on, the cache kept under `cwd` (not the repo).
 
     An installed mpctl runs from compiled bytecode; with PYTHONDONTWRITEBYTECODE set (as in
@@ -84,18 +84,18 @@ def _child_environment(cwd: Path) -> dict[str, str]:
 
 def _run_once(arguments: list[str], cwd: Path) -> tuple[float, float]:
     """(wall ms, CPU ms) of one fresh `python -m mpctl ARGUMENTS`."""
-    cpu_before = _children_cpu()
+    cpu_before = children_cpu()
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "mpctl", *arguments],
         cwd=cwd,
-        env=_child_environment(cwd),
+        env=child_environment(cwd),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         check=False,
     )
     wall = (time.perf_counter() - started) * 1000
-    return wall, (_children_cpu() - cpu_before) * 1000
+    return wall, (children_cpu() - cpu_before) * 1000
 
 
 def _watched_imports(arguments: list[str], cwd: Path) -> list[str]:
@@ -103,7 +103,7 @@ def _watched_imports(arguments: list[str], cwd: Path) -> list[str]:
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "mpctl", *arguments],
         cwd=cwd,
-        env=_child_environment(cwd),
+        env=child_environment(cwd),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
