@@ -216,7 +216,8 @@ def run(
     lock: LockBackend = "local",
 ) -> None:
     print(
-        f"emulator on {HOST} (uvicorn, child process), +{latency_ms} ms per /api/v1 request, "
+        f"emulator on {HOST} (uvicorn on uvloop + httptools, child process), "
+        f"+{latency_ms} ms per /api/v1 request, "
         f"/token not delayed; N new clients, {key_size}-bit keys, a {lock} lock; wall = "
         f"apply_plan (stale-plan check + every step); requests = API + token calls; bound = "
         f"API requests × {latency_ms} ms / parallelism; {os.cpu_count()} CPUs, load = 1-min "

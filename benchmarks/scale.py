@@ -341,7 +341,8 @@ def check_key_targets(figures: Sequence[Figure], bits: int) -> None:
 
 def run(specs: Sequence[Spec], latency_ms: int, lock: Lock) -> None:
     print(
-        f"emulator on 127.0.0.1 over TLS (uvicorn, child process), +{latency_ms} ms per API "
+        f"emulator on 127.0.0.1 over TLS (uvicorn on uvloop + httptools, child process), "
+        f"+{latency_ms} ms per API "
         f"request (verify: every request); bound = requests x {latency_ms} ms / parallelism; "
         f"CPU and peak RSS are mpctl's side; apply rows under a {lock} lock; {CORES} CPUs, "
         f"load = 1-min load average after the row; started with load "

@@ -56,6 +56,7 @@ from plan_scale import (
     listening_socket,
     numbers,
     serve_command,
+    served_config,
     served_settings,
     trust,
 )
@@ -104,15 +105,7 @@ def serve_child(arguments: argparse.Namespace) -> None:
     settings = served_settings(arguments.serve_issuer, arguments.serve_world, arguments.serve_state)
     app = LatencyEverywhere(create_app(settings), arguments.latency_ms / 1000)
     certificate, key = arguments.serve_tls
-    config = uvicorn.Config(
-        app,
-        log_level="warning",
-        lifespan="off",
-        server_header=False,
-        access_log=False,
-        ssl_certfile=str(certificate),
-        ssl_keyfile=str(key),
-    )
+    config = served_config(app, certificate, key)
     uvicorn.Server(config).run(sockets=[socket.socket(fileno=arguments.serve_fd)])
 
 
@@ -233,7 +226,8 @@ def show(row: Row) -> None:
 
 def run(sizes: Sequence[int], parallelisms: Sequence[int], latency_ms: int, runs: int) -> None:
     print(
-        f"emulator on 127.0.0.1 (uvicorn, child process), +{latency_ms} ms per request (/token "
+        f"emulator on 127.0.0.1 (uvicorn on uvloop + httptools, child process), "
+        f"+{latency_ms} ms per request (/token "
         f"and /jwk included); N clients, 3072-bit keys in file sinks; collect = collect_checks "
         f"(sinks read, keys loaded), verify = run_checks (tokens minted, claims checked); "
         f"{os.cpu_count()} CPUs, load = 1-min load average",

@@ -56,6 +56,8 @@ def build_server(
         server_header=False,
         ssl_certfile=str(tls.certificate) if tls is not None else None,
         ssl_keyfile=str(tls.key) if tls is not None else None,
+        loop="asyncio",  # the same server wherever it runs, whatever else is installed
+        http="h11",
     )
     return uvicorn.Server(config)
 
