@@ -2,9 +2,9 @@
 
 Importing it switches pydantic's plug-ins off for the process (`PYDANTIC_DISABLE_PLUGINS`).
 mpctl validates private keys, tokens and admin credentials with pydantic models, and a plug-in
-installed beside it (a tracing or telemetry hook) would be handed every one of them; looking
-for plug-ins also read every installed distribution's entry points, about 20 ms of each
-command's start. Must hold nothing else.
+installed beside it (a tracing or telemetry hook) would be handed every one of them. Looking
+for plug-ins also read every installed distribution's entry points a second time (the sink
+registry reads them once): `mpctl validate` 217 -> 211 ms. Must hold nothing else.
 """
 
 import os

@@ -107,7 +107,7 @@ async def _each_of(
         for index in indices:  # shared: each index is taken by exactly one lane
             results[index] = await call(items[index])
 
-    await _all_of(*(lane() for _ in range(min(lanes, len(items)))))
+    await _all_of(*(lane() for _ in range(min(max(lanes, 1), len(items)))))
     return [results[index] for index in range(len(items))]
 
 
