@@ -123,7 +123,7 @@ def process_row(size: int, parallelism: int, latency_ms: int) -> Figure:
         command = [sys.executable, "-m", "mpctl", "plan", "--manifests"]
         command += [str(directory), "-e", plan_scale.ENV]
 
-        def plan_once() -> subprocess.CompletedProcess[str]:
+        def run_plan() -> None:
             done = subprocess.run(
                 command,
                 capture_output=True,
@@ -135,13 +135,12 @@ def process_row(size: int, parallelism: int, latency_ms: int) -> Figure:
             )
             if done.returncode != 0 or "No changes" not in done.stdout:
                 raise SystemExit(f"mpctl plan exited {done.returncode}: {done.stderr[-2000:]}")
-            return done
 
-        plan_once()  # uncounted: writes the bytecode cache
+        run_plan()  # uncounted: writes the bytecode cache
         before = plan_scale.server_counts(server.base, server.ca)
         cpu_before = startup.children_cpu()
         started = time.perf_counter()
-        plan_once()
+        run_plan()
         wall = time.perf_counter() - started
         cpu = startup.children_cpu() - cpu_before
         counts = plan_scale.server_counts(server.base, server.ca) - before
